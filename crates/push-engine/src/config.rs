@@ -1,0 +1,361 @@
+//! Every limit, size and timeout of the engine, with its documented default.
+//!
+//! The table [`SETTINGS`] is the single source: the PHP glue registers one
+//! `push.<name>` INI entry per row, `push_server_start()` options use the same
+//! names, and [`Config::get`] reads every value back. Values are parsed the
+//! way PHP parses its own INI values (`64K`, `8M`, `On`/`yes`/`1`).
+
+use std::time::Duration;
+
+use crate::error::Error;
+
+/// The engine's configuration. Build it with [`Config::default`] and
+/// [`Config::set`]; every field has a documented default in [`SETTINGS`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Address browsers connect to (`host:port`; port 0 picks a free one).
+    pub listen: String,
+    /// Path of the local socket that other PHP processes use to reach the engine.
+    pub socket: String,
+    /// Messages kept per channel for resuming.
+    pub history: usize,
+    /// Age after which a message leaves the history.
+    pub history_ttl: Duration,
+    /// Most channels that may exist at once.
+    pub max_channels: usize,
+    /// Largest message accepted, in bytes.
+    pub max_message_size: usize,
+    /// Publications buffered per channel for its live subscribers; a
+    /// subscriber further behind than this resumes from history or is told
+    /// what it lost.
+    pub channel_buffer: usize,
+    /// Longest time a graceful shutdown may take.
+    pub shutdown_timeout: Duration,
+    /// Worker threads of the engine's runtime.
+    pub threads: usize,
+    /// How often idle channels and expired history are collected.
+    pub sweep_interval: Duration,
+}
+
+/// One configuration entry: its name (without the `push.` prefix), its
+/// default as PHP would write it, and what it means.
+#[derive(Debug)]
+pub struct Setting {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub doc: &'static str,
+    apply: fn(&mut Config, &str) -> Result<(), String>,
+    show: fn(&Config) -> String,
+}
+
+macro_rules! setting {
+    ($name:ident, $default:expr, $doc:expr, $parse:expr, $show:expr) => {
+        Setting {
+            name: stringify!($name),
+            default: $default,
+            doc: $doc,
+            apply: |c, v| {
+                c.$name = $parse(v)?;
+                Ok(())
+            },
+            show: |c| $show(&c.$name),
+        }
+    };
+}
+
+fn show_str(s: &str) -> String {
+    s.to_owned()
+}
+fn show_usize(n: &usize) -> String {
+    n.to_string()
+}
+fn show_secs(d: &Duration) -> String {
+    format!("{}", d.as_secs_f64())
+}
+
+/// Every setting, in the order `php --ri push` shows them.
+pub const SETTINGS: &[Setting] = &[
+    setting!(
+        listen,
+        "127.0.0.1:8080",
+        "address for browsers (host:port)",
+        parse_addr,
+        show_str
+    ),
+    setting!(
+        socket,
+        "/tmp/push.sock",
+        "local socket for PHP workers",
+        parse_path,
+        show_str
+    ),
+    setting!(
+        history,
+        "100",
+        "messages kept per channel for resuming",
+        parse_count,
+        show_usize
+    ),
+    setting!(
+        history_ttl,
+        "300",
+        "seconds a message stays in history",
+        parse_secs,
+        show_secs
+    ),
+    setting!(
+        max_channels,
+        "1000000",
+        "most channels at once",
+        parse_positive,
+        show_usize
+    ),
+    setting!(
+        max_message_size,
+        "64K",
+        "largest message in bytes",
+        parse_positive_size,
+        show_usize
+    ),
+    setting!(
+        channel_buffer,
+        "256",
+        "live publications buffered per channel",
+        parse_positive,
+        show_usize
+    ),
+    setting!(
+        shutdown_timeout,
+        "5",
+        "seconds a graceful shutdown may take",
+        parse_secs,
+        show_secs
+    ),
+    setting!(
+        threads,
+        "2",
+        "worker threads of the engine runtime",
+        parse_threads,
+        show_usize
+    ),
+    setting!(
+        sweep_interval,
+        "5",
+        "seconds between idle-channel collections",
+        parse_positive_secs,
+        show_secs
+    ),
+];
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut config = Config {
+            listen: String::new(),
+            socket: String::new(),
+            history: 0,
+            history_ttl: Duration::ZERO,
+            max_channels: 0,
+            max_message_size: 0,
+            channel_buffer: 0,
+            shutdown_timeout: Duration::ZERO,
+            threads: 0,
+            sweep_interval: Duration::ZERO,
+        };
+        for s in SETTINGS {
+            // The defaults are constants checked by a unit test.
+            let _ = (s.apply)(&mut config, s.default);
+        }
+        config
+    }
+}
+
+impl Config {
+    /// Sets one value by name, parsed as PHP parses INI values.
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), Error> {
+        let setting = setting(name).ok_or_else(|| Error::UnknownSetting(name.to_owned()))?;
+        (setting.apply)(self, value).map_err(|reason| Error::InvalidSetting {
+            name: name.to_owned(),
+            value: value.to_owned(),
+            reason,
+        })
+    }
+
+    /// Reads one value back in the form [`Config::set`] accepts.
+    pub fn get(&self, name: &str) -> Option<String> {
+        setting(name).map(|s| (s.show)(self))
+    }
+}
+
+/// Looks a setting up by name (without the `push.` prefix).
+pub fn setting(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name == name)
+}
+
+/// Parses a quantity the way PHP's `zend_ini_parse_quantity` does: an
+/// integer (decimal, or `0x`/`0o`/`0b`), optionally followed by `K`, `M` or
+/// `G` (any case), surrounded by optional white space.
+pub fn parse_quantity(value: &str) -> Result<u64, String> {
+    let v = value.trim();
+    let (digits, shift) = match v.as_bytes().last() {
+        Some(b'k' | b'K') => (&v[..v.len() - 1], 10),
+        Some(b'm' | b'M') => (&v[..v.len() - 1], 20),
+        Some(b'g' | b'G') => (&v[..v.len() - 1], 30),
+        _ => (v, 0),
+    };
+    let digits = digits.trim_end();
+    let digits = digits.strip_prefix('+').unwrap_or(digits);
+    let lower = digits.to_ascii_lowercase();
+    let parsed = if let Some(hex) = lower.strip_prefix("0x") {
+        u64::from_str_radix(hex, 16)
+    } else if let Some(oct) = lower.strip_prefix("0o") {
+        u64::from_str_radix(oct, 8)
+    } else if let Some(bin) = lower.strip_prefix("0b") {
+        u64::from_str_radix(bin, 2)
+    } else {
+        lower.parse::<u64>()
+    };
+    let n =
+        parsed.map_err(|_| format!("'{value}' is not a whole number (such as 100, 64K or 8M)"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("'{value}' is too large"))
+}
+
+/// Parses a boolean the way PHP's `zend_ini_parse_bool` does.
+pub fn parse_bool(value: &str) -> bool {
+    let v = value.trim();
+    if ["true", "yes", "on"]
+        .iter()
+        .any(|t| v.eq_ignore_ascii_case(t))
+    {
+        return true;
+    }
+    // PHP: atoi(value) != 0 — leading digits count, the rest is ignored.
+    let digits: String = v
+        .trim_start_matches(['-', '+'])
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.chars().any(|c| c != '0')
+}
+
+fn parse_count(v: &str) -> Result<usize, String> {
+    usize::try_from(parse_quantity(v)?).map_err(|_| format!("'{v}' is too large"))
+}
+
+fn parse_positive(v: &str) -> Result<usize, String> {
+    match parse_count(v)? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
+    }
+}
+
+fn parse_positive_size(v: &str) -> Result<usize, String> {
+    match parse_positive(v)? {
+        n if n > 1 << 30 => Err("must be at most 1G".into()),
+        n => Ok(n),
+    }
+}
+
+fn parse_threads(v: &str) -> Result<usize, String> {
+    match parse_positive(v)? {
+        n if n > 256 => Err("must be at most 256".into()),
+        n => Ok(n),
+    }
+}
+
+fn parse_secs(v: &str) -> Result<Duration, String> {
+    let secs: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{v}' is not a number of seconds"))?;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!("'{v}' is not a number of seconds from 0 to 1e9"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_positive_secs(v: &str) -> Result<Duration, String> {
+    match parse_secs(v)? {
+        d if d < Duration::from_millis(10) => Err("must be at least 0.01".into()),
+        d => Ok(d),
+    }
+}
+
+fn parse_addr(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    match v.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(v.to_owned()),
+        _ => Err(format!("'{v}' is not host:port (such as 127.0.0.1:8080)")),
+    }
+}
+
+fn parse_path(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.is_empty() || v.contains('\0') {
+        return Err("must be a file path".into());
+    }
+    if v.len() > 100 {
+        // sun_path holds 108 bytes on Linux.
+        return Err("must be at most 100 bytes (a Unix socket path)".into());
+    }
+    Ok(v.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_default_parses() {
+        let mut c = Config::default();
+        for s in SETTINGS {
+            c.set(s.name, s.default).unwrap();
+        }
+        assert_eq!(c.max_message_size, 65536);
+        assert_eq!(c.history, 100);
+        assert_eq!(c.listen, "127.0.0.1:8080");
+    }
+
+    #[test]
+    fn quantities_parse_like_php() {
+        assert_eq!(parse_quantity("64K").unwrap(), 65536);
+        assert_eq!(parse_quantity(" 8m ").unwrap(), 8 << 20);
+        assert_eq!(parse_quantity("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_quantity("0x10").unwrap(), 16);
+        assert_eq!(parse_quantity("0b101").unwrap(), 5);
+        assert!(parse_quantity("abc").is_err());
+        assert!(parse_quantity("-1").is_err());
+        assert!(parse_quantity("99999999999999999999G").is_err());
+    }
+
+    #[test]
+    fn booleans_parse_like_php() {
+        for t in ["On", "yes", "TRUE", "1", "2", "10abc"] {
+            assert!(parse_bool(t), "{t}");
+        }
+        for f in ["Off", "no", "false", "0", "", "abc", "00"] {
+            assert!(!parse_bool(f), "{f}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_name() {
+        let mut c = Config::default();
+        let e = c.set("history", "lots").unwrap_err().to_string();
+        assert!(e.contains("push.history") && e.contains("lots"), "{e}");
+        assert!(c.set("listen", "nohost").is_err());
+        assert!(c.set("threads", "0").is_err());
+        assert!(c.set("history_ttl", "-3").is_err());
+        assert!(matches!(c.set("nope", "1"), Err(Error::UnknownSetting(_))));
+        assert_eq!(c, Config::default(), "a refused value changes nothing");
+    }
+
+    #[test]
+    fn values_read_back() {
+        let mut c = Config::default();
+        c.set("history_ttl", "1.5").unwrap();
+        assert_eq!(c.get("history_ttl").unwrap(), "1.5");
+        assert_eq!(c.get("max_message_size").unwrap(), "65536");
+        assert_eq!(c.get("nope"), None);
+    }
+}

@@ -1,0 +1,245 @@
+//! The engine as a process embeds it: a tokio runtime of its own, the hub,
+//! and the server on `push.listen`, started and stopped from a thread that is
+//! not the runtime's (PHP's), with blocking calls that wait in short slices.
+
+use std::net::SocketAddr;
+use std::ops::ControlFlow;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::runtime::{Handle, Runtime};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::hub::{Cursor, Event, Hub, Lost};
+use crate::message::{Id, Publication};
+use crate::{process, server};
+
+/// How long a blocking call sleeps before it gives its caller a chance to
+/// handle signals (see [`Engine::wait`]).
+pub const WAIT_SLICE: Duration = Duration::from_millis(50);
+
+/// A running engine. Dropping it stops it (see [`Engine::stop`]). All
+/// methods take `&self`, so it can be shared (`Arc`) with calls in progress.
+#[derive(Debug)]
+pub struct Engine {
+    handle: Handle,
+    stopped: AtomicBool,
+    /// Taken by the first `stop`; `std::sync::Mutex` because nothing awaits
+    /// while holding it.
+    parts: Mutex<Option<Parts>>,
+    hub: Hub,
+    local_addr: SocketAddr,
+    listener_fd: i32,
+}
+
+#[derive(Debug)]
+struct Parts {
+    runtime: Runtime,
+    stop: oneshot::Sender<()>,
+    server: JoinHandle<()>,
+}
+
+/// What a blocking wait ended with.
+#[derive(Debug)]
+pub struct Waited {
+    /// The message, or `None` if the time ran out (or the wait was interrupted).
+    pub publication: Option<Arc<Publication>>,
+    /// Set if messages after the cursor were lost before this one.
+    pub lost: Option<Lost>,
+    /// Where the next wait must continue from to miss nothing.
+    pub position: Id,
+    /// Whether the caller's interrupt check ended the wait.
+    pub interrupted: bool,
+}
+
+impl Engine {
+    /// Builds the runtime, binds `config.listen` and starts serving. Binding
+    /// happens before this returns, so a port in use is an error here.
+    pub fn start(config: Config) -> Result<Engine> {
+        let config = Arc::new(config);
+        let listener =
+            std::net::TcpListener::bind(&config.listen).map_err(|source| Error::Bind {
+                addr: config.listen.clone(),
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(Error::Runtime)?;
+        listener.set_nonblocking(true).map_err(Error::Runtime)?;
+        let listener_fd = listener.as_raw_fd();
+        process::close_in_children(listener_fd);
+
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.threads)
+            .thread_name("push-engine")
+            .enable_all()
+            .build()
+            .map_err(|e| {
+                process::forget_listener(listener_fd);
+                Error::Runtime(e)
+            })?;
+        let listener = {
+            let _guard = runtime.enter();
+            tokio::net::TcpListener::from_std(listener).map_err(|e| {
+                process::forget_listener(listener_fd);
+                Error::Runtime(e)
+            })?
+        };
+        let hub = Hub::new(config);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = runtime.spawn(server::run(listener, hub.clone(), async move {
+            let _ = stopped.await;
+        }));
+        Ok(Engine {
+            handle: runtime.handle().clone(),
+            stopped: AtomicBool::new(false),
+            parts: Mutex::new(Some(Parts {
+                runtime,
+                stop,
+                server,
+            })),
+            hub,
+            local_addr,
+            listener_fd,
+        })
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stops gracefully: no new connections, subscribers are closed, and the
+    /// runtime is gone within `push.shutdown_timeout`.
+    /// Must not be called from inside the engine's own runtime.
+    pub fn stop(&self) {
+        let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let Some(Parts {
+            runtime,
+            stop,
+            server,
+        }) = parts
+        else {
+            return;
+        };
+        self.stopped.store(true, Ordering::SeqCst);
+        process::forget_listener(self.listener_fd);
+        let limit = self.hub.config().shutdown_timeout;
+        let started = Instant::now();
+        let _ = stop.send(());
+        let _ = runtime.block_on(async { tokio::time::timeout(limit, server).await });
+        runtime.shutdown_timeout(limit.saturating_sub(started.elapsed()));
+    }
+
+    /// Whether `stop` has been called.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped.load(Ordering::SeqCst)
+    }
+
+    /// Waits for the next message on `channel` after `cursor`, for at most
+    /// `timeout`, without spinning. Every [`WAIT_SLICE`] it calls
+    /// `interrupt`; returning `Break` abandons the wait (for example to let
+    /// PHP run a signal handler that throws).
+    pub fn wait(
+        &self,
+        channel: &str,
+        cursor: Cursor,
+        timeout: Duration,
+        interrupt: &mut dyn FnMut() -> ControlFlow<()>,
+    ) -> Result<Waited> {
+        if self.is_stopped() {
+            return Err(Error::ShuttingDown);
+        }
+        let mut sub = self.hub.subscribe(channel, cursor)?;
+        let mut lost = None;
+        // Fast path: something is already there.
+        while let Some(event) = sub.try_recv() {
+            match event {
+                Event::Message(p) => return Ok(waited(Some(p), lost, sub.position(), false)),
+                Event::Lost(l) => lost = Some(l),
+                Event::Closed => return Err(Error::ShuttingDown),
+            }
+        }
+        let start = sub.position();
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let task = self.handle.spawn(async move {
+            let outcome = tokio::time::timeout(timeout, async {
+                loop {
+                    match sub.recv().await {
+                        Event::Message(p) => return Ok((p, lost)),
+                        Event::Lost(l) => lost = Some(l),
+                        Event::Closed => return Err(Error::ShuttingDown),
+                    }
+                }
+            })
+            .await;
+            let _ = tx.send((outcome, lost, sub.position()));
+        });
+        let _abort = AbortOnDrop(task);
+        let deadline = Instant::now() + timeout + Duration::from_secs(1);
+        loop {
+            match rx.recv_timeout(WAIT_SLICE) {
+                Ok((Ok(Ok((p, lost))), _, position)) => {
+                    return Ok(waited(Some(p), lost, position, false))
+                }
+                Ok((Ok(Err(e)), _, _)) => return Err(e),
+                Ok((Err(_elapsed), lost, position)) => {
+                    return Ok(waited(None, lost, position, false))
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    return Err(Error::ShuttingDown)
+                }
+                Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
+            }
+            if interrupt().is_break() {
+                return Ok(waited(None, lost, start, true));
+            }
+            if Instant::now() > deadline {
+                // The runtime did not answer in time: do not hang the caller.
+                return Ok(waited(None, lost, start, false));
+            }
+        }
+    }
+
+    /// Blocks until `stop` says so, checking it every [`WAIT_SLICE`].
+    pub fn block_until(&self, stop: &mut dyn FnMut() -> ControlFlow<()>) {
+        while stop().is_continue() {
+            std::thread::sleep(WAIT_SLICE);
+        }
+    }
+}
+
+fn waited(
+    publication: Option<Arc<Publication>>,
+    lost: Option<Lost>,
+    position: Id,
+    interrupted: bool,
+) -> Waited {
+    Waited {
+        publication,
+        lost,
+        position,
+        interrupted,
+    }
+}
+
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

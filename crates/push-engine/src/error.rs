@@ -1,0 +1,51 @@
+//! The engine's one error type.
+
+use std::io;
+
+/// Everything that can go wrong in the engine, with a message fit for the
+/// person who has to act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid channel name {0:?}: use 1 to 255 characters of A-Z a-z 0-9 _ . : @ / -")]
+    InvalidChannel(String),
+
+    #[error("invalid message id {0:?}: pass an id returned by push (such as from push_send() or Push\\Message::$id)")]
+    InvalidId(String),
+
+    #[error("message of {size} bytes is larger than push.max_message_size ({max} bytes)")]
+    MessageTooLarge { size: usize, max: usize },
+
+    #[error("invalid event name {0:?}: use at most 64 characters, no line breaks")]
+    InvalidEvent(String),
+
+    #[error("too many channels: push.max_channels ({0}) are open")]
+    TooManyChannels(usize),
+
+    #[error("unknown setting push.{0}")]
+    UnknownSetting(String),
+
+    #[error("invalid value {value:?} for push.{name}: {reason}")]
+    InvalidSetting {
+        name: String,
+        value: String,
+        reason: String,
+    },
+
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: String, source: io::Error },
+
+    #[error("cannot start the engine runtime: {0}")]
+    Runtime(io::Error),
+
+    #[error("the push engine is already running in this process (listening on {0})")]
+    AlreadyRunning(String),
+
+    #[error("no push engine runs in this process and none answers on {socket}: start one with push_serve() (bin/push-server) or push_server_start()")]
+    NotRunning { socket: String },
+
+    #[error("the push engine is shutting down")]
+    ShuttingDown,
+}
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

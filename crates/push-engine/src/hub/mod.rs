@@ -1,0 +1,319 @@
+//! The hub: channels, their history, fan-out to subscribers, and the
+//! collection of idle channels.
+//!
+//! Lock order: the channel map, then one channel's state. Neither is held
+//! across an `.await`.
+
+mod channel;
+mod subscription;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+pub use channel::Lost;
+pub use subscription::{Event, Subscription};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::message::{validate_channel, validate_event, Id, Outgoing, Publication};
+use channel::Channel;
+
+/// Where a new subscription starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    /// With the next publication.
+    Live,
+    /// With the first message after this id (from history), or a [`Lost`]
+    /// if that cannot be done without a gap.
+    After(Id),
+}
+
+/// The hub. Cheap to clone; all clones share the same channels.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Arc<Config>,
+    channels: Mutex<HashMap<Arc<str>, Arc<Channel>>>,
+    epochs: Epochs,
+    stats: Arc<Stats>,
+}
+
+/// A monotonic counter or gauge.
+#[derive(Debug, Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    pub(crate) fn inc(&self) {
+        self.add(1);
+    }
+    pub(crate) fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+    pub(crate) fn dec(&self) {
+        self.sub(1);
+    }
+    pub(crate) fn sub(&self, n: u64) {
+        self.0.fetch_sub(n, Ordering::Relaxed);
+    }
+    fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub(crate) publications: Counter,
+    pub(crate) subscribers: Counter,
+    pub(crate) history_messages: Counter,
+    pub(crate) history_bytes: Counter,
+    pub(crate) lagged: Counter,
+    pub(crate) lost: Counter,
+    pub(crate) collected: Counter,
+}
+
+/// A snapshot of the hub's figures.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HubStats {
+    pub channels: u64,
+    pub subscribers: u64,
+    pub publications: u64,
+    pub history_messages: u64,
+    pub history_bytes: u64,
+    /// Times a subscriber fell behind the channel buffer and recovered from history.
+    pub lagged: u64,
+    /// Times a subscriber was told that messages were lost.
+    pub lost: u64,
+    /// Idle channels collected so far.
+    pub collected: u64,
+}
+
+/// Hands out epochs: microseconds since the Unix epoch, strictly increasing
+/// within the process, so a channel created again (after collection, or
+/// after a restart) never reuses an id.
+#[derive(Debug)]
+struct Epochs(AtomicU64);
+
+impl Epochs {
+    fn next(&self) -> u64 {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as u64);
+        let mut last = self.0.load(Ordering::Relaxed);
+        loop {
+            let next = now.max(last + 1);
+            match self
+                .0
+                .compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return next,
+                Err(seen) => last = seen,
+            }
+        }
+    }
+}
+
+impl Hub {
+    pub fn new(config: Arc<Config>) -> Self {
+        Hub {
+            inner: Arc::new(Inner {
+                config,
+                channels: Mutex::new(HashMap::new()),
+                epochs: Epochs(AtomicU64::new(0)),
+                stats: Arc::default(),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// Publishes a message and returns it with its new id.
+    pub fn publish(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
+        let name = validate_channel(channel.as_bytes())?;
+        let config = &self.inner.config;
+        if msg.data.len() > config.max_message_size {
+            return Err(Error::MessageTooLarge {
+                size: msg.data.len(),
+                max: config.max_message_size,
+            });
+        }
+        if let Some(event) = &msg.event {
+            validate_event(event)?;
+        }
+        let text = std::str::from_utf8(&msg.data).is_ok();
+        let event: Option<Arc<str>> = msg.event.map(Arc::from);
+        let stats = &self.inner.stats;
+        loop {
+            let channel = self.channel(name)?;
+            let mut state = channel.lock();
+            if state.dead {
+                continue;
+            }
+            state.last_offset += 1;
+            let p = Arc::new(Publication {
+                channel: channel.name.clone(),
+                id: state.last_id(),
+                event: event.clone(),
+                data: msg.data.clone(),
+                text,
+                at: Instant::now(),
+            });
+            if config.history > 0 {
+                state.history_bytes += p.weight();
+                state.history.push_back(p.clone());
+                stats.history_messages.inc();
+                stats.history_bytes.add(p.weight() as u64);
+            }
+            let (n, bytes) = state.trim(config.history, config.history_ttl, p.at);
+            stats.history_messages.sub(n as u64);
+            stats.history_bytes.sub(bytes as u64);
+            if let Some(tx) = &state.tx {
+                // An error only means that no receiver is left.
+                let _ = tx.send(p.clone());
+            }
+            stats.publications.inc();
+            return Ok(p);
+        }
+    }
+
+    /// Subscribes to a channel from `cursor`.
+    pub fn subscribe(&self, channel: &str, cursor: Cursor) -> Result<Subscription> {
+        let name = validate_channel(channel.as_bytes())?;
+        loop {
+            let channel = self.channel(name)?;
+            let mut state = channel.lock();
+            if state.dead {
+                continue;
+            }
+            let buffer = self.inner.config.channel_buffer;
+            let rx = state
+                .tx
+                .get_or_insert_with(|| broadcast::channel(buffer).0)
+                .subscribe();
+            let (backlog, lost, position) = match cursor {
+                Cursor::Live => (Default::default(), None, state.last_id()),
+                Cursor::After(id) => {
+                    let (backlog, lost) = state.since(id);
+                    let position = match lost {
+                        // Continue from just before the oldest message held.
+                        Some(_) => match backlog.front() {
+                            Some(p) => Id {
+                                epoch: p.id.epoch,
+                                offset: p.id.offset - 1,
+                            },
+                            None => state.last_id(),
+                        },
+                        None => id,
+                    };
+                    (backlog, lost, position)
+                }
+            };
+            drop(state);
+            let stats = &self.inner.stats;
+            stats.subscribers.inc();
+            if lost.is_some() {
+                stats.lost.inc();
+            }
+            return Ok(Subscription::new(
+                channel,
+                stats.clone(),
+                rx,
+                backlog,
+                lost,
+                position,
+            ));
+        }
+    }
+
+    /// The id of the newest publication on a channel, if it exists.
+    pub fn last_id(&self, channel: &str) -> Option<Id> {
+        let channels = self.lock_channels();
+        let ch = channels.get(channel)?;
+        let state = ch.lock();
+        Some(state.last_id())
+    }
+
+    /// Expires history and removes channels with no subscribers and no
+    /// history. Returns how many channels were removed.
+    pub fn sweep(&self) -> usize {
+        let config = &self.inner.config;
+        let stats = &self.inner.stats;
+        let now = Instant::now();
+        let mut channels = self.lock_channels();
+        let before = channels.len();
+        channels.retain(|_, ch| {
+            let mut state = ch.lock();
+            let (n, bytes) = state.trim(config.history, config.history_ttl, now);
+            stats.history_messages.sub(n as u64);
+            stats.history_bytes.sub(bytes as u64);
+            let idle = state.tx.is_none() && state.history.is_empty();
+            if idle {
+                state.dead = true;
+            }
+            !idle
+        });
+        let removed = before - channels.len();
+        // A HashMap never gives memory back by itself.
+        if channels.capacity() > 4 * channels.len() + 1024 {
+            channels.shrink_to_fit();
+        }
+        stats.collected.add(removed as u64);
+        removed
+    }
+
+    /// Closes every subscription (they receive [`Event::Closed`] once they
+    /// have read what is queued). Used at shutdown.
+    pub fn close_all(&self) {
+        let channels = self.lock_channels();
+        for ch in channels.values() {
+            ch.lock().tx = None;
+        }
+    }
+
+    pub fn stats(&self) -> HubStats {
+        let s = &self.inner.stats;
+        HubStats {
+            channels: self.lock_channels().len() as u64,
+            subscribers: s.subscribers.get(),
+            publications: s.publications.get(),
+            history_messages: s.history_messages.get(),
+            history_bytes: s.history_bytes.get(),
+            lagged: s.lagged.get(),
+            lost: s.lost.get(),
+            collected: s.collected.get(),
+        }
+    }
+
+    fn lock_channels(&self) -> MutexGuard<'_, HashMap<Arc<str>, Arc<Channel>>> {
+        self.inner
+            .channels
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Finds or creates a channel.
+    fn channel(&self, name: &str) -> Result<Arc<Channel>> {
+        let mut channels = self.lock_channels();
+        if let Some(ch) = channels.get(name) {
+            return Ok(ch.clone());
+        }
+        let max = self.inner.config.max_channels;
+        if channels.len() >= max {
+            return Err(Error::TooManyChannels(max));
+        }
+        let name: Arc<str> = Arc::from(name);
+        let ch = Arc::new(Channel::new(name.clone(), self.inner.epochs.next()));
+        channels.insert(name, ch.clone());
+        Ok(ch)
+    }
+}

@@ -1,0 +1,152 @@
+//! A live subscription to one channel: history backlog first, then live
+//! publications, with lag turned into recovery from history or an explicit
+//! [`Lost`] — never silence.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
+
+use super::channel::{Channel, Lost};
+use super::Stats;
+use crate::message::{Id, Publication};
+
+/// What a subscriber receives next.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// The next publication after the cursor.
+    Message(Arc<Publication>),
+    /// Messages after the cursor are gone; what follows starts at
+    /// `Lost::oldest` (or with the next publication).
+    Lost(Lost),
+    /// The channel was closed (the engine is shutting down).
+    Closed,
+}
+
+/// A subscription. Dropping it unsubscribes.
+#[derive(Debug)]
+pub struct Subscription {
+    channel: Arc<Channel>,
+    stats: Arc<Stats>,
+    rx: broadcast::Receiver<Arc<Publication>>,
+    backlog: VecDeque<Arc<Publication>>,
+    lost: Option<Lost>,
+    /// Id of the last message handed out (or the position subscribed at).
+    position: Id,
+}
+
+impl Subscription {
+    pub(crate) fn new(
+        channel: Arc<Channel>,
+        stats: Arc<Stats>,
+        rx: broadcast::Receiver<Arc<Publication>>,
+        backlog: VecDeque<Arc<Publication>>,
+        lost: Option<Lost>,
+        position: Id,
+    ) -> Self {
+        Subscription {
+            channel,
+            stats,
+            rx,
+            backlog,
+            lost,
+            position,
+        }
+    }
+
+    /// The channel's name.
+    pub fn channel(&self) -> &Arc<str> {
+        &self.channel.name
+    }
+
+    /// The cursor: the id of the last message received, or where the
+    /// subscription started. Resuming from it misses nothing.
+    pub fn position(&self) -> Id {
+        self.position
+    }
+
+    /// Waits for the next event. Cancel-safe: dropping the future loses
+    /// nothing, so it can sit in `select!` and `timeout`.
+    pub async fn recv(&mut self) -> Event {
+        loop {
+            if let Some(event) = self.ready() {
+                return event;
+            }
+            let received = self.rx.recv().await;
+            match received {
+                Ok(p) => {
+                    if let Some(event) = self.accept(p) {
+                        return event;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => self.recover(),
+                Err(RecvError::Closed) => return Event::Closed,
+            }
+        }
+    }
+
+    /// The next event if one is ready now, without waiting.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        loop {
+            if let Some(event) = self.ready() {
+                return Some(event);
+            }
+            match self.rx.try_recv() {
+                Ok(p) => {
+                    if let Some(event) = self.accept(p) {
+                        return Some(event);
+                    }
+                }
+                Err(TryRecvError::Lagged(_)) => self.recover(),
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Closed) => return Some(Event::Closed),
+            }
+        }
+    }
+
+    fn ready(&mut self) -> Option<Event> {
+        if let Some(lost) = self.lost.take() {
+            return Some(Event::Lost(lost));
+        }
+        let p = self.backlog.pop_front()?;
+        self.position = p.id;
+        Some(Event::Message(p))
+    }
+
+    /// Live publications may repeat what the backlog already gave: skip
+    /// anything at or before the cursor.
+    fn accept(&mut self, p: Arc<Publication>) -> Option<Event> {
+        if p.id <= self.position {
+            return None;
+        }
+        self.position = p.id;
+        Some(Event::Message(p))
+    }
+
+    /// The receiver fell further behind than the channel's buffer: continue
+    /// from history, and report a loss if history does not reach back far
+    /// enough.
+    fn recover(&mut self) {
+        self.stats.lagged.inc();
+        let state = self.channel.lock();
+        let (backlog, lost) = state.since(self.position);
+        drop(state);
+        if lost.is_some() {
+            self.stats.lost.inc();
+        }
+        self.backlog = backlog;
+        self.lost = lost;
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.stats.subscribers.dec();
+        let mut state = self.channel.lock();
+        // Our own receiver is still alive here: we are the last one if the
+        // count is 1. Dropping the sender frees the ring buffer.
+        if state.subscribers() <= 1 {
+            state.tx = None;
+        }
+    }
+}

@@ -1,0 +1,37 @@
+//! # push-engine
+//!
+//! The realtime push engine behind the `push` PHP extension. Pure Rust: it
+//! knows nothing of PHP and builds and tests with plain `cargo test`.
+//!
+//! # Layout
+//!
+//! - [`config`]: every limit, size and timeout, with documented defaults,
+//!   parsed as PHP parses INI values.
+//! - [`cursors`]: per-process cursors of `push_get_message()`, bounded.
+//! - [`error`]: the one error enum.
+//! - [`message`]: publications, their ids (epoch + offset), channel and
+//!   event name rules.
+//! - [`hub`]: channels, history rings, fan-out to subscribers, lag recovery
+//!   and loss reporting, collection of idle channels.
+//! - [`api`]: the HTTP router served on `push.listen`.
+//! - [`server`]: `run(listener, hub, shutdown)`; binds nothing itself.
+//! - [`engine`]: a runtime of its own plus the server, driven from a
+//!   foreign (PHP) thread; blocking waits in short slices.
+//! - [`process`]: living in a forking process: pid-bound values, listeners
+//!   closed in children, SIGINT/SIGTERM while serving.
+
+pub mod api;
+pub mod config;
+pub mod cursors;
+pub mod engine;
+pub mod error;
+pub mod hub;
+pub mod message;
+pub mod process;
+pub mod server;
+
+pub use config::Config;
+pub use engine::{Engine, Waited};
+pub use error::{Error, Result};
+pub use hub::{Cursor, Event, Hub, HubStats, Lost, Subscription};
+pub use message::{Id, Outgoing, Publication};

@@ -1,0 +1,189 @@
+//! Publications, their ids, and channel names.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::time::Instant;
+
+use crate::error::Error;
+
+/// A publication's position in its channel: the channel incarnation's epoch
+/// and an offset that starts at 1. Ids compare first by epoch, then by offset,
+/// so they strictly increase within a channel and across engine restarts.
+///
+/// The text form (`"<epoch hex>-<offset>"`) is opaque to clients: it is the
+/// SSE `id:`, the long-poll cursor and the `push_get_message()` cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Id {
+    pub epoch: u64,
+    pub offset: u64,
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:x}-{}", self.epoch, self.offset)
+    }
+}
+
+impl FromStr for Id {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self, Error> {
+        let bad = || Error::InvalidId(s.chars().take(64).collect());
+        let (epoch, offset) = s.split_once('-').ok_or_else(bad)?;
+        let hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+        if epoch.is_empty() || epoch.len() > 16 || !epoch.bytes().all(hex) {
+            return Err(bad());
+        }
+        if offset.is_empty() || offset.len() > 20 || !offset.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        Ok(Id {
+            epoch: u64::from_str_radix(epoch, 16).map_err(|_| bad())?,
+            offset: offset.parse().map_err(|_| bad())?,
+        })
+    }
+}
+
+/// One published message. Built once and shared (`Arc`) by the history and
+/// every subscriber: fan-out never copies its bytes.
+#[derive(Debug)]
+pub struct Publication {
+    pub channel: Arc<str>,
+    pub id: Id,
+    pub event: Option<Arc<str>>,
+    pub data: Bytes,
+    /// Whether `data` is UTF-8 text (a WebSocket text frame) or binary.
+    pub text: bool,
+    /// When it was published; history ages out by it.
+    pub at: Instant,
+}
+
+impl Publication {
+    /// Bytes this publication holds, for memory accounting.
+    pub fn weight(&self) -> usize {
+        self.data.len() + self.event.as_ref().map_or(0, |e| e.len()) + 96
+    }
+}
+
+/// What a publisher hands the hub.
+#[derive(Debug, Clone, Default)]
+pub struct Outgoing {
+    pub data: Bytes,
+    pub event: Option<String>,
+}
+
+impl Outgoing {
+    pub fn new(data: impl Into<Bytes>) -> Self {
+        Outgoing {
+            data: data.into(),
+            event: None,
+        }
+    }
+
+    pub fn event(mut self, event: impl Into<String>) -> Self {
+        self.event = Some(event.into());
+        self
+    }
+}
+
+/// Longest event name accepted.
+pub const MAX_EVENT_LEN: usize = 64;
+
+/// Checks an event name: 1–64 characters, no line breaks or NUL (it becomes
+/// an SSE `event:` line).
+pub fn validate_event(event: &str) -> Result<(), Error> {
+    if event.is_empty()
+        || event.len() > MAX_EVENT_LEN
+        || event.bytes().any(|b| matches!(b, b'\n' | b'\r' | 0))
+    {
+        return Err(Error::InvalidEvent(event.chars().take(80).collect()));
+    }
+    Ok(())
+}
+
+/// Longest channel name accepted.
+pub const MAX_CHANNEL_LEN: usize = 255;
+
+/// Checks a channel name: 1–255 characters of `[A-Za-z0-9_.:@/-]`.
+pub fn validate_channel(name: &[u8]) -> Result<&str, Error> {
+    let ok = |b: &u8| b.is_ascii_alphanumeric() || b"_.:@/-".contains(b);
+    if name.is_empty() || name.len() > MAX_CHANNEL_LEN || !name.iter().all(ok) {
+        let shown: String = String::from_utf8_lossy(name).chars().take(80).collect();
+        return Err(Error::InvalidChannel(shown));
+    }
+    // Every accepted byte is ASCII, hence valid UTF-8.
+    std::str::from_utf8(name).map_err(|_| Error::InvalidChannel(String::new()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip_and_order() {
+        let a = Id {
+            epoch: 0x18c2f,
+            offset: 9,
+        };
+        let b = Id {
+            epoch: 0x18c2f,
+            offset: 10,
+        };
+        let c = Id {
+            epoch: 0x18c30,
+            offset: 1,
+        };
+        assert!(a < b && b < c);
+        assert_eq!(a.to_string(), "18c2f-9");
+        assert_eq!("18c2f-9".parse::<Id>().unwrap(), a);
+        let max = Id {
+            epoch: u64::MAX,
+            offset: u64::MAX,
+        };
+        assert_eq!(max.to_string().parse::<Id>().unwrap(), max);
+    }
+
+    #[test]
+    fn bad_ids_are_refused() {
+        for s in [
+            "",
+            "-",
+            "1-",
+            "-1",
+            "x-1",
+            "1-x",
+            "1-+2",
+            "1- 2",
+            "A-1",
+            "1_2",
+            "11111111111111111-1",
+            "1-999999999999999999999",
+            "1-2-3",
+            "1-18446744073709551616",
+        ] {
+            assert!(s.parse::<Id>().is_err(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn channel_names() {
+        for good in ["news", "a", "user:42", "room/1.2@x_y-z", &"c".repeat(255)] {
+            assert!(validate_channel(good.as_bytes()).is_ok(), "{good}");
+        }
+        for bad in ["", "a b", "é", "a\0b", "a\nb", "*", &"c".repeat(256)] {
+            assert!(validate_channel(bad.as_bytes()).is_err(), "{bad:?}");
+        }
+        assert!(validate_channel(&[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn event_names() {
+        assert!(validate_event("update").is_ok());
+        assert!(validate_event("").is_err());
+        assert!(validate_event("a\nb").is_err());
+        assert!(validate_event(&"e".repeat(65)).is_err());
+    }
+}

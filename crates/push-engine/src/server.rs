@@ -1,0 +1,41 @@
+//! `run(listener, hub, shutdown)`: serves one listener until `shutdown`
+//! completes, and collects idle channels meanwhile. It binds nothing itself.
+
+use std::future::Future;
+
+use tokio::net::TcpListener;
+
+use crate::api;
+use crate::hub::Hub;
+
+/// Serves `listener` until `shutdown` resolves, then stops accepting, closes
+/// every subscription and returns once open connections are done.
+pub async fn run(
+    listener: TcpListener,
+    hub: Hub,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let sweeper = tokio::spawn(sweep(hub.clone()));
+    let closer = hub.clone();
+    let shutdown = async move {
+        shutdown.await;
+        closer.close_all();
+    };
+    let served = axum::serve(listener, api::app(hub))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    sweeper.abort();
+    if let Err(e) = served {
+        eprintln!("push: server stopped on error: {e}");
+    }
+}
+
+/// Collects idle channels and expired history every `push.sweep_interval`.
+async fn sweep(hub: Hub) {
+    let mut tick = tokio::time::interval(hub.config().sweep_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        hub.sweep();
+    }
+}
