@@ -146,7 +146,8 @@ impl Engine {
     /// Waits for the next message on `channel` after `cursor`, for at most
     /// `timeout`, without spinning. Every [`WAIT_SLICE`] it calls
     /// `interrupt`; returning `Break` abandons the wait (for example to let
-    /// PHP run a signal handler that throws).
+    /// PHP run a signal handler that throws). Must be called from outside
+    /// the engine's runtime (a PHP thread).
     pub fn wait(
         &self,
         channel: &str,
@@ -182,8 +183,10 @@ impl Engine {
             .await;
             let _ = tx.send((outcome, lost, sub.position()));
         });
-        let _abort = AbortOnDrop(task);
-        let deadline = Instant::now() + timeout + Duration::from_secs(1);
+        let _abort = AbortOnDrop(Some(task), &self.handle);
+        let deadline = Instant::now()
+            .checked_add(timeout.saturating_add(Duration::from_secs(1)))
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
         loop {
             match rx.recv_timeout(WAIT_SLICE) {
                 Ok((Ok(Ok((p, lost))), _, position)) => {
@@ -230,11 +233,18 @@ fn waited(
     }
 }
 
-struct AbortOnDrop(JoinHandle<()>);
+/// Cancels a waiting task and waits (briefly) until it is gone, so its
+/// subscription is dropped before the blocking call returns.
+struct AbortOnDrop<'a>(Option<JoinHandle<()>>, &'a Handle);
 
-impl Drop for AbortOnDrop {
+impl Drop for AbortOnDrop<'_> {
     fn drop(&mut self) {
-        self.0.abort();
+        if let Some(task) = self.0.take() {
+            task.abort();
+            let _ = self
+                .1
+                .block_on(async { tokio::time::timeout(Duration::from_millis(200), task).await });
+        }
     }
 }
 

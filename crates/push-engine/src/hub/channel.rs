@@ -27,6 +27,9 @@ pub(crate) struct State {
     /// Created with the first subscriber and dropped with the last, so an
     /// idle channel costs no ring buffer.
     pub(crate) tx: Option<broadcast::Sender<Arc<Publication>>>,
+    /// Counts the senders created, so a subscription knows whether its
+    /// receiver belongs to the current one.
+    pub(crate) tx_generation: u64,
     /// Set when the channel is removed from the hub's map; whoever still
     /// holds it must look the channel up again.
     pub(crate) dead: bool,
@@ -52,6 +55,7 @@ impl Channel {
                 history: VecDeque::new(),
                 history_bytes: 0,
                 tx: None,
+                tx_generation: 0,
                 dead: false,
             }),
         }

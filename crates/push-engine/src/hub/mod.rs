@@ -196,10 +196,15 @@ impl Hub {
                 continue;
             }
             let buffer = self.inner.config.channel_buffer;
-            let rx = state
-                .tx
-                .get_or_insert_with(|| broadcast::channel(buffer).0)
-                .subscribe();
+            if state.tx.is_none() {
+                state.tx = Some(broadcast::channel(buffer).0);
+                state.tx_generation += 1;
+            }
+            let generation = state.tx_generation;
+            let rx = match &state.tx {
+                Some(tx) => tx.subscribe(),
+                None => continue,
+            };
             let (backlog, lost, position) = match cursor {
                 Cursor::Live => (Default::default(), None, state.last_id()),
                 Cursor::After(id) => {
@@ -227,7 +232,7 @@ impl Hub {
             return Ok(Subscription::new(
                 channel,
                 stats.clone(),
-                rx,
+                (rx, generation),
                 backlog,
                 lost,
                 position,

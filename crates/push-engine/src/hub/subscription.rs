@@ -29,6 +29,8 @@ pub struct Subscription {
     channel: Arc<Channel>,
     stats: Arc<Stats>,
     rx: broadcast::Receiver<Arc<Publication>>,
+    /// Which of the channel's senders `rx` belongs to.
+    generation: u64,
     backlog: VecDeque<Arc<Publication>>,
     lost: Option<Lost>,
     /// Id of the last message handed out (or the position subscribed at).
@@ -39,7 +41,7 @@ impl Subscription {
     pub(crate) fn new(
         channel: Arc<Channel>,
         stats: Arc<Stats>,
-        rx: broadcast::Receiver<Arc<Publication>>,
+        (rx, generation): (broadcast::Receiver<Arc<Publication>>, u64),
         backlog: VecDeque<Arc<Publication>>,
         lost: Option<Lost>,
         position: Id,
@@ -48,6 +50,7 @@ impl Subscription {
             channel,
             stats,
             rx,
+            generation,
             backlog,
             lost,
             position,
@@ -144,8 +147,9 @@ impl Drop for Subscription {
         self.stats.subscribers.dec();
         let mut state = self.channel.lock();
         // Our own receiver is still alive here: we are the last one if the
-        // count is 1. Dropping the sender frees the ring buffer.
-        if state.subscribers() <= 1 {
+        // count is 1. Dropping the sender frees the ring buffer. A sender
+        // replaced since (after close_all) is not ours to drop.
+        if state.tx_generation == self.generation && state.subscribers() <= 1 {
             state.tx = None;
         }
     }

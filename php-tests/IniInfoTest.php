@@ -1,0 +1,80 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Push\Tests;
+
+final class IniInfoTest extends PushTestCase
+{
+    public function testEverySettingIsAnIniEntryWithItsDefault(): void
+    {
+        $ini = ini_get_all('push');
+        $expected = [
+            'push.listen' => '127.0.0.1:8080',
+            'push.socket' => '/tmp/push.sock',
+            'push.history' => '100',
+            'push.history_ttl' => '300',
+            'push.max_channels' => '1000000',
+            'push.max_message_size' => '64K',
+            'push.channel_buffer' => '256',
+            'push.shutdown_timeout' => '5',
+            'push.threads' => '2',
+            'push.sweep_interval' => '5',
+        ];
+        foreach ($expected as $name => $default) {
+            self::assertArrayHasKey($name, $ini);
+            self::assertSame($default, $ini[$name]['global_value'], $name);
+            self::assertSame(INI_SYSTEM, $ini[$name]['access'], "$name is fixed at start-up");
+        }
+        self::assertCount(count($expected), $ini);
+        self::assertFalse(ini_set('push.history', '5'), 'system settings cannot change at run time');
+    }
+
+    public function testIniValuesConfigureTheEngineAndParseLikePhp(): void
+    {
+        [$code, $out, $err] = self::php(<<<'PHP'
+            <?php
+            push_server_start();
+            echo push_stats()['listen'], ' ';
+            try { push_send('c', str_repeat('x', 2049)); } catch (ValueError $e) { echo 'too-large '; }
+            $id = push_send('c', str_repeat('x', 2048));
+            foreach (range(1, 5) as $i) { push_send('c', "m$i"); }
+            echo push_stats()['history_messages'];
+            PHP, ['-d', 'push.listen=127.0.0.1:0', '-d', 'push.max_message_size=2K', '-d', 'push.history=0x3']);
+        self::assertSame(0, $code, $err);
+        self::assertMatchesRegularExpression('/^127\.0\.0\.1:\d+ too-large 3$/', $out);
+    }
+
+    public function testAnInvalidIniValueIsReportedWhenTheEngineStarts(): void
+    {
+        [$code, $out, $err] = self::php(<<<'PHP'
+            <?php
+            try { push_server_start(); } catch (Push\PushException $e) { echo get_class($e), ': ', $e->getMessage(); }
+            PHP, ['-d', 'push.history=lots']);
+        self::assertSame(0, $code, $err);
+        self::assertStringStartsWith('Push\PushException: push_server_start(): invalid value "lots" for push.history', $out);
+    }
+
+    public function testPhpinfoSection(): void
+    {
+        [$code, $out, $err] = self::command([PHP_BINARY, '--ri', 'push']);
+        self::assertSame(0, $code, $err);
+        self::assertStringContainsString('push support => enabled', $out);
+        self::assertStringContainsString('version => ' . phpversion('push'), $out);
+        self::assertStringContainsString('role => idle', $out);
+        self::assertMatchesRegularExpression('/push\.history => 100 => 100/', $out);
+        self::assertMatchesRegularExpression('/push\.listen => 127\.0\.0\.1:8080 => 127\.0\.0\.1:8080/', $out);
+    }
+
+    public function testPhpinfoOfARunningEngine(): void
+    {
+        $addr = self::startEngine();
+        push_send('x', 'y');
+        ob_start();
+        phpinfo(INFO_MODULES);
+        $info = ob_get_clean();
+        self::assertStringContainsString('role => engine', $info);
+        self::assertStringContainsString("listening on => $addr", $info);
+        self::assertStringContainsString('publications => 1', $info);
+    }
+}

@@ -1,0 +1,89 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Push\Tests;
+
+use PHPUnit\Framework\TestCase;
+
+abstract class PushTestCase extends TestCase
+{
+    protected function tearDown(): void
+    {
+        push_server_stop();
+    }
+
+    /** Starts an engine in this process on a free port; returns its address. */
+    protected static function startEngine(array $options = []): string
+    {
+        push_server_start(['listen' => '127.0.0.1:0'] + $options);
+        $listen = push_stats()['listen'];
+        self::assertIsString($listen);
+        return $listen;
+    }
+
+    /** CPU seconds (user + system) this process has used. */
+    protected static function cpu(): float
+    {
+        $r = getrusage();
+        return $r['ru_utime.tv_sec'] + $r['ru_utime.tv_usec'] / 1e6
+            + $r['ru_stime.tv_sec'] + $r['ru_stime.tv_usec'] / 1e6;
+    }
+
+    /**
+     * Runs PHP code in a fresh process (with the same extension), returns
+     * [exit code, stdout, stderr]. Killed after $timeout seconds.
+     *
+     * @param list<string> $args extra php arguments (such as -d settings)
+     */
+    protected static function php(string $code, array $args = [], float $timeout = 30.0): array
+    {
+        $file = tempnam(sys_get_temp_dir(), 'push-test-');
+        file_put_contents($file, $code);
+        try {
+            return self::command(array_merge([PHP_BINARY], $args, [$file]), $timeout);
+        } finally {
+            unlink($file);
+        }
+    }
+
+    /** Runs a command; returns [exit code, stdout, stderr]. */
+    protected static function command(array $cmd, float $timeout = 30.0): array
+    {
+        $proc = proc_open($cmd, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes);
+        self::assertIsResource($proc);
+        stream_set_blocking($pipes[1], false);
+        stream_set_blocking($pipes[2], false);
+        $out = $err = '';
+        $deadline = microtime(true) + $timeout;
+        while (true) {
+            $out .= stream_get_contents($pipes[1]);
+            $err .= stream_get_contents($pipes[2]);
+            $status = proc_get_status($proc);
+            if (!$status['running']) {
+                break;
+            }
+            if (microtime(true) > $deadline) {
+                proc_terminate($proc, SIGKILL);
+                self::fail("timed out after {$timeout}s: " . implode(' ', $cmd) . "\nstdout: $out\nstderr: $err");
+            }
+            usleep(10_000);
+        }
+        $out .= stream_get_contents($pipes[1]);
+        $err .= stream_get_contents($pipes[2]);
+        fclose($pipes[1]);
+        fclose($pipes[2]);
+        proc_close($proc);
+        return [$status['exitcode'], $out, $err];
+    }
+
+    /** GET over HTTP/1.0 from the engine; returns [status, body]. */
+    protected static function httpGet(string $addr, string $path): array
+    {
+        $ctx = stream_context_create(['http' => ['ignore_errors' => true, 'timeout' => 5]]);
+        $body = @file_get_contents("http://$addr$path", false, $ctx);
+        self::assertNotFalse($body, "GET http://$addr$path failed");
+        preg_match('#^HTTP/\S+ (\d+)#', $http_response_header[0] ?? '', $m);
+        return [(int) ($m[1] ?? 0), $body];
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test: the engine's cargo tests, then PHPUnit against the built
+# extension. Installs what is missing first.
+source "$(dirname "$0")/lib.sh"
+build_release
+apt_need phpunit php8.2-xml php8.2-mbstring
+cd "$ROOT"
+say "cargo fmt / clippy"
+cargo fmt --all -- --check
+cargo clippy --release --workspace -- -D warnings
+say "php -l stubs/push.stub.php"
+php -l stubs/push.stub.php
+status=0
+say "cargo test (engine)"
+cargo test --release -p push-engine || status=$?
+say "PHPUnit (extension: $SO)"
+# PHP's own conf.d, minus any installed push.ini, plus this build: every php
+# the tests start (they inherit PHP_INI_SCAN_DIR) loads this very build.
+scan="$(mktemp -d)"
+trap 'rm -rf "$scan"' EXIT
+confd="$(php --ini | sed -n 's/^Scan for additional .ini files in: //p')"
+for f in "$confd"/*.ini; do
+    case "$(basename "$f")" in *push*) ;; *) ln -s "$f" "$scan/" ;; esac
+done
+printf 'extension=%s\n' "$SO" >"$scan/zz-push-test.ini"
+PHP_INI_SCAN_DIR="$scan" PUSH_SO="$SO" php /usr/bin/phpunit -c php-tests/phpunit.xml.dist || status=$?
+exit $status

@@ -1,0 +1,108 @@
+<?php
+
+/**
+ * push — realtime push for PHP (WebSocket, SSE, long-poll).
+ *
+ * Declarations of what the extension provides, for IDEs and static
+ * analysis. php-tests/StubTest.php keeps this file identical to what
+ * `php --re push` reports.
+ *
+ * @generate-class-entries
+ */
+
+namespace {
+    /**
+     * Publishes a message on a channel.
+     *
+     * @param string $channel 1–255 characters of A-Z a-z 0-9 _ . : @ / -
+     * @param string $message the data (text or binary), at most push.max_message_size bytes
+     * @param array{event?: ?string} $options `event`: an event name (SSE `event:`), 1–64 characters
+     * @return string the new message's id (opaque; pass it as $lastId to resume after it)
+     * @throws \ValueError on a bad channel name, option or an oversized message
+     * @throws \Push\ConnectionException if no engine runs in this process and none answers on push.socket
+     * @throws \Push\PushException if the engine refuses (for example push.max_channels reached)
+     */
+    function push_send(string $channel, string $message, array $options = []): string {}
+
+    /**
+     * Waits for the next message on a channel, without spinning.
+     *
+     * Without $lastId, a process's first call on a channel waits for the next
+     * publication and later calls continue where the previous one stopped, so
+     * a loop of calls misses nothing. With $lastId, returns the message after
+     * it at once if it is in the history.
+     *
+     * @param float $timeout seconds to wait, 0 to 86400
+     * @param string|null $lastId an id from push_send() or Push\Message::$id
+     * @return \Push\Message|null the message, or null when the timeout passed
+     * @throws \ValueError on a bad channel name, timeout or id
+     * @throws \Push\ConnectionException if no engine runs in this process and none answers on push.socket
+     */
+    function push_get_message(string $channel, float $timeout = 30.0, ?string $lastId = null): ?\Push\Message {}
+
+    /**
+     * Runs the engine in this process until SIGINT or SIGTERM.
+     *
+     * @param array<string, string|int|float|bool> $options push.* settings without the prefix, over php.ini
+     * @throws \ValueError on an unknown or invalid option
+     * @throws \Push\PushException if the engine cannot start (address in use, invalid INI value …)
+     */
+    function push_serve(array $options = []): void {}
+
+    /**
+     * Runs the engine in the background of this process; the script goes on.
+     *
+     * Runtime threads' CPU counts towards max_execution_time.
+     *
+     * @param array<string, string|int|float|bool> $options push.* settings without the prefix, over php.ini
+     * @throws \ValueError on an unknown or invalid option
+     * @throws \Push\PushException if the engine cannot start or already runs here
+     */
+    function push_server_start(array $options = []): void {}
+
+    /**
+     * Stops the engine of this process, if it runs one (gracefully, within
+     * push.shutdown_timeout).
+     */
+    function push_server_stop(): void {}
+
+    /**
+     * Figures about push in this process.
+     *
+     * @return array{role: string, pid: int, listen: ?string, channels: int, subscribers: int, publications: int, history_messages: int, history_bytes: int, lagged: int, lost: int, collected: int, memory_rss: int, threads: int}
+     */
+    function push_stats(): array {}
+}
+
+namespace Push {
+    /**
+     * A message received from a channel. Its string form is the data.
+     */
+    final class Message implements \Stringable
+    {
+        /** The id: pass it as $lastId to continue after this message. */
+        public readonly string $id;
+        /** The channel it was published on. */
+        public readonly string $channel;
+        /** The event name given by the publisher, or null. */
+        public readonly ?string $event;
+        /** The data (text or binary). */
+        public readonly string $data;
+        /** True if messages before this one were lost (they left the history first). */
+        public readonly bool $lost;
+
+        public function __construct(string $id, string $channel, ?string $event, string $data, bool $lost = false) {}
+
+        /** @return string the data */
+        public function __toString(): string {}
+    }
+
+    /** Base class of every push exception. */
+    class PushException extends \RuntimeException {}
+
+    /** No engine could be reached. */
+    class ConnectionException extends PushException {}
+
+    /** The engine did not answer in time. */
+    class TimeoutException extends PushException {}
+}
