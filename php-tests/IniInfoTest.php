@@ -20,6 +20,15 @@ final class IniInfoTest extends PushTestCase
             'push.shutdown_timeout' => '5',
             'push.threads' => '2',
             'push.sweep_interval' => '5',
+            'push.default_channel' => 'default',
+            'push.client_publish' => 'Off',
+            'push.allowed_origins' => '*',
+            'push.publish_token' => '',
+            'push.max_channels_per_connection' => '64',
+            'push.max_queue_bytes' => '1M',
+            'push.keepalive' => '15',
+            'push.poll_timeout' => '30',
+            'push.reconnect_delay' => '2',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

@@ -3,8 +3,11 @@
 # extension. Installs what is missing first.
 source "$(dirname "$0")/lib.sh"
 build_release
-apt_need phpunit php8.2-xml php8.2-mbstring
+apt_need phpunit php8.2-xml php8.2-mbstring chromium
+command -v node >/dev/null || apt_need nodejs npm
 cd "$ROOT"
+say "npm ci (playwright-core, for the browser tests)"
+(cd e2e && npm ci --no-audit --no-fund --loglevel=error)
 say "cargo fmt / clippy"
 cargo fmt --all -- --check
 cargo clippy --release --workspace -- -D warnings

@@ -35,6 +35,90 @@ pub struct Config {
     pub threads: usize,
     /// How often idle channels and expired history are collected.
     pub sweep_interval: Duration,
+    /// Channel of WebSocket connections to `/` (the tutorial's URL).
+    pub default_channel: String,
+    /// Channels that WebSocket clients may publish to.
+    pub client_publish: Patterns,
+    /// Origins allowed to connect from a browser.
+    pub allowed_origins: Patterns,
+    /// Bearer token required by `POST /publish` (empty: loopback peers only).
+    pub publish_token: String,
+    /// Most channels one connection may subscribe to.
+    pub max_channels_per_connection: usize,
+    /// Bytes queued for one connection before it is dropped as too slow.
+    pub max_queue_bytes: usize,
+    /// Interval of SSE keep-alive comments and WebSocket pings; a WebSocket
+    /// peer silent for two intervals is dropped.
+    pub keepalive: Duration,
+    /// Longest wait of one long-poll request.
+    pub poll_timeout: Duration,
+    /// Delay browsers wait before reconnecting (SSE `retry:`).
+    pub reconnect_delay: Duration,
+}
+
+/// A list of names: none, all (`On`/`*`), or comma-separated entries, each
+/// an exact name or a prefix ending in `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Patterns {
+    None,
+    All,
+    List(Vec<String>),
+}
+
+impl Patterns {
+    /// Whether `name` matches.
+    pub fn allows(&self, name: &str) -> bool {
+        match self {
+            Patterns::None => false,
+            Patterns::All => true,
+            Patterns::List(list) => list.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => p == name,
+            }),
+        }
+    }
+
+    fn parse(value: &str) -> Result<Patterns, String> {
+        let v = value.trim();
+        if v == "*"
+            || ["on", "yes", "true"]
+                .iter()
+                .any(|t| v.eq_ignore_ascii_case(t))
+            || v == "1"
+        {
+            return Ok(Patterns::All);
+        }
+        if v.is_empty()
+            || ["off", "no", "false", "none"]
+                .iter()
+                .any(|t| v.eq_ignore_ascii_case(t))
+            || v == "0"
+        {
+            return Ok(Patterns::None);
+        }
+        let list: Vec<String> = v
+            .split(',')
+            .map(|p| p.trim().to_owned())
+            .filter(|p| !p.is_empty())
+            .collect();
+        if list
+            .iter()
+            .any(|p| p.len() > 255 || p.bytes().any(|b| b.is_ascii_control() || b == b' '))
+        {
+            return Err(format!(
+                "'{v}' is not a comma-separated list of names or prefixes ending in *"
+            ));
+        }
+        Ok(Patterns::List(list))
+    }
+
+    fn show(&self) -> String {
+        match self {
+            Patterns::None => "Off".into(),
+            Patterns::All => "*".into(),
+            Patterns::List(l) => l.join(","),
+        }
+    }
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -145,6 +229,69 @@ pub const SETTINGS: &[Setting] = &[
         parse_positive_secs,
         show_secs
     ),
+    setting!(
+        default_channel,
+        "default",
+        "channel of WebSocket connections to /",
+        parse_channel,
+        show_str
+    ),
+    setting!(
+        client_publish,
+        "Off",
+        "channels WebSocket clients may publish to (Off, On, or a list)",
+        Patterns::parse,
+        Patterns::show
+    ),
+    setting!(
+        allowed_origins,
+        "*",
+        "origins browsers may connect from (*, or a list)",
+        Patterns::parse,
+        Patterns::show
+    ),
+    setting!(
+        publish_token,
+        "",
+        "bearer token for POST /publish (empty: loopback only)",
+        parse_token,
+        show_str
+    ),
+    setting!(
+        max_channels_per_connection,
+        "64",
+        "most channels per connection",
+        parse_positive,
+        show_usize
+    ),
+    setting!(
+        max_queue_bytes,
+        "1M",
+        "bytes queued per connection before it is dropped as slow",
+        parse_positive_size,
+        show_usize
+    ),
+    setting!(
+        keepalive,
+        "15",
+        "seconds between keep-alives (SSE comments, WebSocket pings)",
+        parse_positive_secs,
+        show_secs
+    ),
+    setting!(
+        poll_timeout,
+        "30",
+        "longest long-poll wait in seconds",
+        parse_positive_secs,
+        show_secs
+    ),
+    setting!(
+        reconnect_delay,
+        "2",
+        "seconds browsers wait before reconnecting (SSE retry)",
+        parse_secs,
+        show_secs
+    ),
 ];
 
 impl Default for Config {
@@ -160,6 +307,15 @@ impl Default for Config {
             shutdown_timeout: Duration::ZERO,
             threads: 0,
             sweep_interval: Duration::ZERO,
+            default_channel: String::new(),
+            client_publish: Patterns::None,
+            allowed_origins: Patterns::All,
+            publish_token: String::new(),
+            max_channels_per_connection: 0,
+            max_queue_bytes: 0,
+            keepalive: Duration::ZERO,
+            poll_timeout: Duration::ZERO,
+            reconnect_delay: Duration::ZERO,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.
@@ -178,6 +334,22 @@ impl Config {
             value: value.to_owned(),
             reason,
         })
+    }
+
+    /// Checks the settings against each other (each one alone is checked
+    /// by [`Config::set`]).
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.max_queue_bytes < self.max_message_size + 1024 {
+            return Err(Error::InvalidSetting {
+                name: "max_queue_bytes".into(),
+                value: self.max_queue_bytes.to_string(),
+                reason: format!(
+                    "must exceed push.max_message_size ({}) by at least 1K",
+                    self.max_message_size
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Reads one value back in the form [`Config::set`] accepts.
@@ -289,6 +461,20 @@ fn parse_addr(v: &str) -> Result<String, String> {
     }
 }
 
+fn parse_channel(v: &str) -> Result<String, String> {
+    crate::message::validate_channel(v.trim().as_bytes())
+        .map(str::to_owned)
+        .map_err(|e| e.to_string())
+}
+
+fn parse_token(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.bytes().any(|b| !b.is_ascii_graphic()) {
+        return Err("must be printable ASCII without spaces".into());
+    }
+    Ok(v.to_owned())
+}
+
 fn parse_path(v: &str) -> Result<String, String> {
     let v = v.trim();
     if v.is_empty() || v.contains('\0') {
@@ -348,6 +534,25 @@ mod tests {
         assert!(c.set("history_ttl", "-3").is_err());
         assert!(matches!(c.set("nope", "1"), Err(Error::UnknownSetting(_))));
         assert_eq!(c, Config::default(), "a refused value changes nothing");
+    }
+
+    #[test]
+    fn patterns() {
+        let p = Patterns::parse("news, user:*").unwrap();
+        assert!(p.allows("news") && p.allows("user:42") && !p.allows("newsx") && !p.allows("use"));
+        assert!(Patterns::parse("On").unwrap().allows("x"));
+        assert!(!Patterns::parse("Off").unwrap().allows("x"));
+        assert_eq!(Patterns::parse("").unwrap(), Patterns::None);
+        assert_eq!(Patterns::parse("*").unwrap(), Patterns::All);
+        assert!(Patterns::parse("a b").is_err());
+    }
+
+    #[test]
+    fn queue_must_hold_a_message() {
+        let mut c = Config::default();
+        c.validate().unwrap();
+        c.set("max_queue_bytes", "64K").unwrap();
+        assert!(c.validate().is_err());
     }
 
     #[test]

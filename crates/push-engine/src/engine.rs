@@ -61,6 +61,7 @@ impl Engine {
     /// Builds the runtime, binds `config.listen` and starts serving. Binding
     /// happens before this returns, so a port in use is an error here.
     pub fn start(config: Config) -> Result<Engine> {
+        config.validate()?;
         let config = Arc::new(config);
         let listener =
             std::net::TcpListener::bind(&config.listen).map_err(|source| Error::Bind {

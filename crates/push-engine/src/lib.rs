@@ -13,7 +13,11 @@
 //!   event name rules.
 //! - [`hub`]: channels, history rings, fan-out to subscribers, lag recovery
 //!   and loss reporting, collection of idle channels.
-//! - [`api`]: the HTTP router served on `push.listen`.
+//! - [`api`]: the HTTP router served on `push.listen`: CORS and origins,
+//!   publish, health; one error type mapped to responses.
+//! - [`transport`]: WebSocket, SSE and long-poll as thin adapters over the
+//!   hub; cursors (one id, or a composite for several channels) and the
+//!   per-connection feed bounded in bytes.
 //! - [`server`]: `run(listener, hub, shutdown)`; binds nothing itself.
 //! - [`engine`]: a runtime of its own plus the server, driven from a
 //!   foreign (PHP) thread; blocking waits in short slices.
@@ -29,6 +33,7 @@ pub mod hub;
 pub mod message;
 pub mod process;
 pub mod server;
+pub mod transport;
 
 pub use config::Config;
 pub use engine::{Engine, Waited};

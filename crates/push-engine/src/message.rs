@@ -2,7 +2,9 @@
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine as _;
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -59,9 +61,101 @@ pub struct Publication {
     pub text: bool,
     /// When it was published; history ages out by it.
     pub at: Instant,
+    /// Wire encodings, built once on first use and shared by every
+    /// subscriber.
+    frames: Frames,
+}
+
+#[derive(Debug, Default)]
+struct Frames {
+    sse: OnceLock<SseFrame>,
+    json: OnceLock<Bytes>,
+}
+
+/// A publication as an SSE event: the `id:` line, and the rest (`event:`,
+/// `data:` lines and the blank line). A stream of one channel sends both;
+/// a stream of several channels sends its own composite `id:` line, then
+/// `rest`.
+#[derive(Debug, Clone)]
+pub struct SseFrame {
+    pub id_line: Bytes,
+    pub rest: Bytes,
 }
 
 impl Publication {
+    pub fn new(
+        channel: Arc<str>,
+        id: Id,
+        event: Option<Arc<str>>,
+        data: Bytes,
+        text: bool,
+        at: Instant,
+    ) -> Self {
+        Publication {
+            channel,
+            id,
+            event,
+            data,
+            text,
+            at,
+            frames: Frames::default(),
+        }
+    }
+
+    /// The data as text: itself if UTF-8, else base64.
+    pub fn data_text(&self) -> std::borrow::Cow<'_, str> {
+        match std::str::from_utf8(&self.data) {
+            Ok(s) if self.text => s.into(),
+            _ => base64::engine::general_purpose::STANDARD
+                .encode(&self.data)
+                .into(),
+        }
+    }
+
+    /// The SSE encoding (binary data is base64-encoded).
+    pub fn sse(&self) -> &SseFrame {
+        self.frames.sse.get_or_init(|| {
+            let mut rest = String::with_capacity(self.data.len() + 32);
+            if let Some(event) = &self.event {
+                rest.push_str("event: ");
+                rest.push_str(event);
+                rest.push('\n');
+            }
+            let text = self.data_text();
+            // SSE splits data at CRLF, LF and CR; one `data:` line each.
+            let lines = text
+                .split('\n')
+                .flat_map(|l| l.strip_suffix('\r').unwrap_or(l).split('\r'));
+            for line in lines {
+                rest.push_str("data: ");
+                rest.push_str(line);
+                rest.push('\n');
+            }
+            rest.push('\n');
+            SseFrame {
+                id_line: Bytes::from(format!("id: {}\n", self.id)),
+                rest: Bytes::from(rest),
+            }
+        })
+    }
+
+    /// The JSON envelope `{"channel","id","event","data"}` (with
+    /// `"encoding":"base64"` for binary data).
+    pub fn json(&self) -> &Bytes {
+        self.frames.json.get_or_init(|| {
+            let mut v = serde_json::json!({
+                "channel": &*self.channel,
+                "id": self.id.to_string(),
+                "event": self.event.as_deref(),
+                "data": self.data_text(),
+            });
+            if !self.text {
+                v["encoding"] = "base64".into();
+            }
+            Bytes::from(v.to_string())
+        })
+    }
+
     /// Bytes this publication holds, for memory accounting.
     pub fn weight(&self) -> usize {
         self.data.len() + self.event.as_ref().map_or(0, |e| e.len()) + 96

@@ -1,18 +1,149 @@
-//! The HTTP API: health for now (publish and metrics come with the
-//! transports).
+//! The HTTP side of `push.listen`: the router, CORS and origin checks,
+//! `POST /publish`, `GET /health`. The transports live in
+//! [`crate::transport`].
 
-use axum::{extract::State, routing::get, Json, Router};
+pub mod error;
+
+use std::net::SocketAddr;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde_json::{json, Value};
+use tokio_util::task::TaskTracker;
 
 use crate::hub::Hub;
+use crate::message::Outgoing;
+use crate::transport::{self, poll, sse, ws};
+use error::ApiError;
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub hub: Hub,
+    /// Tasks that outlive their request (upgraded WebSockets), waited for
+    /// at shutdown.
+    pub tasks: TaskTracker,
+}
 
 /// The router for `push.listen`. Built without binding anything, so tests
 /// can drive it directly.
-pub fn app(hub: Hub) -> Router {
-    Router::new().route("/health", get(health)).with_state(hub)
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(ws::root))
+        .route("/ws", get(ws::channels))
+        .route("/ws/{*channel}", get(ws::channel))
+        .route("/sse", get(sse::channels))
+        .route("/sse/{*channel}", get(sse::channel))
+        .route("/poll/{*channel}", get(poll::poll))
+        .route("/publish/{*channel}", post(publish))
+        .route("/health", get(health))
+        .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::from_fn_with_state(state.clone(), cors))
+        .with_state(state)
 }
 
-async fn health(State(hub): State<Hub>) -> Json<Value> {
-    let stats = hub.stats();
+/// Refuses origins not in `push.allowed_origins`, answers CORS preflights,
+/// and marks allowed origins on responses.
+async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let origin = req.headers().get(header::ORIGIN).cloned();
+    if let Some(o) = &origin {
+        let allowed = o
+            .to_str()
+            .is_ok_and(|o| state.hub.config().allowed_origins.allows(o));
+        if !allowed {
+            return ApiError::Forbidden("origin not allowed: see push.allowed_origins".into())
+                .into_response();
+        }
+    }
+    let mut response = if req.method() == Method::OPTIONS && origin.is_some() {
+        let mut r = StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static("authorization, content-type, last-event-id"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
+        r
+    } else {
+        next.run(req).await
+    };
+    if let Some(o) = origin {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
+        h.insert(header::VARY, HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+async fn health(State(state): State<AppState>) -> Json<Value> {
+    let stats = state.hub.stats();
     Json(json!({ "status": "ok", "channels": stats.channels, "subscribers": stats.subscribers }))
+}
+
+/// `POST /publish/{channel}[?event=name]`: the body is the message.
+/// Requires `Authorization: Bearer <push.publish_token>`; with no token
+/// configured, only loopback peers may publish.
+async fn publish(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(channel): Path<String>,
+    Query(query): Query<transport::Query>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let config = state.hub.config();
+    authorize(&config.publish_token, &headers, peer)?;
+    let max = config.max_message_size;
+    let data = to_bytes(body, max)
+        .await
+        .map_err(|_| ApiError::TooLarge(max))?;
+    let mut msg = Outgoing::new(data);
+    if let Some(event) = transport::param(&query, "event") {
+        msg = msg.event(event);
+    }
+    let p = state.hub.publish(&channel, msg)?;
+    Ok(Json(
+        json!({ "channel": &*p.channel, "id": p.id.to_string() }),
+    ))
+}
+
+fn authorize(token: &str, headers: &HeaderMap, peer: SocketAddr) -> Result<(), ApiError> {
+    if token.is_empty() {
+        return if peer.ip().is_loopback() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "publishing from other hosts needs push.publish_token".into(),
+            ))
+        };
+    }
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or("");
+    if constant_time_eq(given.as_bytes(), token.as_bytes()) {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -45,6 +45,8 @@ struct Inner {
     channels: Mutex<HashMap<Arc<str>, Arc<Channel>>>,
     epochs: Epochs,
     stats: Arc<Stats>,
+    /// Set by `close_all`: no new subscriptions.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// A monotonic counter or gauge.
@@ -129,6 +131,7 @@ impl Hub {
                 channels: Mutex::new(HashMap::new()),
                 epochs: Epochs(AtomicU64::new(0)),
                 stats: Arc::default(),
+                closed: Default::default(),
             }),
         }
     }
@@ -160,14 +163,14 @@ impl Hub {
                 continue;
             }
             state.last_offset += 1;
-            let p = Arc::new(Publication {
-                channel: channel.name.clone(),
-                id: state.last_id(),
-                event: event.clone(),
-                data: msg.data.clone(),
+            let p = Arc::new(Publication::new(
+                channel.name.clone(),
+                state.last_id(),
+                event.clone(),
+                msg.data.clone(),
                 text,
-                at: Instant::now(),
-            });
+                Instant::now(),
+            ));
             if config.history > 0 {
                 state.history_bytes += p.weight();
                 state.history.push_back(p.clone());
@@ -189,6 +192,9 @@ impl Hub {
     /// Subscribes to a channel from `cursor`.
     pub fn subscribe(&self, channel: &str, cursor: Cursor) -> Result<Subscription> {
         let name = validate_channel(channel.as_bytes())?;
+        if self.is_closed() {
+            return Err(Error::ShuttingDown);
+        }
         loop {
             let channel = self.channel(name)?;
             let mut state = channel.lock();
@@ -279,10 +285,16 @@ impl Hub {
     /// Closes every subscription (they receive [`Event::Closed`] once they
     /// have read what is queued). Used at shutdown.
     pub fn close_all(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
         let channels = self.lock_channels();
         for ch in channels.values() {
             ch.lock().tx = None;
         }
+    }
+
+    /// Whether `close_all` was called (the engine is shutting down).
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.load(Ordering::SeqCst)
     }
 
     pub fn stats(&self) -> HubStats {

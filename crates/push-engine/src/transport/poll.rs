@@ -1,0 +1,108 @@
+//! Long-poll: `GET /poll/{channel}?since=ID&timeout=S`.
+//!
+//! Answers at once with the messages after `since`; else waits up to
+//! `timeout` seconds (at most `push.poll_timeout`) for the next one. Without
+//! `since` it waits for the next publication. The answer:
+//!
+//! ```json
+//! {"channel":"news","cursor":"…","lost":false,"messages":[{"channel":"news","id":"…","event":null,"data":"…"}]}
+//! ```
+//!
+//! `cursor` is the `since` of the next request (unchanged after an empty
+//! answer). `lost: true` says messages after `since` are gone and
+//! `messages` starts at the oldest held.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderValue, Response};
+
+use super::Query as Pairs;
+use crate::api::error::ApiError;
+use crate::api::AppState;
+use crate::hub::{Cursor, Event};
+use crate::message::Id;
+
+pub async fn poll(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+    Query(query): Query<Pairs>,
+) -> Result<Response<Body>, ApiError> {
+    let config = state.hub.config();
+    let since = match super::param(&query, "since").filter(|s| !s.is_empty()) {
+        Some(s) => Some(s.parse::<Id>()?),
+        None => None,
+    };
+    let wait = match super::param(&query, "timeout") {
+        Some(t) => {
+            let secs: f64 = t
+                .parse()
+                .ok()
+                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!("timeout must be a number of seconds, not {t:?}"))
+                })?;
+            Duration::from_secs_f64(secs.min(config.poll_timeout.as_secs_f64()))
+        }
+        None => config.poll_timeout,
+    };
+    let mut sub = state
+        .hub
+        .subscribe(&channel, since.map_or(Cursor::Live, Cursor::After))?;
+    let budget = config.max_queue_bytes;
+    let mut messages = Vec::new();
+    let mut bytes = 0;
+    let mut lost = false;
+    let mut take = |event: Event, messages: &mut Vec<_>| match event {
+        Event::Message(p) => {
+            bytes += p.data.len();
+            messages.push(p);
+            bytes < budget
+        }
+        Event::Lost(_) => {
+            lost = true;
+            true
+        }
+        Event::Closed => false,
+    };
+    let mut more = true;
+    while more {
+        match sub.try_recv() {
+            Some(event) => more = take(event, &mut messages),
+            None => break,
+        }
+    }
+    if messages.is_empty() && more {
+        if let Ok(event) = tokio::time::timeout(wait, sub.recv()).await {
+            if take(event, &mut messages) {
+                while let Some(event) = sub.try_recv() {
+                    if !take(event, &mut messages) {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    let cursor = messages.last().map_or(sub.position(), |p| p.id);
+    let mut body = format!(
+        "{{\"channel\":{},\"cursor\":\"{cursor}\",\"lost\":{lost},\"messages\":[",
+        serde_json::Value::from(channel.as_str())
+    )
+    .into_bytes();
+    for (i, p) in messages.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(p.json());
+    }
+    body.extend_from_slice(b"]}");
+    let mut response = Response::new(Body::from(body));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}

@@ -1,0 +1,144 @@
+//! Server-Sent Events: `GET /sse/{channel}` and `GET /sse?channel=a&channel=b`.
+//!
+//! `text/event-stream` with `id:` (the publication id, or a composite
+//! cursor when several channels share the stream), `event:` when set, one
+//! `data:` line per line of the message (binary data base64-encoded),
+//! `retry:`, and a keep-alive comment every `push.keepalive`. Resumes from
+//! `Last-Event-ID` (header, as EventSource sends it, or `?lastEventId=`).
+//! Events of push's own: `push-lost` (messages after the cursor are gone;
+//! what follows starts at the oldest held) and `push-slow` (the stream fell
+//! `push.max_queue_bytes` behind and ends; reconnecting resumes).
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, Response};
+use bytes::Bytes;
+use tokio::time::{Instant, Interval};
+
+use super::cursor::composite;
+use super::feed::{Feed, Item};
+use super::{Query as Pairs, Wanted};
+use crate::api::error::ApiError;
+use crate::api::AppState;
+use crate::message::Id;
+
+pub async fn channel(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Response<Body>, ApiError> {
+    stream(state, Some(&channel), query, headers)
+}
+
+pub async fn channels(
+    State(state): State<AppState>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Response<Body>, ApiError> {
+    stream(state, None, query, headers)
+}
+
+fn stream(
+    state: AppState,
+    path_channel: Option<&str>,
+    query: Pairs,
+    headers: HeaderMap,
+) -> Result<Response<Body>, ApiError> {
+    let config = state.hub.config();
+    let wanted = Wanted::parse(path_channel, &query, &headers, config)?;
+    let feed = wanted.open(&state.hub)?;
+    let retry = format!("retry: {}\n\n", config.reconnect_delay.as_millis());
+    let mut keepalive =
+        tokio::time::interval_at(Instant::now() + config.keepalive, config.keepalive);
+    keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let positions: Vec<(Arc<str>, Id)> = feed.positions().to_vec();
+    let state = Stream {
+        feed,
+        keepalive,
+        pending: VecDeque::from([Bytes::from(retry)]),
+        positions: (positions.len() > 1).then_some(positions),
+        done: false,
+    };
+    let body = Body::from_stream(futures_util::stream::unfold(state, |mut s| async move {
+        let chunk = s.next().await?;
+        Some((Ok::<_, std::convert::Infallible>(chunk), s))
+    }));
+    let mut response = Response::new(body);
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+struct Stream {
+    feed: Feed,
+    keepalive: Interval,
+    pending: VecDeque<Bytes>,
+    /// Each channel's position, for the composite `id:` of a multi-channel
+    /// stream; `None` for one channel.
+    positions: Option<Vec<(Arc<str>, Id)>>,
+    done: bool,
+}
+
+impl Stream {
+    async fn next(&mut self) -> Option<Bytes> {
+        loop {
+            if let Some(chunk) = self.pending.pop_front() {
+                return Some(chunk);
+            }
+            if self.done {
+                return None;
+            }
+            tokio::select! {
+                item = self.feed.recv() => self.push(item),
+                _ = self.keepalive.tick() => return Some(Bytes::from_static(b":\n\n")),
+            }
+        }
+    }
+
+    fn push(&mut self, item: Item) {
+        match item {
+            Item::Message(p, _budget) => {
+                let frame = p.sse();
+                match &mut self.positions {
+                    None => {
+                        self.pending.push_back(frame.id_line.clone());
+                        self.pending.push_back(frame.rest.clone());
+                    }
+                    Some(positions) => {
+                        if let Some(pos) = positions.iter_mut().find(|(c, _)| *c == p.channel) {
+                            pos.1 = p.id;
+                        }
+                        self.pending
+                            .push_back(Bytes::from(format!("id: {}\n", composite(positions))));
+                        self.pending.push_back(frame.rest.clone());
+                    }
+                }
+            }
+            Item::Lost(channel, lost) => {
+                let v = serde_json::json!({
+                    "channel": &*channel,
+                    "requested": lost.requested.to_string(),
+                    "oldest": lost.oldest.map(|id| id.to_string()),
+                });
+                self.pending
+                    .push_back(Bytes::from(format!("event: push-lost\ndata: {v}\n\n")));
+            }
+            Item::Slow => {
+                self.pending.push_back(Bytes::from_static(
+                    b"event: push-slow\ndata: {\"reason\":\"slow: reconnect to resume\"}\n\n",
+                ));
+                self.done = true;
+            }
+            Item::Closed => self.done = true,
+        }
+    }
+}

@@ -1,0 +1,310 @@
+//! WebSocket: `GET /` (the tutorial's URL, the default channel, optional
+//! client publishing), `GET /ws/{channel}` and `GET /ws?channel=a&channel=b`.
+//!
+//! The HTTP upgrade is answered by hyper; the socket is then driven by
+//! tokio-tungstenite with small buffers. One task per connection selects
+//! over the feed, the client's frames and a keep-alive ping.
+//!
+//! Close codes (also in the README):
+//! - 1001 going away: the engine is shutting down; reconnect with `?lastEventId=`.
+//! - 1007 a text frame was not UTF-8; 1008 publishing is not allowed here;
+//!   1009 a message exceeded `push.max_message_size`.
+//! - 4001 lost: raw mode only (JSON mode sends a `{"type":"lost"}` envelope):
+//!   messages after the cursor are gone; reconnect without a cursor.
+//! - 4008 slow: the connection fell `push.max_queue_bytes` behind; reconnect
+//!   with `?lastEventId=` to resume from history.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::time::{timeout, Instant};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+
+use super::feed::{Feed, Item};
+use super::{Query as Pairs, Wanted};
+use crate::api::error::ApiError;
+use crate::api::AppState;
+use crate::hub::Hub;
+use crate::message::{Outgoing, Publication};
+
+/// Close codes of push's own (4000–4999), documented in the README.
+pub const CLOSE_LOST: u16 = 4001;
+pub const CLOSE_SLOW: u16 = 4008;
+
+/// `GET /`: a WebSocket on `push.default_channel`.
+pub async fn root(
+    State(state): State<AppState>,
+    Query(query): Query<Pairs>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    if !is_upgrade(req.headers()) {
+        return Err(ApiError::UpgradeRequired(
+            "this is a push engine: connect a WebSocket here, or use /sse/{channel}, /poll/{channel}",
+        ));
+    }
+    let channel = state.hub.config().default_channel.clone();
+    upgrade(state, Some(&channel), query, req)
+}
+
+/// `GET /ws/{channel}`.
+pub async fn channel(
+    State(state): State<AppState>,
+    Path(channel): Path<String>,
+    Query(query): Query<Pairs>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    upgrade(state, Some(&channel), query, req)
+}
+
+/// `GET /ws?channel=a&channel=b`.
+pub async fn channels(
+    State(state): State<AppState>,
+    Query(query): Query<Pairs>,
+    req: Request,
+) -> Result<Response<Body>, ApiError> {
+    upgrade(state, None, query, req)
+}
+
+fn is_upgrade(headers: &HeaderMap) -> bool {
+    let has = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
+}
+
+fn upgrade(
+    state: AppState,
+    path_channel: Option<&str>,
+    query: Pairs,
+    mut req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let headers = req.headers();
+    if !is_upgrade(headers) {
+        return Err(ApiError::UpgradeRequired(
+            "a WebSocket upgrade is required here",
+        ));
+    }
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
+    {
+        return Err(ApiError::UpgradeRequired(
+            "Sec-WebSocket-Version must be 13",
+        ));
+    }
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .filter(|k| k.len() == 24)
+        .ok_or_else(|| ApiError::BadRequest("Sec-WebSocket-Key is missing or malformed".into()))?;
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let config = state.hub.config();
+    let wanted = Wanted::parse(path_channel, &query, headers, config)?;
+    let publish_to = match wanted.channels.as_slice() {
+        [(name, _)] if config.client_publish.allows(name) => Some(name.clone()),
+        _ => None,
+    };
+    let on_upgrade = req
+        .extensions_mut()
+        .remove::<OnUpgrade>()
+        .ok_or_else(|| ApiError::Internal("connection cannot be upgraded".into()))?;
+    let feed = wanted.open(&state.hub)?;
+    let session = Session {
+        hub: state.hub.clone(),
+        json: wanted.json,
+        publish_to,
+        keepalive: config.keepalive,
+    };
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(8192)
+        .max_write_buffer_size(config.max_queue_bytes + 8192)
+        .max_message_size(Some(config.max_message_size))
+        .max_frame_size(Some(config.max_message_size));
+    state.tasks.spawn(async move {
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
+                .await;
+        session.run(ws, feed).await;
+    });
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(&accept).map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+    Ok(response)
+}
+
+struct Session {
+    hub: Hub,
+    json: bool,
+    publish_to: Option<String>,
+    keepalive: Duration,
+}
+
+/// Why a session ends.
+enum End {
+    Close(u16, &'static str),
+    /// The peer is gone or cannot be written to: just drop the socket.
+    Drop,
+}
+
+impl Session {
+    async fn run<S>(self, ws: WebSocketStream<S>, mut feed: Feed)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let (mut sink, mut stream) = ws.split();
+        let mut ping = tokio::time::interval_at(Instant::now() + self.keepalive, self.keepalive);
+        let mut last_seen = Instant::now();
+        let write_limit = self.keepalive;
+        let end = loop {
+            tokio::select! {
+                item = feed.recv() => {
+                    let mut item = Some(item);
+                    let mut end = None;
+                    // Batch: everything already queued goes out with one flush.
+                    while let Some(next) = item.take() {
+                        match self.frame(next) {
+                            Ok(msg) => {
+                                if !matches!(timeout(write_limit, sink.feed(msg)).await, Ok(Ok(()))) {
+                                    end = Some(End::Drop);
+                                    break;
+                                }
+                            }
+                            Err(e) => {
+                                end = Some(e);
+                                break;
+                            }
+                        }
+                        item = feed.try_recv();
+                    }
+                    if end.is_none() && !matches!(timeout(write_limit, sink.flush()).await, Ok(Ok(()))) {
+                        end = Some(End::Drop);
+                    }
+                    if let Some(end) = end {
+                        break end;
+                    }
+                }
+                msg = stream.next() => {
+                    last_seen = Instant::now();
+                    match msg {
+                        None | Some(Ok(Message::Close(_))) => break End::Drop,
+                        Some(Ok(Message::Text(t))) => {
+                            if let Err(end) = self.client_publish(Bytes::from(t)) {
+                                break end;
+                            }
+                        }
+                        Some(Ok(Message::Binary(b))) => {
+                            if let Err(end) = self.client_publish(b) {
+                                break end;
+                            }
+                        }
+                        Some(Ok(_)) => {} // ping (answered by tungstenite), pong
+                        Some(Err(tungstenite::Error::Capacity(_))) => break End::Close(1009, "message too big: see push.max_message_size"),
+                        Some(Err(tungstenite::Error::Utf8(_))) => break End::Close(1007, "text frame is not valid UTF-8"),
+                        Some(Err(_)) => break End::Drop,
+                    }
+                }
+                _ = ping.tick() => {
+                    if last_seen.elapsed() > 2 * self.keepalive {
+                        break End::Drop; // a dead peer
+                    }
+                    if !matches!(timeout(write_limit, sink.send(Message::Ping(Bytes::new()))).await, Ok(Ok(()))) {
+                        break End::Drop;
+                    }
+                }
+            }
+        };
+        drop(feed);
+        if let End::Close(code, reason) = end {
+            let frame = CloseFrame {
+                code: CloseCode::from(code),
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let _ = timeout(
+                Duration::from_secs(1),
+                sink.send(Message::Close(Some(frame))),
+            )
+            .await;
+            // Let the peer answer the close (tungstenite completes it).
+            let _ = timeout(Duration::from_secs(1), async {
+                while let Some(Ok(_)) = stream.next().await {}
+            })
+            .await;
+        }
+    }
+
+    /// The frame for a feed item, or why the session ends.
+    fn frame(&self, item: Item) -> Result<Message, End> {
+        match item {
+            Item::Message(p, _budget) => Ok(self.message(&p)),
+            Item::Lost(channel, lost) if self.json => {
+                let v = serde_json::json!({
+                    "type": "lost",
+                    "channel": &*channel,
+                    "requested": lost.requested.to_string(),
+                    "oldest": lost.oldest.map(|id| id.to_string()),
+                });
+                Ok(Message::Text(Utf8Bytes::from(v.to_string())))
+            }
+            Item::Lost(..) => Err(End::Close(
+                CLOSE_LOST,
+                "lost: messages after lastEventId are gone",
+            )),
+            Item::Slow => Err(End::Close(CLOSE_SLOW, "slow: resume with lastEventId")),
+            Item::Closed => Err(End::Close(1001, "going away: reconnect with lastEventId")),
+        }
+    }
+
+    fn message(&self, p: &Publication) -> Message {
+        if self.json {
+            // SAFETY: the envelope is serde_json output, valid UTF-8.
+            return Message::Text(unsafe { Utf8Bytes::from_bytes_unchecked(p.json().clone()) });
+        }
+        if p.text {
+            // SAFETY: `text` is set only when the data was checked to be UTF-8.
+            Message::Text(unsafe { Utf8Bytes::from_bytes_unchecked(p.data.clone()) })
+        } else {
+            Message::Binary(p.data.clone())
+        }
+    }
+
+    fn client_publish(&self, data: Bytes) -> Result<(), End> {
+        let Some(channel) = &self.publish_to else {
+            return Err(End::Close(
+                1008,
+                "publishing is not allowed here: see push.client_publish",
+            ));
+        };
+        match self.hub.publish(channel, Outgoing::new(data)) {
+            Ok(_) => Ok(()),
+            Err(crate::Error::MessageTooLarge { .. }) => Err(End::Close(
+                1009,
+                "message too big: see push.max_message_size",
+            )),
+            Err(_) => Err(End::Close(1011, "the message could not be published")),
+        }
+    }
+}

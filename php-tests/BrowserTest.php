@@ -1,0 +1,172 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Push\Tests;
+
+/**
+ * The examples in headless Chromium: the browser's own WebSocket, fetch and
+ * EventSource receive what PHP publishes with push_send().
+ */
+final class BrowserTest extends PushTestCase
+{
+    private const ROOT = __DIR__ . '/..';
+
+    /** @var list<resource> */
+    private array $procs = [];
+    /** @var array<int, array<int, resource>> */
+    private array $pipes = [];
+    /** @var resource */
+    private $engineIn;
+    /** @var resource */
+    private $browser;
+    /** @var resource */
+    private $browserOut;
+
+    protected function tearDown(): void
+    {
+        if ($this->browser ?? null) {
+            @fwrite($this->browser, "quit\n");
+        }
+        foreach ($this->procs as $proc) {
+            proc_terminate($proc, SIGKILL);
+            proc_close($proc);
+        }
+        parent::tearDown();
+    }
+
+    private static function freePort(): int
+    {
+        $s = stream_socket_server('tcp://127.0.0.1:0');
+        $port = (int) substr(strrchr(stream_socket_get_name($s, false), ':'), 1);
+        fclose($s);
+        return $port;
+    }
+
+    /** @return array{0: resource, 1: array<int, resource>} */
+    private function spawn(array $cmd, array $env = []): array
+    {
+        $proc = proc_open($cmd, [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, self::ROOT, $env + getenv());
+        self::assertIsResource($proc);
+        $this->procs[] = $proc;
+        return [$proc, $pipes];
+    }
+
+    /** Reads a line from $pipe within $timeout seconds. */
+    private static function line($pipe, float $timeout = 20.0): string
+    {
+        stream_set_blocking($pipe, false);
+        $buf = '';
+        $deadline = microtime(true) + $timeout;
+        while (microtime(true) < $deadline) {
+            $r = [$pipe];
+            $w = $e = null;
+            if (stream_select($r, $w, $e, 0, 100_000)) {
+                $chunk = fgets($pipe);
+                if ($chunk === false && feof($pipe)) {
+                    break;
+                }
+                $buf .= (string) $chunk;
+                if (str_ends_with($buf, "\n")) {
+                    return rtrim($buf, "\n");
+                }
+            }
+        }
+        self::fail("no line within {$timeout}s (got: '$buf')");
+    }
+
+    private static function waitForPort(int $port): void
+    {
+        $deadline = microtime(true) + 10;
+        while (microtime(true) < $deadline) {
+            $s = @stream_socket_client("tcp://127.0.0.1:$port", $errno, $errstr, 0.2);
+            if ($s) {
+                fclose($s);
+                return;
+            }
+            usleep(50_000);
+        }
+        self::fail("nothing listens on port $port");
+    }
+
+    /** Starts an example (engine + page server); returns [enginePort, pagePort]. */
+    private function example(string $name): array
+    {
+        $engine = self::freePort();
+        [, $pipes] = $this->spawn([PHP_BINARY, "examples/$name/server.php"], ['PUSH_LISTEN' => "127.0.0.1:$engine"]);
+        $this->engineIn = $pipes[0];
+        self::assertStringContainsString("engine on", self::line($pipes[2]));
+        $page = self::freePort();
+        $this->spawn([PHP_BINARY, '-S', "127.0.0.1:$page", '-t', "examples/$name"]);
+        self::waitForPort($page);
+        [, $pipes] = $this->spawn(['node', 'e2e/browser.mjs']);
+        $this->browser = $pipes[0];
+        $this->browserOut = $pipes[1];
+        return [$engine, $page];
+    }
+
+    /** Publishes a line through the example's PHP script (push_send()). */
+    private function publish(string $line): void
+    {
+        fwrite($this->engineIn, "$line\n");
+    }
+
+    private function browser(string $command): mixed
+    {
+        fwrite($this->browser, "$command\n");
+        $answer = self::line($this->browserOut, 30);
+        self::assertStringStartsNotWith('error:', $answer, $command);
+        return json_decode($answer, true, 512, JSON_THROW_ON_ERROR);
+    }
+
+    public function testWebSocketChat(): void
+    {
+        [$engine, $page] = $this->example('chat');
+        $url = "http://127.0.0.1:$page/index.html?engine=127.0.0.1:$engine";
+        $this->browser("open alice $url");
+        $this->browser("open bob $url");
+        $this->browser('send alice hello from alice');
+        self::assertSame(['hello from alice'], $this->browser('wait alice 1'), 'the sender gets its own message');
+        self::assertSame(['hello from alice'], $this->browser('wait bob 1'));
+        $this->publish('welcome, both of you');
+        $this->browser('send bob hi alice');
+        $expected = ['hello from alice', 'server: welcome, both of you', 'hi alice'];
+        self::assertSame($expected, $this->browser('wait alice 3'));
+        self::assertSame($expected, $this->browser('wait bob 3'));
+    }
+
+    public function testLongPoll(): void
+    {
+        [$engine, $page] = $this->example('longpoll');
+        $this->browser("open reader http://127.0.0.1:$page/index.html?engine=127.0.0.1:$engine");
+        $this->publish('one');
+        self::assertSame(['one'], $this->browser('wait reader 1'));
+        // Several at once, while the page is between requests or waiting.
+        foreach (['two', 'three', 'four'] as $m) {
+            $this->publish($m);
+        }
+        self::assertSame(['one', 'two', 'three', 'four'], $this->browser('wait reader 4'));
+    }
+
+    public function testSseResumesAfterTheConnectionIsCut(): void
+    {
+        [$engine, $page] = $this->example('sse');
+        $proxyPort = self::freePort();
+        [, $proxy] = $this->spawn([PHP_BINARY, __DIR__ . '/fixtures/proxy.php', (string) $proxyPort, "127.0.0.1:$engine"]);
+        self::assertSame('listening', self::line($proxy[1]));
+        $this->browser("open reader http://127.0.0.1:$page/index.html?engine=127.0.0.1:$proxyPort");
+        $this->publish('m1');
+        $this->publish('m2');
+        self::assertSame(['m1', 'm2'], $this->browser('wait reader 2'));
+        fwrite($proxy[0], "cut\n");
+        self::assertSame('cut 1', self::line($proxy[1]));
+        // Published while the browser is disconnected (it waits retry: 2 s).
+        $this->publish('m3');
+        $this->publish('m4');
+        self::assertSame(['m1', 'm2', 'm3', 'm4'], $this->browser('wait reader 4'), 'Last-Event-ID resumed with no gap');
+        $this->publish('m5');
+        self::assertSame(['m1', 'm2', 'm3', 'm4', 'm5'], $this->browser('wait reader 5'), 'and none twice');
+        usleep(300_000);
+        self::assertSame(['m1', 'm2', 'm3', 'm4', 'm5'], $this->browser('messages reader'));
+    }
+}
