@@ -93,7 +93,10 @@ final class BrowserTest extends PushTestCase
     private function example(string $name): array
     {
         $engine = self::freePort();
-        [, $pipes] = $this->spawn([PHP_BINARY, "examples/$name/server.php"], ['PUSH_LISTEN' => "127.0.0.1:$engine"]);
+        [, $pipes] = $this->spawn(
+            [PHP_BINARY, '-d', 'push.socket=' . self::socketPath(), "examples/$name/server.php"],
+            ['PUSH_LISTEN' => "127.0.0.1:$engine"],
+        );
         $this->engineIn = $pipes[0];
         self::assertStringContainsString("engine on", self::line($pipes[2]));
         $page = self::freePort();

@@ -40,7 +40,7 @@ final class EngineTest extends PushTestCase
         push_server_stop();
         self::assertSame('idle', push_stats()['role']);
         self::assertFalse(@stream_socket_client("tcp://$addr", $errno, $errstr, 0.5), 'nobody listens any more');
-        push_server_start(['listen' => $addr]);
+        push_server_start(['listen' => $addr, 'socket' => self::socketPath()]);
         self::assertSame($addr, push_stats()['listen'], 'the same port can be bound again at once');
     }
 
@@ -57,7 +57,7 @@ final class EngineTest extends PushTestCase
         $server = stream_socket_server('tcp://127.0.0.1:0');
         $addr = stream_socket_get_name($server, false);
         try {
-            push_server_start(['listen' => $addr]);
+            push_server_start(['listen' => $addr, 'socket' => self::socketPath()]);
             self::fail('expected PushException');
         } catch (PushException $e) {
             self::assertStringContainsString("push_server_start(): cannot listen on $addr: Address already in use", $e->getMessage());
@@ -70,7 +70,7 @@ final class EngineTest extends PushTestCase
     {
         $this->expectException(PushException::class);
         $this->expectExceptionMessage('push_server_start(): cannot listen on no-such-host.invalid:80');
-        push_server_start(['listen' => 'no-such-host.invalid:80']);
+        push_server_start(['listen' => 'no-such-host.invalid:80', 'socket' => self::socketPath()]);
     }
 
     public function testMaxChannelsIsEnforced(): void
@@ -93,7 +93,7 @@ final class EngineTest extends PushTestCase
 
     public function testServeRunsUntilSigterm(): void
     {
-        $proc = proc_open([PHP_BINARY, dirname(__DIR__) . '/bin/push-server', '--listen=127.0.0.1:0'], [2 => ['pipe', 'w']], $pipes);
+        $proc = proc_open([PHP_BINARY, dirname(__DIR__) . '/bin/push-server', '--listen=127.0.0.1:0', '--socket=' . self::socketPath()], [2 => ['pipe', 'w']], $pipes);
         self::assertIsResource($proc);
         $line = fgets($pipes[2]);
         self::assertMatchesRegularExpression('#^push: engine listening on http://127\.0\.0\.1:(\d+) \(pid \d+\)#', (string) $line);
@@ -135,7 +135,7 @@ final class EngineTest extends PushTestCase
             } catch (ConnectionException) {
             }
             try {
-                push_server_start(['listen' => '127.0.0.1:0']);
+                push_server_start(['listen' => '127.0.0.1:0', 'socket' => self::socketPath()]);
                 $id = push_send('f', 'child');
                 $code = $code ?: (push_get_message('f', 1, explode('-', $id)[0] . '-0')->data === 'child' ? 0 : 11);
                 push_server_stop();
@@ -151,7 +151,7 @@ final class EngineTest extends PushTestCase
         push_send('f', 'parent');
         // If the child had kept the listening socket, this rebind would fail.
         push_server_stop();
-        push_server_start(['listen' => $addr]);
+        push_server_start(['listen' => $addr, 'socket' => self::socketPath()]);
         self::assertSame($addr, push_stats()['listen']);
         self::assertSame("0\n", fgets($report), 'the child saw no engine, then ran its own');
         pcntl_waitpid($pid, $status);

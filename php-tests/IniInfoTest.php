@@ -29,6 +29,10 @@ final class IniInfoTest extends PushTestCase
             'push.keepalive' => '15',
             'push.poll_timeout' => '30',
             'push.reconnect_delay' => '2',
+            'push.socket_mode' => '0660',
+            'push.socket_group' => '',
+            'push.connect_timeout' => '1',
+            'push.io_timeout' => '5',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

@@ -13,10 +13,16 @@ abstract class PushTestCase extends TestCase
         push_server_stop();
     }
 
+    /** A local socket path no other engine uses. */
+    protected static function socketPath(): string
+    {
+        return sys_get_temp_dir() . '/push-test-' . getmypid() . '-' . bin2hex(random_bytes(4)) . '.sock';
+    }
+
     /** Starts an engine in this process on a free port; returns its address. */
     protected static function startEngine(array $options = []): string
     {
-        push_server_start(['listen' => '127.0.0.1:0'] + $options);
+        push_server_start(['listen' => '127.0.0.1:0', 'socket' => self::socketPath()] + $options);
         $listen = push_stats()['listen'];
         self::assertIsString($listen);
         return $listen;
@@ -41,7 +47,8 @@ abstract class PushTestCase extends TestCase
         $file = tempnam(sys_get_temp_dir(), 'push-test-');
         file_put_contents($file, $code);
         try {
-            return self::command(array_merge([PHP_BINARY], $args, [$file]), $timeout);
+            $isolated = ['-d', 'push.socket=' . self::socketPath()];
+            return self::command(array_merge([PHP_BINARY], $isolated, $args, [$file]), $timeout);
         } finally {
             unlink($file);
         }

@@ -86,13 +86,18 @@ pub fn from_engine(func: &str, e: &Error) -> PhpException {
         | Error::InvalidEvent(_)
         | Error::MessageTooLarge { .. }
         | Error::UnknownSetting(_) => ce::value_error(),
-        Error::NotRunning { .. } => get(&CONNECTION_EXCEPTION).unwrap_or_else(push_exception),
+        Error::NotRunning { .. } | Error::Socket { .. } => {
+            get(&CONNECTION_EXCEPTION).unwrap_or_else(push_exception)
+        }
+        Error::Timeout { .. } => get(&TIMEOUT_EXCEPTION).unwrap_or_else(push_exception),
         Error::InvalidSetting { .. }
         | Error::TooManyChannels(_)
         | Error::Bind { .. }
         | Error::Runtime(_)
         | Error::AlreadyRunning(_)
-        | Error::ShuttingDown => push_exception(),
+        | Error::ShuttingDown
+        | Error::SocketInUse(_)
+        | Error::Protocol(_) => push_exception(),
     };
     PhpException::new(msg, 0, class)
 }

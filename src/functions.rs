@@ -232,8 +232,7 @@ fn push_send(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
             }
         }
     }
-    let engine = runtime::require_engine().map_err(|e| from_engine(F, &e))?;
-    let p = engine.hub().publish(name, out).map_err(|e| match e {
+    let id = runtime::publish(name, out).map_err(|e| match e {
         push_engine::Error::MessageTooLarge { size, max } => value_error(
             F,
             2,
@@ -242,7 +241,7 @@ fn push_send(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
         ),
         e => from_engine(F, &e),
     })?;
-    retval.set_zend_string(ZendStr::new(p.id.to_string(), false));
+    retval.set_zend_string(ZendStr::new(id.to_string(), false));
     Ok(())
 }
 
@@ -282,17 +281,15 @@ fn push_get_message(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
             })?;
         Some(id)
     };
-    let engine = runtime::require_engine().map_err(|e| from_engine(F, &e))?;
     let cursor = match explicit.or_else(|| runtime::with_cursors(|c| c.get(name))) {
         Some(id) => Cursor::After(id),
         None => Cursor::Live,
     };
     let mut signals = PhpSignals::default();
-    let waited = engine
-        .wait(name, cursor, Duration::from_secs_f64(timeout), &mut || {
-            signals.check()
-        })
-        .map_err(|e| from_engine(F, &e));
+    let waited = runtime::wait(name, cursor, Duration::from_secs_f64(timeout), &mut || {
+        signals.check()
+    })
+    .map_err(|e| from_engine(F, &e));
     signals.finish();
     let waited = waited?;
     if waited.interrupted {
@@ -424,8 +421,14 @@ fn push_stats(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
         |e: ext_php_rs::error::Error| Fail::from(PhpException::from_message(format!("{F}(): {e}")));
     let mut ht = ZendHashTable::new();
     let engine = runtime::engine();
-    let stats = engine.as_ref().map(|e| e.hub().stats()).unwrap_or_default();
-    ht.insert("role", runtime::role().as_str()).map_err(fail)?;
+    let stats = runtime::engine_stats();
+    let role = match (&engine, &stats) {
+        (Some(_), _) => "engine",
+        (None, Some(_)) => "worker",
+        (None, None) => "idle",
+    };
+    let stats = stats.unwrap_or_default();
+    ht.insert("role", role).map_err(fail)?;
     ht.insert("pid", i64::from(process::pid())).map_err(fail)?;
     ht.insert(
         "listen",

@@ -18,8 +18,7 @@ pub extern "C" fn php_module_info(module: *mut ModuleEntry) {
         info_table_row!("role", runtime::role().as_str());
         let listen = runtime::listen_addr().map_or_else(|| "-".to_owned(), |a| a.to_string());
         info_table_row!("listening on", listen.as_str());
-        if let Some(engine) = runtime::engine() {
-            let s = engine.hub().stats();
+        if let Some(s) = runtime::engine_stats() {
             info_table_row!("channels", s.channels.to_string().as_str());
             info_table_row!("subscribers", s.subscribers.to_string().as_str());
             info_table_row!("publications", s.publications.to_string().as_str());

@@ -44,13 +44,3 @@ pub fn config() -> Result<Config, Error> {
     }
     Ok(config)
 }
-
-/// One INI value as currently set (for messages).
-pub fn value(setting: &str) -> String {
-    ExecutorGlobals::get()
-        .ini_values()
-        .get(&ini_name(setting))
-        .cloned()
-        .flatten()
-        .unwrap_or_default()
-}

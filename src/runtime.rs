@@ -6,14 +6,21 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+use std::ops::ControlFlow;
+use std::time::Duration;
+
 use push_engine::cursors::Cursors;
-use push_engine::process::PidBound;
-use push_engine::{Config, Engine, Error};
+use push_engine::ipc::client::Client;
+use push_engine::process::{self, PidBound};
+use push_engine::{Config, Cursor, Engine, Error, HubStats, Id, Outgoing, Waited};
 
 use crate::ini;
 
 static ENGINE: Mutex<Option<PidBound<Arc<Engine>>>> = Mutex::new(None);
 static CURSORS: Mutex<Option<Cursors>> = Mutex::new(None);
+/// A worker's connection to the engine, kept across requests, and the pid
+/// that opened it (a forked child opens its own).
+static CLIENT: Mutex<Option<(u32, Client)>> = Mutex::new(None);
 
 fn slot() -> MutexGuard<'static, Option<PidBound<Arc<Engine>>>> {
     ENGINE.lock().unwrap_or_else(|e| e.into_inner())
@@ -24,8 +31,9 @@ fn slot() -> MutexGuard<'static, Option<PidBound<Arc<Engine>>>> {
 pub enum Role {
     /// It runs the engine.
     Engine,
-    /// It runs none (calls fail with ConnectionException until workers
-    /// reach an engine over `push.socket`).
+    /// It reaches the engine of another process over `push.socket`.
+    Worker,
+    /// It runs none and reaches none (yet).
     Idle,
 }
 
@@ -33,6 +41,7 @@ impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Engine => "engine",
+            Role::Worker => "worker",
             Role::Idle => "idle",
         }
     }
@@ -47,18 +56,98 @@ pub fn engine() -> Option<Arc<Engine>> {
         .cloned()
 }
 
-/// The engine of this process, or the error that tells how to start one.
-pub fn require_engine() -> Result<Arc<Engine>, Error> {
-    engine().ok_or_else(|| Error::NotRunning {
-        socket: ini::value("socket"),
-    })
-}
-
 pub fn role() -> Role {
     if engine().is_some() {
         Role::Engine
+    } else if with_client(|_| Ok(()), |_| true).is_ok() {
+        Role::Worker
     } else {
         Role::Idle
+    }
+}
+
+/// Runs `f` on this process's connection to the engine, opening it (again)
+/// when there is none, it belongs to the parent process, or the engine
+/// closed it. A failed call, or one that `keep` rejects, drops the
+/// connection; the next call reconnects.
+fn with_client<R>(
+    f: impl FnOnce(&mut Client) -> Result<R, Error>,
+    keep: impl FnOnce(&R) -> bool,
+) -> Result<R, Error> {
+    let mut slot = CLIENT.lock().unwrap_or_else(|e| e.into_inner());
+    let pid = process::pid();
+    // Closing a connection inherited through fork() closes only our copy.
+    if slot
+        .as_ref()
+        .is_some_and(|(owner, c)| *owner != pid || !c.is_alive())
+    {
+        *slot = None;
+    }
+    if slot.is_none() {
+        let config = worker_config()?;
+        *slot = Some((
+            pid,
+            Client::connect(&config.socket, config.connect_timeout, config.io_timeout)?,
+        ));
+    }
+    let Some((_, client)) = slot.as_mut() else {
+        return Err(Error::ShuttingDown);
+    };
+    let result = f(client);
+    if !result.as_ref().is_ok_and(keep) {
+        *slot = None;
+    }
+    result
+}
+
+/// The settings a worker uses (socket and timeouts), from INI.
+fn worker_config() -> Result<Config, Error> {
+    ini::config()
+}
+
+/// Publishes: in the engine process straight to the hub, elsewhere through
+/// the engine's local socket.
+pub fn publish(channel: &str, msg: Outgoing) -> Result<Id, Error> {
+    match engine() {
+        Some(engine) => Ok(engine.hub().publish(channel, msg)?.id),
+        None => with_client(|c| c.publish(channel, &msg), |_| true).map_err(not_running),
+    }
+}
+
+/// Waits for a message (see `Engine::wait` and `Client::wait`).
+pub fn wait(
+    channel: &str,
+    cursor: Cursor,
+    timeout: Duration,
+    interrupt: &mut dyn FnMut() -> ControlFlow<()>,
+) -> Result<Waited, Error> {
+    match engine() {
+        Some(engine) => engine.wait(channel, cursor, timeout, interrupt),
+        // A wait given up mid-way leaves the connection unusable; closing
+        // it tells the engine to drop the waiter.
+        None => with_client(
+            |c| c.wait(channel, cursor, timeout, interrupt),
+            |w| !w.interrupted,
+        )
+        .map_err(not_running),
+    }
+}
+
+/// The engine's figures: this process's engine, or the one reached over
+/// the socket; `None` if there is none.
+pub fn engine_stats() -> Option<HubStats> {
+    match engine() {
+        Some(engine) => Some(engine.hub().stats()),
+        None => with_client(|c| c.stats(), |_| true).ok(),
+    }
+}
+
+/// I/O failures on the socket mean the engine is gone: say so the way a
+/// missing engine is said.
+fn not_running(e: Error) -> Error {
+    match e {
+        Error::Socket { path, .. } => Error::NotRunning { socket: path },
+        e => e,
     }
 }
 

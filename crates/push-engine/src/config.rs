@@ -54,6 +54,14 @@ pub struct Config {
     pub poll_timeout: Duration,
     /// Delay browsers wait before reconnecting (SSE `retry:`).
     pub reconnect_delay: Duration,
+    /// Permissions of the local socket file.
+    pub socket_mode: u32,
+    /// Group given the local socket file (name or id; empty: unchanged).
+    pub socket_group: String,
+    /// How long a worker waits to connect to the engine.
+    pub connect_timeout: Duration,
+    /// How long a worker waits for the engine to answer a request.
+    pub io_timeout: Duration,
 }
 
 /// A list of names: none, all (`On`/`*`), or comma-separated entries, each
@@ -292,6 +300,34 @@ pub const SETTINGS: &[Setting] = &[
         parse_secs,
         show_secs
     ),
+    setting!(
+        socket_mode,
+        "0660",
+        "permissions of the local socket (octal)",
+        parse_mode,
+        show_mode
+    ),
+    setting!(
+        socket_group,
+        "",
+        "group of the local socket (empty: unchanged)",
+        parse_group,
+        show_str
+    ),
+    setting!(
+        connect_timeout,
+        "1",
+        "seconds a worker waits to connect to the engine",
+        parse_positive_secs,
+        show_secs
+    ),
+    setting!(
+        io_timeout,
+        "5",
+        "seconds a worker waits for the engine to answer",
+        parse_positive_secs,
+        show_secs
+    ),
 ];
 
 impl Default for Config {
@@ -316,6 +352,10 @@ impl Default for Config {
             keepalive: Duration::ZERO,
             poll_timeout: Duration::ZERO,
             reconnect_delay: Duration::ZERO,
+            socket_mode: 0,
+            socket_group: String::new(),
+            connect_timeout: Duration::ZERO,
+            io_timeout: Duration::ZERO,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.
@@ -471,6 +511,28 @@ fn parse_token(v: &str) -> Result<String, String> {
     let v = v.trim();
     if v.bytes().any(|b| !b.is_ascii_graphic()) {
         return Err("must be printable ASCII without spaces".into());
+    }
+    Ok(v.to_owned())
+}
+
+fn parse_mode(v: &str) -> Result<u32, String> {
+    let v = v.trim();
+    match u32::from_str_radix(v.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err(format!("'{v}' is not an octal file mode (such as 0660)")),
+    }
+}
+
+fn show_mode(m: &u32) -> String {
+    format!("{m:04o}")
+}
+
+fn parse_group(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.bytes()
+        .any(|b| !(b.is_ascii_alphanumeric() || b"_-.".contains(&b)))
+    {
+        return Err(format!("'{v}' is not a group name or id"));
     }
     Ok(v.to_owned())
 }

@@ -10,14 +10,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::runtime::{Handle, Runtime};
-use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::hub::{Cursor, Event, Hub, Lost};
 use crate::message::{Id, Publication};
-use crate::{process, server};
+use crate::{ipc, process, server};
 
 /// How long a blocking call sleeps before it gives its caller a chance to
 /// handle signals (see [`Engine::wait`]).
@@ -34,14 +35,15 @@ pub struct Engine {
     parts: Mutex<Option<Parts>>,
     hub: Hub,
     local_addr: SocketAddr,
-    listener_fd: i32,
+    listener_fds: [i32; 2],
 }
 
 #[derive(Debug)]
 struct Parts {
     runtime: Runtime,
-    stop: oneshot::Sender<()>,
+    cancel: CancellationToken,
     server: JoinHandle<()>,
+    workers: TaskTracker,
 }
 
 /// What a blocking wait ended with.
@@ -63,15 +65,30 @@ impl Engine {
     pub fn start(config: Config) -> Result<Engine> {
         config.validate()?;
         let config = Arc::new(config);
-        let listener =
-            std::net::TcpListener::bind(&config.listen).map_err(|source| Error::Bind {
+        let local = ipc::server::bind(&config)?;
+        let socket_path = config.socket.clone();
+        let unbind = || {
+            let _ = std::fs::remove_file(&socket_path);
+        };
+        let listener = std::net::TcpListener::bind(&config.listen).map_err(|source| {
+            unbind();
+            Error::Bind {
                 addr: config.listen.clone(),
                 source,
-            })?;
+            }
+        })?;
         let local_addr = listener.local_addr().map_err(Error::Runtime)?;
         listener.set_nonblocking(true).map_err(Error::Runtime)?;
-        let listener_fd = listener.as_raw_fd();
-        process::close_in_children(listener_fd);
+        let listener_fds = [listener.as_raw_fd(), local.as_raw_fd()];
+        for fd in listener_fds {
+            process::close_in_children(fd);
+        }
+        let forget = || {
+            for fd in listener_fds {
+                process::forget_listener(fd);
+            }
+            unbind();
+        };
 
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(config.threads)
@@ -79,32 +96,45 @@ impl Engine {
             .enable_all()
             .build()
             .map_err(|e| {
-                process::forget_listener(listener_fd);
+                forget();
                 Error::Runtime(e)
             })?;
-        let listener = {
+        let (listener, local) = {
             let _guard = runtime.enter();
-            tokio::net::TcpListener::from_std(listener).map_err(|e| {
-                process::forget_listener(listener_fd);
+            let converted = tokio::net::TcpListener::from_std(listener)
+                .and_then(|l| Ok((l, tokio::net::UnixListener::from_std(local)?)));
+            converted.map_err(|e| {
+                forget();
                 Error::Runtime(e)
             })?
         };
-        let hub = Hub::new(config);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = runtime.spawn(server::run(listener, hub.clone(), async move {
-            let _ = stopped.await;
-        }));
+        let hub = Hub::new(config.clone());
+        let cancel = CancellationToken::new();
+        let workers = TaskTracker::new();
+        runtime.spawn(ipc::server::run(
+            local,
+            config.socket.clone(),
+            hub.clone(),
+            cancel.clone(),
+            workers.clone(),
+        ));
+        let server = runtime.spawn(server::run(
+            listener,
+            hub.clone(),
+            cancel.clone().cancelled_owned(),
+        ));
         Ok(Engine {
             handle: runtime.handle().clone(),
             stopped: AtomicBool::new(false),
             parts: Mutex::new(Some(Parts {
                 runtime,
-                stop,
+                cancel,
                 server,
+                workers,
             })),
             hub,
             local_addr,
-            listener_fd,
+            listener_fds,
         })
     }
 
@@ -124,18 +154,31 @@ impl Engine {
         let parts = self.parts.lock().unwrap_or_else(|e| e.into_inner()).take();
         let Some(Parts {
             runtime,
-            stop,
+            cancel,
             server,
+            workers,
         }) = parts
         else {
             return;
         };
         self.stopped.store(true, Ordering::SeqCst);
-        process::forget_listener(self.listener_fd);
+        for fd in self.listener_fds {
+            process::forget_listener(fd);
+        }
         let limit = self.hub.config().shutdown_timeout;
         let started = Instant::now();
-        let _ = stop.send(());
-        let _ = runtime.block_on(async { tokio::time::timeout(limit, server).await });
+        cancel.cancel();
+        workers.close();
+        let _ = runtime.block_on(async {
+            tokio::time::timeout(limit, async {
+                let _ = server.await;
+                workers.wait().await;
+            })
+            .await
+        });
+        // The socket file goes with the engine even if its task did not
+        // get to remove it.
+        let _ = std::fs::remove_file(&self.hub.config().socket);
         runtime.shutdown_timeout(limit.saturating_sub(started.elapsed()));
     }
 

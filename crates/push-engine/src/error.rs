@@ -45,6 +45,21 @@ pub enum Error {
 
     #[error("the push engine is shutting down")]
     ShuttingDown,
+
+    #[error("cannot use the local socket {path}: {source}")]
+    Socket { path: String, source: io::Error },
+
+    #[error("another push engine is already running on {0} (one engine per host; stop it, or set another push.socket)")]
+    SocketInUse(String),
+
+    #[error("the push engine on {socket} did not answer within {after:?}")]
+    Timeout {
+        socket: String,
+        after: std::time::Duration,
+    },
+
+    #[error("local socket protocol error: {0}")]
+    Protocol(String),
 }
 
 /// Shorthand for results whose error is [`Error`].

@@ -19,6 +19,9 @@
 //!   hub; cursors (one id, or a composite for several channels) and the
 //!   per-connection feed bounded in bytes.
 //! - [`server`]: `run(listener, hub, shutdown)`; binds nothing itself.
+//! - [`ipc`]: the local socket (`push.socket`) for worker processes: the
+//!   frame format, the engine side (tokio) and the worker side (blocking,
+//!   no threads).
 //! - [`engine`]: a runtime of its own plus the server, driven from a
 //!   foreign (PHP) thread; blocking waits in short slices.
 //! - [`process`]: living in a forking process: pid-bound values, listeners
@@ -30,6 +33,7 @@ pub mod cursors;
 pub mod engine;
 pub mod error;
 pub mod hub;
+pub mod ipc;
 pub mod message;
 pub mod process;
 pub mod server;

@@ -26,9 +26,21 @@ fn exclusive() -> RwLockWriteGuard<'static, ()> {
     FORK.write().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A local socket path of its own for each engine of the test run.
+fn socket_path() -> String {
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!(
+        "{}/push-engine-test-{}-{n}.sock",
+        std::env::temp_dir().display(),
+        std::process::id()
+    )
+}
+
 fn config() -> Config {
     Config {
         listen: "127.0.0.1:0".into(),
+        socket: socket_path(),
         shutdown_timeout: Duration::from_secs(1),
         // No collection between the waits of a test.
         sweep_interval: Duration::from_secs(3600),

@@ -83,7 +83,7 @@ pub(crate) struct Stats {
 }
 
 /// A snapshot of the hub's figures.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HubStats {
     pub channels: u64,
     pub subscribers: u64,

@@ -1,0 +1,170 @@
+//! The local socket (`push.socket`) through which other PHP processes
+//! (php-fpm workers, CLI scripts) reach the engine.
+//!
+//! One connection per worker process, kept across requests; requests are
+//! sequential on it. A frame is a big-endian `u32` length (of what follows),
+//! a type byte and a payload:
+//!
+//! | type | request | payload |
+//! |---|---|---|
+//! | 0x01 | HELLO | `u16` protocol version |
+//! | 0x02 | PUBLISH | channel (`u8` len + bytes), event (`u8` len + bytes, 0 = none), data (rest) |
+//! | 0x03 | WAIT | channel, cursor (`u8` 0 = live, 1 = after + id), `u32` timeout ms |
+//! | 0x04 | STATS | — |
+//!
+//! | type | answer | payload |
+//! |---|---|---|
+//! | 0x81 | HELLO | `u16` version, `u32` engine pid |
+//! | 0x82 | PUBLISHED | id |
+//! | 0x83 | MESSAGE | `u8` flags (1 lost, 2 text), id, event, data (rest) |
+//! | 0x84 | TIMEOUT | position id |
+//! | 0x85 | STATS | JSON of [`crate::HubStats`] |
+//! | 0xFF | ERROR | `u8` code, message (rest, UTF-8) |
+//!
+//! An id is two `u64` (epoch, offset). A worker gives up a WAIT by closing
+//! the connection; the engine drops the waiter as soon as it sees that.
+
+pub mod client;
+pub mod server;
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use crate::error::Error;
+use crate::message::Id;
+
+pub const VERSION: u16 = 1;
+
+pub const HELLO: u8 = 0x01;
+pub const PUBLISH: u8 = 0x02;
+pub const WAIT: u8 = 0x03;
+pub const STATS: u8 = 0x04;
+pub const R_HELLO: u8 = 0x81;
+pub const R_PUBLISHED: u8 = 0x82;
+pub const R_MESSAGE: u8 = 0x83;
+pub const R_TIMEOUT: u8 = 0x84;
+pub const R_STATS: u8 = 0x85;
+pub const R_ERROR: u8 = 0xFF;
+
+/// Bytes a frame may carry besides a message's data.
+pub const FRAME_OVERHEAD: usize = 1024;
+
+/// Error codes of an ERROR answer.
+pub mod code {
+    pub const BAD_REQUEST: u8 = 1;
+    pub const INVALID_CHANNEL: u8 = 2;
+    pub const TOO_LARGE: u8 = 3;
+    pub const INVALID_EVENT: u8 = 4;
+    pub const TOO_MANY_CHANNELS: u8 = 5;
+    pub const SHUTTING_DOWN: u8 = 6;
+}
+
+/// Builds one frame.
+pub fn frame(kind: u8, fill: impl FnOnce(&mut BytesMut)) -> Bytes {
+    let mut b = BytesMut::with_capacity(64);
+    b.put_u32(0);
+    b.put_u8(kind);
+    fill(&mut b);
+    let len = (b.len() - 4) as u32;
+    b[..4].copy_from_slice(&len.to_be_bytes());
+    b.freeze()
+}
+
+pub fn put_str(b: &mut BytesMut, s: &[u8]) {
+    let len = s.len().min(255);
+    b.put_u8(len as u8);
+    b.put_slice(&s[..len]);
+}
+
+pub fn put_id(b: &mut BytesMut, id: Id) {
+    b.put_u64(id.epoch);
+    b.put_u64(id.offset);
+}
+
+/// Reads the parts of a payload; every read is checked.
+pub struct Reader(pub Bytes);
+
+impl Reader {
+    fn bad() -> Error {
+        Error::Protocol("truncated frame".into())
+    }
+
+    pub fn u8(&mut self) -> Result<u8, Error> {
+        (self.0.remaining() >= 1)
+            .then(|| self.0.get_u8())
+            .ok_or_else(Self::bad)
+    }
+
+    pub fn u16(&mut self) -> Result<u16, Error> {
+        (self.0.remaining() >= 2)
+            .then(|| self.0.get_u16())
+            .ok_or_else(Self::bad)
+    }
+
+    pub fn u32(&mut self) -> Result<u32, Error> {
+        (self.0.remaining() >= 4)
+            .then(|| self.0.get_u32())
+            .ok_or_else(Self::bad)
+    }
+
+    pub fn id(&mut self) -> Result<Id, Error> {
+        if self.0.remaining() < 16 {
+            return Err(Self::bad());
+        }
+        Ok(Id {
+            epoch: self.0.get_u64(),
+            offset: self.0.get_u64(),
+        })
+    }
+
+    pub fn str(&mut self) -> Result<Bytes, Error> {
+        let len = self.u8()? as usize;
+        if self.0.remaining() < len {
+            return Err(Self::bad());
+        }
+        Ok(self.0.split_to(len))
+    }
+
+    pub fn rest(self) -> Bytes {
+        self.0
+    }
+}
+
+/// The code of an engine error, for an ERROR answer.
+pub fn error_code(e: &Error) -> u8 {
+    match e {
+        Error::InvalidChannel(_) => code::INVALID_CHANNEL,
+        Error::MessageTooLarge { .. } => code::TOO_LARGE,
+        Error::InvalidEvent(_) => code::INVALID_EVENT,
+        Error::TooManyChannels(_) => code::TOO_MANY_CHANNELS,
+        Error::ShuttingDown => code::SHUTTING_DOWN,
+        _ => code::BAD_REQUEST,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let f = frame(PUBLISH, |b| {
+            put_str(b, b"news");
+            put_str(b, b"");
+            b.put_slice(b"data");
+        });
+        assert_eq!(&f[..4], &(f.len() as u32 - 4).to_be_bytes());
+        let mut r = Reader(f.slice(5..));
+        assert_eq!(&r.str().unwrap()[..], b"news");
+        assert_eq!(&r.str().unwrap()[..], b"");
+        assert_eq!(&r.rest()[..], b"data");
+    }
+
+    #[test]
+    fn truncated_payloads_are_errors() {
+        let mut r = Reader(Bytes::from_static(&[5, b'a']));
+        assert!(r.str().is_err());
+        let mut r = Reader(Bytes::from_static(&[1, 2, 3]));
+        assert!(r.id().is_err());
+        assert!(Reader(Bytes::new()).u8().is_err());
+    }
+}

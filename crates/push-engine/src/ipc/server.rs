@@ -1,0 +1,277 @@
+//! The engine's side of the local socket: binding it (a stale file from a
+//! crashed engine is replaced; a live engine on it is a clear error), and
+//! one task per worker connection.
+
+use std::io;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::Path;
+use std::time::Duration;
+
+use bytes::{BufMut, Bytes};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::*;
+use crate::config::Config;
+use crate::error::Error;
+use crate::hub::{Cursor, Event, Hub};
+use crate::message::Outgoing;
+
+/// Binds `config.socket`: replaces a stale socket file, refuses when an
+/// engine answers on it or when the path is not a socket, then applies
+/// `push.socket_mode` and `push.socket_group`.
+pub fn bind(config: &Config) -> Result<std::os::unix::net::UnixListener, Error> {
+    let path = Path::new(&config.socket);
+    let fail = |source: io::Error| Error::Socket {
+        path: config.socket.clone(),
+        source,
+    };
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if !meta.file_type().is_socket() => {
+            return Err(fail(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "the path exists and is not a socket",
+            )))
+        }
+        Ok(_) => match std::os::unix::net::UnixStream::connect(path) {
+            Ok(_) => return Err(Error::SocketInUse(config.socket.clone())),
+            // Nobody listens: a crashed engine's leftover.
+            Err(_) => std::fs::remove_file(path).map_err(fail)?,
+        },
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(fail(e)),
+    }
+    let listener = std::os::unix::net::UnixListener::bind(path).map_err(fail)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(config.socket_mode))
+        .map_err(fail)?;
+    if !config.socket_group.is_empty() {
+        let gid = group_id(&config.socket_group).map_err(fail)?;
+        let c = std::ffi::CString::new(config.socket.as_bytes())
+            .map_err(|e| fail(io::Error::other(e)))?;
+        // SAFETY: chown on a path we just created; -1 keeps the owner.
+        if unsafe { libc::chown(c.as_ptr(), u32::MAX, gid) } != 0 {
+            return Err(fail(io::Error::last_os_error()));
+        }
+    }
+    listener.set_nonblocking(true).map_err(fail)?;
+    Ok(listener)
+}
+
+/// A group's id, from its name or number.
+fn group_id(group: &str) -> io::Result<libc::gid_t> {
+    if let Ok(gid) = group.parse() {
+        return Ok(gid);
+    }
+    let name = std::ffi::CString::new(group).map_err(io::Error::other)?;
+    let mut grp: libc::group = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0 as libc::c_char; 16384];
+    let mut result = std::ptr::null_mut();
+    // SAFETY: getgrnam_r writes into `grp` and `buf`, both ours and large enough.
+    let rc = unsafe {
+        libc::getgrnam_r(
+            name.as_ptr(),
+            &mut grp,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 || result.is_null() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("no group {group:?}"),
+        ));
+    }
+    Ok(grp.gr_gid)
+}
+
+/// Serves worker connections until `cancel`; then removes the socket file.
+pub async fn run(
+    listener: UnixListener,
+    path: String,
+    hub: Hub,
+    cancel: CancellationToken,
+    tasks: TaskTracker,
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    tasks.spawn(connection(stream, hub.clone(), cancel.clone()));
+                }
+                Err(e) => {
+                    eprintln!("push: accept on {path}: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            _ = cancel.cancelled() => break,
+        }
+    }
+    drop(listener);
+    let _ = std::fs::remove_file(&path);
+}
+
+/// Reads one frame; `None` at a clean end of stream.
+async fn read_frame<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+) -> Result<Option<(u8, Bytes)>, Error> {
+    let mut len = [0u8; 4];
+    match r.read_exact(&mut len).await {
+        Ok(_) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(Error::Protocol(e.to_string())),
+    }
+    let len = u32::from_be_bytes(len) as usize;
+    if len == 0 || len > max {
+        return Err(Error::Protocol(format!("frame of {len} bytes")));
+    }
+    let mut buf = vec![0u8; len];
+    r.read_exact(&mut buf)
+        .await
+        .map_err(|e| Error::Protocol(e.to_string()))?;
+    let payload = Bytes::from(buf);
+    Ok(Some((payload[0], payload.slice(1..))))
+}
+
+fn error_frame(e: &Error) -> Bytes {
+    frame(R_ERROR, |b| {
+        b.put_u8(error_code(e));
+        match e {
+            Error::MessageTooLarge { size, max } => {
+                b.put_u32(*size as u32);
+                b.put_u32(*max as u32);
+            }
+            Error::TooManyChannels(max) => b.put_u32(*max as u32),
+            _ => {}
+        }
+        b.put_slice(e.to_string().as_bytes());
+    })
+}
+
+/// One worker's connection. Garbage closes only this connection.
+async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
+    let max = hub.config().max_message_size + FRAME_OVERHEAD;
+    let (mut rd, mut wr) = stream.into_split();
+    loop {
+        let next = tokio::select! {
+            f = read_frame(&mut rd, max) => f,
+            _ = cancel.cancelled() => return,
+        };
+        let (kind, payload) = match next {
+            Ok(Some(f)) => f,
+            Ok(None) | Err(_) => return,
+        };
+        let answer = match kind {
+            HELLO => match Reader(payload).u16() {
+                Ok(VERSION) => frame(R_HELLO, |b| {
+                    b.put_u16(VERSION);
+                    b.put_u32(std::process::id());
+                }),
+                _ => error_frame(&Error::Protocol(format!(
+                    "this engine speaks protocol {VERSION}"
+                ))),
+            },
+            PUBLISH => match publish(&hub, payload) {
+                Ok(id) => frame(R_PUBLISHED, |b| put_id(b, id)),
+                Err(e) => error_frame(&e),
+            },
+            WAIT => {
+                let request = parse_wait(payload);
+                match request {
+                    Ok((channel, cursor, timeout)) => {
+                        match wait(&hub, &channel, cursor, timeout, &mut rd, &cancel).await {
+                            Some(answer) => answer,
+                            None => return, // the worker left
+                        }
+                    }
+                    Err(e) => error_frame(&e),
+                }
+            }
+            STATS => {
+                let json = serde_json::to_vec(&hub.stats()).unwrap_or_default();
+                frame(R_STATS, |b| b.put_slice(&json))
+            }
+            _ => return,
+        };
+        if wr.write_all(&answer).await.is_err() {
+            return;
+        }
+    }
+}
+
+fn publish(hub: &Hub, payload: Bytes) -> Result<Id, Error> {
+    let mut r = Reader(payload);
+    let channel = r.str()?;
+    let event = r.str()?;
+    let data = r.rest();
+    let channel = std::str::from_utf8(&channel)
+        .map_err(|_| Error::InvalidChannel(String::from_utf8_lossy(&channel).into()))?;
+    let mut msg = Outgoing::new(data);
+    if !event.is_empty() {
+        let event = std::str::from_utf8(&event)
+            .map_err(|_| Error::InvalidEvent(String::from_utf8_lossy(&event).into()))?;
+        msg = msg.event(event);
+    }
+    Ok(hub.publish(channel, msg)?.id)
+}
+
+fn parse_wait(payload: Bytes) -> Result<(String, Cursor, Duration), Error> {
+    let mut r = Reader(payload);
+    let channel = r.str()?;
+    let channel =
+        String::from_utf8(channel.to_vec()).map_err(|_| Error::InvalidChannel(String::new()))?;
+    let cursor = match r.u8()? {
+        0 => Cursor::Live,
+        1 => Cursor::After(r.id()?),
+        other => return Err(Error::Protocol(format!("cursor kind {other}"))),
+    };
+    let timeout = Duration::from_millis(u64::from(r.u32()?));
+    Ok((channel, cursor, timeout))
+}
+
+/// Waits for the next message; `None` if the worker closed the connection
+/// (it gave up the wait), so no waiter is left behind.
+async fn wait<R: AsyncRead + Unpin>(
+    hub: &Hub,
+    channel: &str,
+    cursor: Cursor,
+    timeout: Duration,
+    rd: &mut R,
+    cancel: &CancellationToken,
+) -> Option<Bytes> {
+    let mut sub = match hub.subscribe(channel, cursor) {
+        Ok(sub) => sub,
+        Err(e) => return Some(error_frame(&e)),
+    };
+    let mut lost = false;
+    let deadline = tokio::time::sleep(timeout);
+    tokio::pin!(deadline);
+    let mut probe = [0u8; 1];
+    loop {
+        tokio::select! {
+            event = sub.recv() => match event {
+                Event::Message(p) => {
+                    return Some(frame(R_MESSAGE, |b| {
+                        b.put_u8(u8::from(lost) | (u8::from(p.text) << 1));
+                        put_id(b, p.id);
+                        put_str(b, p.event.as_deref().unwrap_or("").as_bytes());
+                        b.put_slice(&p.data);
+                    }));
+                }
+                Event::Lost(_) => lost = true,
+                Event::Closed => return Some(error_frame(&Error::ShuttingDown)),
+            },
+            _ = &mut deadline => {
+                let position = sub.position();
+                return Some(frame(R_TIMEOUT, |b| put_id(b, position)));
+            }
+            // Anything from the worker during a wait (normally its close)
+            // ends the connection.
+            _ = rd.read(&mut probe) => return None,
+            _ = cancel.cancelled() => return Some(error_frame(&Error::ShuttingDown)),
+        }
+    }
+}
