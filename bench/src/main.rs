@@ -1,0 +1,123 @@
+//! push-loadgen: subscribers and publishers for push, for tests and
+//! benchmarks. Every loop is bounded in count and time.
+//!
+//! ```text
+//! push-loadgen subscribe --transport ws|sse --addr HOST:PORT --path /ws/news [--expect N] [--timeout S]
+//! ```
+//!
+//! `subscribe` opens one subscriber, prints `ready` on stderr once
+//! connected, collects message data until `--expect` messages arrived or
+//! `--timeout` seconds passed, and prints a JSON array of the data on
+//! stdout (WebSocket text frames as they are; SSE events' data).
+
+mod sse;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+struct Args {
+    transport: String,
+    addr: String,
+    path: String,
+    expect: usize,
+    timeout: Duration,
+}
+
+fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Args), String> {
+    let command = args.next().ok_or("usage: push-loadgen subscribe --transport ws|sse --addr HOST:PORT --path PATH [--expect N] [--timeout S]")?;
+    let mut a = Args {
+        transport: "ws".into(),
+        addr: "127.0.0.1:8080".into(),
+        path: "/".into(),
+        expect: usize::MAX,
+        timeout: Duration::from_secs(30),
+    };
+    while let Some(flag) = args.next() {
+        let value = args.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--transport" => a.transport = value,
+            "--addr" => a.addr = value,
+            "--path" => a.path = value,
+            "--expect" => a.expect = value.parse().map_err(|_| "--expect takes a number")?,
+            "--timeout" => {
+                a.timeout =
+                    Duration::from_secs_f64(value.parse().map_err(|_| "--timeout takes seconds")?)
+            }
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok((command, a))
+}
+
+#[tokio::main]
+async fn main() {
+    let (command, args) = match parse(std::env::args().skip(1)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("push-loadgen: {e}");
+            std::process::exit(2);
+        }
+    };
+    let result = match command.as_str() {
+        "subscribe" => subscribe(&args).await,
+        other => Err(format!("unknown command {other}")),
+    };
+    match result {
+        Ok(data) => println!("{}", serde_json::Value::from(data)),
+        Err(e) => {
+            eprintln!("push-loadgen: {e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+async fn subscribe(args: &Args) -> Result<Vec<String>, String> {
+    let deadline = Instant::now() + args.timeout;
+    let mut data = Vec::new();
+    match args.transport.as_str() {
+        "ws" => {
+            let url = format!("ws://{}{}", args.addr, args.path);
+            let (mut ws, _) =
+                tokio::time::timeout_at(deadline, tokio_tungstenite::connect_async(url.as_str()))
+                    .await
+                    .map_err(|_| "connect timed out".to_string())?
+                    .map_err(|e| format!("connect {url}: {e}"))?;
+            eprintln!("ready");
+            while data.len() < args.expect {
+                match tokio::time::timeout_at(deadline, ws.next()).await {
+                    Ok(Some(Ok(Message::Text(t)))) => data.push(t.to_string()),
+                    Ok(Some(Ok(Message::Binary(b)))) => {
+                        data.push(String::from_utf8_lossy(&b).into_owned())
+                    }
+                    Ok(Some(Ok(Message::Close(f)))) => return Err(format!("closed: {f:?}")),
+                    Ok(Some(Ok(_))) => {}
+                    Ok(Some(Err(e))) => return Err(e.to_string()),
+                    Ok(None) | Err(_) => break,
+                }
+            }
+        }
+        "sse" => {
+            let mut stream = sse::Stream::connect(&args.addr, &args.path, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("ready");
+            while data.len() < args.expect {
+                match tokio::time::timeout_at(deadline, stream.next_event()).await {
+                    Ok(Ok(Some(event)))
+                        if event.event.as_deref().unwrap_or("message") == "message" =>
+                    {
+                        data.push(event.data)
+                    }
+                    Ok(Ok(Some(_))) => {}
+                    Ok(Ok(None)) | Err(_) => break,
+                    Ok(Err(e)) => return Err(e.to_string()),
+                }
+            }
+        }
+        other => return Err(format!("unknown transport {other}")),
+    }
+    Ok(data)
+}

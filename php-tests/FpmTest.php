@@ -1,0 +1,307 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Push\Tests;
+
+/**
+ * php-fpm workers (Debian's php8.2-fpm, behind nginx) publishing to and
+ * waiting on one engine process (bin/push-server) through push.socket.
+ */
+final class FpmTest extends PushTestCase
+{
+    private const ROOT = __DIR__ . '/..';
+    private const WORKERS = 4;
+    private const MAX_REQUESTS = 50;
+
+    private string $dir;
+    private string $socket;
+    private string $engine;
+    private string $web;
+    /** @var array<string, resource> */
+    private array $procs = [];
+
+    protected function setUp(): void
+    {
+        $this->dir = sys_get_temp_dir() . '/push-fpm-' . getmypid() . '-' . bin2hex(random_bytes(3));
+        mkdir($this->dir);
+        $this->socket = "$this->dir/push.sock";
+        $this->engine = $this->startEngineDaemon();
+        $fpm = self::freePort();
+        $root = posix_getuid() === 0;
+        $user = $root ? "user = root\ngroup = root\n" : '';
+        file_put_contents("$this->dir/fpm.conf", <<<CONF
+            [global]
+            error_log = $this->dir/fpm.log
+            daemonize = no
+            pid = $this->dir/fpm.pid
+            [www]
+            {$user}listen = 127.0.0.1:$fpm
+            pm = static
+            pm.max_children = {$this->workers()}
+            pm.max_requests = {$this->maxRequests()}
+            clear_env = no
+            catch_workers_output = yes
+            php_admin_value[push.socket] = $this->socket
+            php_admin_value[max_execution_time] = 0
+            CONF);
+        $this->spawn('fpm', ['/usr/sbin/php-fpm8.2', '-F', '-R', '-y', "$this->dir/fpm.conf", '-c', '/etc/php/8.2/fpm/php.ini']);
+        self::waitForPort($fpm);
+        $web = self::freePort();
+        $examples = realpath(self::ROOT . '/examples/fpm');
+        $fixtures = realpath(__DIR__ . '/fixtures');
+        $nginxUser = $root ? 'user root;' : '';
+        file_put_contents("$this->dir/nginx.conf", <<<CONF
+            $nginxUser
+            daemon off;
+            worker_processes 1;
+            pid $this->dir/nginx.pid;
+            error_log $this->dir/nginx-error.log;
+            events { worker_connections 1024; }
+            http {
+                access_log off;
+                client_body_temp_path $this->dir/body;
+                fastcgi_temp_path $this->dir/fastcgi;
+                proxy_temp_path $this->dir/proxy;
+                uwsgi_temp_path $this->dir/uwsgi;
+                scgi_temp_path $this->dir/scgi;
+                server {
+                    listen 127.0.0.1:$web;
+                    root $examples;
+                    location = /probe.php {
+                        include /etc/nginx/fastcgi_params;
+                        fastcgi_param SCRIPT_FILENAME $fixtures/fpm-probe.php;
+                        fastcgi_pass 127.0.0.1:$fpm;
+                    }
+                    location ~ \.php$ {
+                        include /etc/nginx/fastcgi_params;
+                        fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
+                        fastcgi_pass 127.0.0.1:$fpm;
+                        fastcgi_buffering off;
+                        fastcgi_read_timeout 60s;
+                    }
+                }
+            }
+            CONF);
+        $this->spawn('nginx', ['/usr/sbin/nginx', '-c', "$this->dir/nginx.conf", '-p', $this->dir]);
+        self::waitForPort($web);
+        $this->web = "127.0.0.1:$web";
+    }
+
+    private function workers(): int
+    {
+        return self::WORKERS;
+    }
+
+    private function maxRequests(): int
+    {
+        return self::MAX_REQUESTS;
+    }
+
+    protected function tearDown(): void
+    {
+        foreach ($this->procs as $proc) {
+            $status = proc_get_status($proc);
+            if ($status['running']) {
+                posix_kill($status['pid'], SIGTERM);
+            }
+        }
+        foreach ($this->procs as $proc) {
+            proc_close($proc);
+        }
+        exec('rm -rf ' . escapeshellarg($this->dir));
+        parent::tearDown();
+    }
+
+    private static function freePort(): int
+    {
+        $s = stream_socket_server('tcp://127.0.0.1:0');
+        $port = (int) substr(strrchr(stream_socket_get_name($s, false), ':'), 1);
+        fclose($s);
+        return $port;
+    }
+
+    private static function waitForPort(int $port): void
+    {
+        $deadline = microtime(true) + 10;
+        while (microtime(true) < $deadline) {
+            $s = @stream_socket_client("tcp://127.0.0.1:$port", $errno, $errstr, 0.2);
+            if ($s) {
+                fclose($s);
+                return;
+            }
+            usleep(50_000);
+        }
+        self::fail("nothing listens on port $port");
+    }
+
+    /** @return array<int, resource> */
+    private function spawn(string $name, array $cmd, array $descriptors = [1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']]): array
+    {
+        $proc = proc_open($cmd, $descriptors, $pipes, self::ROOT);
+        self::assertIsResource($proc, $name);
+        $this->procs[$name] = $proc;
+        return $pipes;
+    }
+
+    /** Starts bin/push-server on $this->socket; returns its HTTP address. */
+    private function startEngineDaemon(string $listen = '127.0.0.1:0'): string
+    {
+        $pipes = $this->spawn('engine', [PHP_BINARY, 'bin/push-server', "--listen=$listen", "--socket=$this->socket"], [2 => ['pipe', 'w']]);
+        $line = (string) fgets($pipes[2]);
+        self::assertMatchesRegularExpression('#listening on http://([0-9.:]+)#', $line);
+        preg_match('#http://([0-9.:]+)#', $line, $m);
+        return $m[1];
+    }
+
+    private function get(string $path): array
+    {
+        $ctx = stream_context_create(['http' => ['ignore_errors' => true, 'timeout' => 30]]);
+        $body = file_get_contents("http://$this->web$path", false, $ctx);
+        preg_match('#^HTTP/\S+ (\d+)#', $http_response_header[0] ?? '', $m);
+        return [(int) ($m[1] ?? 0), (string) $body, $http_response_header ?? []];
+    }
+
+    /** Starts push-loadgen as a subscriber; returns its pipes once it is connected. */
+    private function subscriber(string $name, string $transport, string $path, int $expect): array
+    {
+        $bin = self::ROOT . '/target/release/push-loadgen';
+        self::assertFileExists($bin, 'built by scripts/test.sh');
+        $pipes = $this->spawn($name, [$bin, 'subscribe', '--transport', $transport, '--addr', $this->engine, '--path', $path, '--expect', (string) $expect, '--timeout', '90'], [1 => ['pipe', 'w'], 2 => ['pipe', 'w']]);
+        self::assertSame("ready\n", fgets($pipes[2]), "$name connected");
+        return $pipes;
+    }
+
+    public function testTwoThousandPublicationsThroughRecycledWorkersReachEverySubscriberInOrder(): void
+    {
+        $channels = ['c0', 'c1', 'c2', 'c3'];
+        $query = 'channel=' . implode('&channel=', $channels);
+        $ws = $this->subscriber('ws', 'ws', "/ws?$query&format=raw", 2000);
+        $sse = $this->subscriber('sse', 'sse', "/sse?$query", 2000);
+        // Four clients, one per channel, 500 requests each, in parallel.
+        $loaders = [];
+        foreach ($channels as $channel) {
+            $code = <<<PHP
+                <?php
+                \$pids = []; \$failed = 0;
+                for (\$i = 0; \$i < 500; \$i++) {
+                    \$body = file_get_contents("http://$this->web/publish.php?channel=$channel&message=$channel:\$i");
+                    if (\$body === false || !str_contains(\$body, '"id"')) { \$failed++; }
+                    foreach (\$http_response_header as \$h) { if (stripos(\$h, 'X-Worker-Pid:') === 0) { \$pids[trim(substr(\$h, 13))] = 1; } }
+                }
+                echo json_encode(['failed' => \$failed, 'pids' => array_keys(\$pids)]);
+                PHP;
+            $file = "$this->dir/load-$channel.php";
+            file_put_contents($file, $code);
+            $loaders[$channel] = proc_open([PHP_BINARY, $file], [1 => ['pipe', 'w']], $pipes);
+            $loaders[$channel] = [$loaders[$channel], $pipes[1]];
+        }
+        $pids = [];
+        foreach ($loaders as $channel => [$proc, $out]) {
+            $result = json_decode(stream_get_contents($out), true, 512, JSON_THROW_ON_ERROR);
+            proc_close($proc);
+            self::assertSame(0, $result['failed'], "$channel: every push_send() succeeded");
+            $pids += array_flip($result['pids']);
+        }
+        self::assertGreaterThanOrEqual(2000 / self::MAX_REQUESTS, count($pids), 'workers were recycled during the test (pm.max_requests)');
+        foreach (['ws' => $ws, 'sse' => $sse] as $name => $pipes) {
+            $data = json_decode(stream_get_contents($pipes[1]), true, 512, JSON_THROW_ON_ERROR);
+            self::assertCount(2000, $data, "$name received every message");
+            $seen = [];
+            foreach ($data as $d) {
+                [$channel, $seq] = explode(':', $d);
+                $seen[$channel][] = (int) $seq;
+            }
+            foreach ($channels as $channel) {
+                self::assertSame(range(0, 499), $seen[$channel], "$name: $channel in order, none missing or twice");
+            }
+        }
+    }
+
+    public function testAWorkerStartsNoThreads(): void
+    {
+        [$status, $body] = $this->get('/probe.php');
+        self::assertSame(200, $status, $body);
+        $probe = json_decode($body, true, 512, JSON_THROW_ON_ERROR);
+        self::assertSame(1, $probe['before']);
+        self::assertSame(1, $probe['after'], 'push_send() from a worker starts no thread');
+    }
+
+    public function testStreamAndPollInWorkersReceiveFromOtherWorkersAndHttp(): void
+    {
+        $stream = fopen("http://$this->web/stream.php?channel=live", 'r', false, stream_context_create(['http' => ['timeout' => 20, 'protocol_version' => 1.0]]));
+        self::assertIsResource($stream);
+        self::assertSame("retry: 2000\n", fgets($stream));
+        fgets($stream);
+        // stream.php's first wait starts at the next publication: give it a moment to reach the engine.
+        usleep(300_000);
+        [$status, $body] = $this->get('/publish.php?channel=live&message=' . urlencode("from a worker\nsecond line"));
+        self::assertSame(200, $status, $body);
+        $id = json_decode($body, true)['id'];
+        $ctx = stream_context_create(['http' => ['method' => 'POST', 'header' => "Content-Type: text/plain\r\n", 'content' => 'from http', 'timeout' => 5]]);
+        $posted = json_decode((string) file_get_contents("http://$this->engine/publish/live", false, $ctx), true)['id'];
+        $events = '';
+        while (substr_count($events, "\n\n") < 2 && ($line = fgets($stream)) !== false) {
+            if (!str_starts_with($line, ':') && !($line === "\n" && $events === '')) {
+                $events .= $line;
+            }
+        }
+        fclose($stream);
+        self::assertSame("id: $id\ndata: from a worker\ndata: second line\n\nid: $posted\ndata: from http\n\n", $events);
+
+        // poll.php: at once from history, and waiting for the next one.
+        [, $body] = $this->get('/poll.php?channel=live&since=' . urlencode($id));
+        self::assertSame(['id' => $posted, 'data' => 'from http', 'event' => null, 'lost' => false], json_decode($body, true));
+        $waiter = proc_open([PHP_BINARY, '-r', "echo file_get_contents('http://$this->web/poll.php?channel=live&since=$posted');"], [1 => ['pipe', 'w']], $pipes);
+        usleep(300_000);
+        $next = json_decode((string) $this->get('/publish.php?channel=live&message=next')[1], true)['id'];
+        $answer = json_decode(stream_get_contents($pipes[1]), true);
+        proc_close($waiter);
+        self::assertSame($next, $answer['id']);
+        self::assertSame('next', $answer['data']);
+        [$status] = $this->get('/poll.php?channel=bad%20name');
+        self::assertSame(400, $status);
+    }
+
+    public function testEngineKilledAndRestartedWhileWorkersPublish(): void
+    {
+        [$status] = $this->get('/publish.php?message=before');
+        self::assertSame(200, $status);
+        $oldCursor = json_decode($this->get('/publish.php?message=before-restart')[1], true)['id'];
+        $pid = proc_get_status($this->procs['engine'])['pid'];
+        posix_kill($pid, SIGKILL);
+        proc_close($this->procs['engine']);
+        unset($this->procs['engine']);
+        [$status, $body] = $this->get('/publish.php?message=during');
+        self::assertSame(503, $status, $body);
+        self::assertSame('Push\ConnectionException', json_decode($body, true)['class']);
+        $this->engine = $this->startEngineDaemon($this->engine); // same port, stale socket replaced
+        [$status, $body] = $this->get('/publish.php?message=after');
+        self::assertSame(200, $status, $body);
+        // A subscriber resuming with a cursor from before the restart is told it lost messages.
+        $ctx = stream_context_create(['http' => ['timeout' => 5]]);
+        $batch = json_decode((string) file_get_contents("http://$this->engine/poll/news?since=" . urlencode($oldCursor) . '&timeout=0', false, $ctx), true);
+        self::assertTrue($batch['lost']);
+        self::assertSame(['after'], array_column($batch['messages'], 'data'));
+    }
+
+    public function testAWorkerKilledMidWaitLeavesNoWaiter(): void
+    {
+        $client = proc_open([PHP_BINARY, '-r', "@file_get_contents('http://$this->web/poll.php?channel=quiet');"], [], $pipes);
+        $subscribers = fn () => json_decode((string) file_get_contents("http://$this->engine/health"), true)['subscribers'];
+        $deadline = microtime(true) + 5;
+        while ($subscribers() !== 1 && microtime(true) < $deadline) {
+            usleep(50_000);
+        }
+        self::assertSame(1, $subscribers(), 'a worker waits in poll.php');
+        $master = (int) file_get_contents("$this->dir/fpm.pid");
+        exec("pkill -KILL -P $master");
+        $deadline = microtime(true) + 5;
+        while ($subscribers() !== 0 && microtime(true) < $deadline) {
+            usleep(50_000);
+        }
+        self::assertSame(0, $subscribers());
+        proc_terminate($client);
+        proc_close($client);
+    }
+}
