@@ -39,6 +39,18 @@ final class HttpTest extends PushTestCase
         self::assertSame('b', push_get_message('news', 1, $first)->data, 'the same id is the push_get_message() cursor');
     }
 
+    public function testBinaryOptionKeepsTextDataBinary(): void
+    {
+        $addr = self::startEngine();
+        $first = push_send('b', 'text');
+        push_send('b', 'looks like text', ['binary' => true]);
+        [, $body] = self::httpGet($addr, "/poll/b?since=$first&timeout=0");
+        $m = json_decode($body, true, 512, JSON_THROW_ON_ERROR)['messages'][0];
+        self::assertSame('base64', $m['encoding']);
+        self::assertSame('looks like text', base64_decode($m['data']));
+        self::assertSame('looks like text', push_get_message('b', 1, $first)->data);
+    }
+
     public function testPushSendReachesAnSseStream(): void
     {
         $addr = self::startEngine(['keepalive' => 30]);

@@ -217,9 +217,9 @@ fn push_send(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
     parse!(ex, c"SS|h", &mut channel, &mut message, &mut opts);
     let name = channel_arg(F, channel)?;
     let mut out = Outgoing::new(Bytes::copy_from_slice(bytes_of(message)));
-    for (key, value) in options(F, 3, opts, &["event"])? {
-        if key == "event" {
-            if let Some(event) = value {
+    for (key, value) in options(F, 3, opts, &["event", "binary"])? {
+        match (key.as_str(), value) {
+            ("event", Some(event)) => {
                 validate_event(&event).map_err(|_| {
                     value_error(
                         F,
@@ -230,6 +230,8 @@ fn push_send(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
                 })?;
                 out = out.event(event);
             }
+            ("binary", Some(flag)) if flag == "1" => out = out.binary(),
+            _ => {}
         }
     }
     let id = runtime::publish(name, out).map_err(|e| match e {

@@ -123,10 +123,9 @@ impl Publication {
             }
             let text = self.data_text();
             // SSE splits data at CRLF, LF and CR; one `data:` line each.
-            let lines = text
-                .split('\n')
-                .flat_map(|l| l.strip_suffix('\r').unwrap_or(l).split('\r'));
-            for line in lines {
+            // SSE ends a line at CRLF, LF or CR: one `data:` line each.
+            let text = text.replace("\r\n", "\n").replace('\r', "\n");
+            for line in text.split('\n') {
                 rest.push_str("data: ");
                 rest.push_str(line);
                 rest.push('\n');
@@ -167,6 +166,9 @@ impl Publication {
 pub struct Outgoing {
     pub data: Bytes,
     pub event: Option<String>,
+    /// Binary even if the data happens to be valid UTF-8 (a WebSocket
+    /// binary frame stays binary).
+    pub binary: bool,
 }
 
 impl Outgoing {
@@ -174,7 +176,13 @@ impl Outgoing {
         Outgoing {
             data: data.into(),
             event: None,
+            binary: false,
         }
+    }
+
+    pub fn binary(mut self) -> Self {
+        self.binary = true;
+        self
     }
 
     pub fn event(mut self, event: impl Into<String>) -> Self {

@@ -2,13 +2,14 @@
 //! completes, and collects idle channels meanwhile. It binds nothing itself.
 
 use std::future::Future;
-use std::net::SocketAddr;
+use std::future::IntoFuture;
 
 use tokio::net::TcpListener;
 use tokio_util::task::TaskTracker;
 
 use crate::api::{self, AppState};
 use crate::hub::Hub;
+use crate::transport::io::{Guarded, Peer};
 
 /// Serves `listener` until `shutdown` resolves; then stops accepting, closes
 /// every subscription (WebSockets get a close frame, SSE streams end,
@@ -24,17 +25,33 @@ pub async fn run(
         hub: hub.clone(),
         tasks: tasks.clone(),
     };
+    let config = hub.config();
+    let (limit, keepalive) = (config.shutdown_timeout, config.keepalive);
     let closer = hub.clone();
+    let (fired, on_fire) = tokio::sync::oneshot::channel::<()>();
     let shutdown = async move {
         shutdown.await;
         closer.close_all();
+        let _ = fired.send(());
     };
-    let app = api::app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, app)
+    let listener = Guarded {
+        inner: listener,
+        limit: 2 * keepalive,
+    };
+    let app = api::app(state).into_make_service_with_connect_info::<Peer>();
+    let serve = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await;
+        .into_future();
+    // Connections get push.shutdown_timeout to finish once shutdown starts.
+    let served = tokio::select! {
+        served = serve => served,
+        _ = async {
+            let _ = on_fire.await;
+            tokio::time::sleep(limit).await;
+        } => Ok(()),
+    };
     tasks.close();
-    tasks.wait().await;
+    let _ = tokio::time::timeout(limit, tasks.wait()).await;
     sweeper.abort();
     if let Err(e) = served {
         eprintln!("push: server stopped on error: {e}");

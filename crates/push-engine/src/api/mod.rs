@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::hub::Hub;
 use crate::message::Outgoing;
+use crate::transport::io::Peer;
 use crate::transport::{self, poll, sse, ws};
 use error::ApiError;
 
@@ -97,7 +98,7 @@ async fn health(State(state): State<AppState>) -> Json<Value> {
 /// configured, only loopback peers may publish.
 async fn publish(
     State(state): State<AppState>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     Path(channel): Path<String>,
     Query(query): Query<transport::Query>,
     headers: HeaderMap,
@@ -121,7 +122,7 @@ async fn publish(
 
 fn authorize(token: &str, headers: &HeaderMap, peer: SocketAddr) -> Result<(), ApiError> {
     if token.is_empty() {
-        return if peer.ip().is_loopback() {
+        return if peer.ip().to_canonical().is_loopback() {
             Ok(())
         } else {
             Err(ApiError::Forbidden(
@@ -132,8 +133,9 @@ fn authorize(token: &str, headers: &HeaderMap, peer: SocketAddr) -> Result<(), A
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map_or("", |(_, token)| token.trim());
     if constant_time_eq(given.as_bytes(), token.as_bytes()) {
         Ok(())
     } else {

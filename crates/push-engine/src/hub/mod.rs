@@ -153,7 +153,7 @@ impl Hub {
         if let Some(event) = &msg.event {
             validate_event(event)?;
         }
-        let text = std::str::from_utf8(&msg.data).is_ok();
+        let text = !msg.binary && std::str::from_utf8(&msg.data).is_ok();
         let event: Option<Arc<str>> = msg.event.map(Arc::from);
         let stats = &self.inner.stats;
         loop {

@@ -4,6 +4,7 @@
 
 pub mod cursor;
 pub mod feed;
+pub mod io;
 pub mod poll;
 pub mod sse;
 pub mod ws;

@@ -132,7 +132,7 @@ fn upgrade(
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(8192)
-        .max_write_buffer_size(config.max_queue_bytes + 8192)
+        .max_write_buffer_size(config.max_queue_bytes + 6 * config.max_message_size + 8192)
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_message_size));
     state.tasks.spawn(async move {
@@ -210,14 +210,19 @@ impl Session {
                 msg = stream.next() => {
                     last_seen = Instant::now();
                     match msg {
-                        None | Some(Ok(Message::Close(_))) => break End::Drop,
+                        None => break End::Drop,
+                        Some(Ok(Message::Close(_))) => {
+                            // tungstenite queued the closing answer: send it.
+                            let _ = timeout(write_limit, sink.flush()).await;
+                            break End::Drop;
+                        }
                         Some(Ok(Message::Text(t))) => {
                             if let Err(end) = self.client_publish(Bytes::from(t)) {
                                 break end;
                             }
                         }
                         Some(Ok(Message::Binary(b))) => {
-                            if let Err(end) = self.client_publish(b) {
+                            if let Err(end) = self.client_publish_binary(b) {
                                 break end;
                             }
                         }
@@ -291,14 +296,22 @@ impl Session {
         }
     }
 
+    fn client_publish_binary(&self, data: Bytes) -> Result<(), End> {
+        self.publish(Outgoing::new(data).binary())
+    }
+
     fn client_publish(&self, data: Bytes) -> Result<(), End> {
+        self.publish(Outgoing::new(data))
+    }
+
+    fn publish(&self, msg: Outgoing) -> Result<(), End> {
         let Some(channel) = &self.publish_to else {
             return Err(End::Close(
                 1008,
                 "publishing is not allowed here: see push.client_publish",
             ));
         };
-        match self.hub.publish(channel, Outgoing::new(data)) {
+        match self.hub.publish(channel, msg) {
             Ok(_) => Ok(()),
             Err(crate::Error::MessageTooLarge { .. }) => Err(End::Close(
                 1009,

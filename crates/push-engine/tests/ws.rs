@@ -1,0 +1,677 @@
+//! The WebSocket transport over real TCP: frames and JSON envelopes,
+//! several channels, refusals, resuming and loss, client publishing and its
+//! close codes, keep-alive and dead peers, slow consumers, origins and
+//! shutdown.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use futures_util::{SinkExt, StreamExt};
+use push_engine::config::Patterns;
+use push_engine::Id;
+use serde_json::{json, Value};
+use tokio::io::AsyncReadExt;
+use tokio::time::timeout;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::Frame;
+use tokio_tungstenite::tungstenite::Message;
+
+fn envelope(p: &push_engine::Publication) -> Value {
+    let mut v = json!({
+        "channel": &*p.channel,
+        "id": p.id.to_string(),
+        "event": p.event.as_deref(),
+        "data": p.data_text(),
+    });
+    if !p.text {
+        v["encoding"] = "base64".into();
+    }
+    v
+}
+
+fn offsets(envelopes: &[Value]) -> Vec<u64> {
+    envelopes
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().parse::<Id>().unwrap().offset)
+        .collect()
+}
+
+// ---------------------------------------------------------------- frames
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_is_sent_as_text_frames_and_binary_as_binary_frames() {
+    let server = Server::start().await;
+    let mut ws = ws_open(server.addr, "/ws/news").await;
+    server.publish("news", "hello");
+    server.publish("news", vec![0xffu8, 0x00, 0x80]);
+    server.publish_event("news", "update", "héllo");
+    server.publish("news", "");
+    assert_eq!(ws_next(&mut ws).await, Message::text("hello"));
+    assert_eq!(
+        ws_next(&mut ws).await,
+        Message::binary(Bytes::from_static(&[0xff, 0x00, 0x80]))
+    );
+    assert_eq!(
+        ws_next(&mut ws).await,
+        Message::text("héllo"),
+        "raw frames carry no event name"
+    );
+    assert_eq!(ws_next(&mut ws).await, Message::text(""));
+    ws_quiet(&mut ws, Duration::from_millis(200)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn format_json_sends_envelopes() {
+    let server = Server::start().await;
+    let mut ws = ws_open(server.addr, "/ws/news?format=json").await;
+    let text = server.publish("news", "hello");
+    let binary = server.publish("news", vec![0xffu8, 0x00, 0x80]);
+    let event = server.publish_event("news", "update", "a\nb");
+    let got = ws_json(&mut ws).await;
+    assert_eq!(
+        got,
+        json!({"channel": "news", "id": text.id.to_string(), "event": null, "data": "hello"})
+    );
+    let got = ws_json(&mut ws).await;
+    assert_eq!(
+        got,
+        json!({"channel": "news", "id": binary.id.to_string(), "event": null, "data": "/wCA", "encoding": "base64"})
+    );
+    let got = ws_json(&mut ws).await;
+    assert_eq!(
+        got,
+        json!({"channel": "news", "id": event.id.to_string(), "event": "update", "data": "a\nb"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_channels_default_to_json_envelopes() {
+    let server = Server::start().await;
+    let mut ws = ws_open(server.addr, "/ws?channel=a&channel=b").await;
+    let a = server.publish("a", "for a");
+    let b = server.publish("b", vec![1u8, 0xff]);
+    let mut got = vec![ws_json(&mut ws).await, ws_json(&mut ws).await];
+    got.sort_by_key(|v| v["channel"].as_str().unwrap().to_owned());
+    assert_eq!(got, vec![envelope(&a), envelope(&b)]);
+    ws_quiet(&mut ws, Duration::from_millis(200)).await;
+
+    // The path channel and ?channel= add up; format=raw is honoured.
+    let mut raw = ws_open(server.addr, "/ws/a?channel=b&format=raw").await;
+    server.publish("b", "raw b");
+    assert_eq!(ws_next(&mut raw).await, Message::text("raw b"));
+}
+
+// ---------------------------------------------------------------- refusals
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn too_many_channels_are_refused_with_400() {
+    let server = Server::start_with(|c| c.max_channels_per_connection = 2).await;
+    let (status, body) = ws_refused(server.addr, "/ws?channel=a&channel=b&channel=c").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("max_channels_per_connection"), "{body}");
+    let (status, _) = ws_refused(server.addr, "/ws/a?channel=b&channel=c").await;
+    assert_eq!(status, 400);
+    // Repeats count once; exactly the limit is fine.
+    let _ok = ws_open(server.addr, "/ws/a?channel=b&channel=a").await;
+    let _ok = ws_open(server.addr, "/ws?channel=a&channel=b").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_requests_are_refused_with_400() {
+    let server = Server::start().await;
+    let a = server.publish("a", "x");
+    for path in [
+        "/ws/bad*name".to_owned(),
+        "/ws/a%20b".to_owned(),
+        format!("/ws/{}", "c".repeat(256)),
+        "/ws".to_owned(),
+        "/ws?channel=".to_owned(),
+        "/ws?channel=a&channel=b%20c".to_owned(),
+        "/ws/a?format=xml".to_owned(),
+        "/ws/a?lastEventId=nope".to_owned(),
+        // Several channels resume with a composite cursor only.
+        format!("/ws?channel=a&channel=b&lastEventId={}", a.id),
+        format!("/ws?channel=a&channel=b&lastEventId={}", enc("a=1-x")),
+    ] {
+        let (status, body) = ws_refused(server.addr, &path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        let json: Value =
+            serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"));
+        assert!(json["error"].is_string(), "{path}: {body}");
+    }
+    assert_eq!(
+        server.hub.stats().subscribers,
+        0,
+        "a refused upgrade subscribes nothing"
+    );
+}
+
+// ---------------------------------------------------------------- resuming
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_gives_what_follows_the_cursor_then_live_messages() {
+    let server = Server::start().await;
+    let sent: Vec<_> = (1..=5)
+        .map(|i| server.publish("r", format!("m{i}")))
+        .collect();
+
+    let mut ws = ws_open(
+        server.addr,
+        &format!("/ws/r?format=json&lastEventId={}", sent[1].id),
+    )
+    .await;
+    for p in &sent[2..] {
+        assert_eq!(ws_json(&mut ws).await, envelope(p));
+    }
+    let live = server.publish("r", "m6");
+    assert_eq!(ws_json(&mut ws).await, envelope(&live));
+    ws_quiet(&mut ws, Duration::from_millis(200)).await;
+
+    // Raw mode resumes the same way; the newest id resumes with nothing.
+    let mut raw = ws_open(server.addr, &format!("/ws/r?lastEventId={}", sent[3].id)).await;
+    assert_eq!(ws_text(&mut raw).await, "m5");
+    assert_eq!(ws_text(&mut raw).await, "m6");
+    let mut newest = ws_open(server.addr, &format!("/ws/r?lastEventId={}", live.id)).await;
+    ws_quiet(&mut newest, Duration::from_millis(100)).await;
+    let next = server.publish("r", "m7");
+    assert_eq!(ws_text(&mut newest).await, "m7");
+    assert_eq!(ws_text(&mut raw).await, "m7");
+    assert_eq!(next.id.offset, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_while_publishing_has_no_gap_and_no_duplicate() {
+    let server = Server::start_with(|c| {
+        c.history = 1000;
+        c.channel_buffer = 1024;
+    })
+    .await;
+    let first: Vec<_> = (1..=50)
+        .map(|i| server.publish("busy", i.to_string()))
+        .collect();
+    let hub = server.hub.clone();
+    let publisher = tokio::spawn(async move {
+        for i in 51..=300 {
+            hub.publish("busy", push_engine::Outgoing::new(i.to_string()))
+                .unwrap();
+            if i % 10 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+    });
+    let mut ws = ws_open(
+        server.addr,
+        &format!("/ws/busy?format=json&lastEventId={}", first[19].id),
+    )
+    .await;
+    let mut got = Vec::new();
+    while got.len() < 280 {
+        got.push(ws_json(&mut ws).await);
+    }
+    timeout(T, publisher).await.unwrap().unwrap();
+    assert_eq!(offsets(&got), (21..=300).collect::<Vec<u64>>());
+    for v in &got {
+        assert_eq!(
+            v["data"],
+            v["id"]
+                .as_str()
+                .unwrap()
+                .parse::<Id>()
+                .unwrap()
+                .offset
+                .to_string()
+        );
+    }
+    ws_quiet(&mut ws, Duration::from_millis(200)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_cursor_is_reported_in_json_mode_then_the_oldest_held_follow() {
+    let server = Server::start_with(|c| c.history = 3).await;
+    let sent: Vec<_> = (1..=6)
+        .map(|i| server.publish("l", format!("m{i}")))
+        .collect();
+    let mut ws = ws_open(
+        server.addr,
+        &format!("/ws/l?format=json&lastEventId={}", sent[0].id),
+    )
+    .await;
+    assert_eq!(
+        ws_json(&mut ws).await,
+        json!({"type": "lost", "channel": "l", "requested": sent[0].id.to_string(), "oldest": sent[3].id.to_string()})
+    );
+    for p in &sent[3..] {
+        assert_eq!(ws_json(&mut ws).await, envelope(p));
+    }
+    let live = server.publish("l", "m7");
+    assert_eq!(ws_json(&mut ws).await, envelope(&live));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_cursor_closes_a_raw_socket_with_4001() {
+    let server = Server::start_with(|c| c.history = 3).await;
+    let sent: Vec<_> = (1..=6)
+        .map(|i| server.publish("l", format!("m{i}")))
+        .collect();
+    let mut ws = ws_open(server.addr, &format!("/ws/l?lastEventId={}", sent[0].id)).await;
+    assert_eq!(
+        ws_close_code(&mut ws).await,
+        4001,
+        "and no message before the close"
+    );
+    // A cursor of another epoch is lost too.
+    let mut ws = ws_open(server.addr, "/ws/l?lastEventId=1-1").await;
+    assert_eq!(ws_close_code(&mut ws).await, 4001);
+    // The cursor just before the oldest held is not lost.
+    let mut ws = ws_open(server.addr, &format!("/ws/l?lastEventId={}", sent[2].id)).await;
+    assert_eq!(ws_text(&mut ws).await, "m4");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_channels_resume_with_a_composite_cursor() {
+    let server = Server::start().await;
+    let a: Vec<_> = (1..=3)
+        .map(|i| server.publish("a", format!("a{i}")))
+        .collect();
+    let b: Vec<_> = (1..=2)
+        .map(|i| server.publish("b", format!("b{i}")))
+        .collect();
+    server.publish("c", "c1");
+    let cursor = format!("a={},b={}", a[0].id, b[1].id);
+    // c is not in the cursor: it starts live.
+    let mut ws = ws_open(
+        server.addr,
+        &format!(
+            "/ws?channel=a&channel=b&channel=c&lastEventId={}",
+            enc(&cursor)
+        ),
+    )
+    .await;
+    assert_eq!(ws_json(&mut ws).await, envelope(&a[1]));
+    assert_eq!(ws_json(&mut ws).await, envelope(&a[2]));
+    ws_quiet(&mut ws, Duration::from_millis(200)).await;
+    let b3 = server.publish("b", "b3");
+    assert_eq!(ws_json(&mut ws).await, envelope(&b3));
+    let c2 = server.publish("c", "c2");
+    assert_eq!(ws_json(&mut ws).await, envelope(&c2));
+    ws_quiet(&mut ws, Duration::from_millis(100)).await;
+}
+
+// ---------------------------------------------------------------- client publishing
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn clients_on_the_root_publish_to_the_default_channel() {
+    let server = Server::start_with(|c| {
+        c.client_publish = Patterns::All;
+        c.default_channel = "lobby".into();
+    })
+    .await;
+    let mut one = ws_open(server.addr, "/").await;
+    let mut two = ws_open(server.addr, "/").await;
+    let mut sse = sse_open(server.addr, "/sse/lobby", &[]).await;
+    one.send(Message::text("hi all")).await.unwrap();
+    assert_eq!(
+        ws_next(&mut one).await,
+        Message::text("hi all"),
+        "the sender gets its own message"
+    );
+    assert_eq!(ws_next(&mut two).await, Message::text("hi all"));
+    let event = sse.event().await;
+    assert_eq!(event.data(), "hi all");
+    assert_eq!(
+        event.id.unwrap(),
+        server.hub.last_id("lobby").unwrap().to_string()
+    );
+
+    two.send(Message::binary(vec![1u8, 2, 0xff])).await.unwrap();
+    for ws in [&mut one, &mut two] {
+        assert_eq!(ws_next(ws).await, Message::binary(vec![1u8, 2, 0xff]));
+    }
+    assert_eq!(server.hub.last_id("lobby").unwrap().offset, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_publishing_follows_the_allowed_patterns() {
+    let server =
+        Server::start_with(|c| c.client_publish = Patterns::List(vec!["chat:*".into()])).await;
+    let mut chat = ws_open(server.addr, "/ws/chat:1").await;
+    chat.send(Message::text("allowed")).await.unwrap();
+    assert_eq!(ws_text(&mut chat).await, "allowed");
+
+    let mut news = ws_open(server.addr, "/ws/news").await;
+    news.send(Message::text("refused")).await.unwrap();
+    assert_eq!(ws_close_code(&mut news).await, 1008);
+    assert_eq!(
+        server.hub.stats().publications,
+        1,
+        "only the chat message was published"
+    );
+
+    // Several channels: nowhere to publish.
+    let mut both = ws_open(server.addr, "/ws?channel=chat:1&channel=chat:2").await;
+    both.send(Message::text("where?")).await.unwrap();
+    assert_eq!(ws_close_code(&mut both).await, 1008);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_message_without_client_publishing_closes_with_1008() {
+    let server = Server::start().await;
+    let mut root = ws_open(server.addr, "/").await;
+    root.send(Message::text("hello?")).await.unwrap();
+    assert_eq!(ws_close_code(&mut root).await, 1008);
+    let mut bin = ws_open(server.addr, "/ws/news").await;
+    bin.send(Message::binary(vec![0u8])).await.unwrap();
+    assert_eq!(ws_close_code(&mut bin).await, 1008);
+    assert_eq!(server.hub.stats().publications, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversize_client_message_closes_with_1009() {
+    let server = Server::start_with(|c| {
+        c.client_publish = Patterns::All;
+        c.max_message_size = 1024;
+        c.max_queue_bytes = 64 * 1024;
+    })
+    .await;
+    let mut ws1 = ws_open(server.addr, "/ws/big").await;
+    let exactly = "x".repeat(1024);
+    ws1.send(Message::text(exactly.clone())).await.unwrap();
+    assert_eq!(
+        ws_text(&mut ws1).await,
+        exactly,
+        "max_message_size itself is fine"
+    );
+    ws1.send(Message::text("y".repeat(1025))).await.unwrap();
+    assert_eq!(ws_close_code(&mut ws1).await, 1009);
+
+    let mut ws2 = ws_open(server.addr, "/ws/big").await;
+    ws2.send(Message::binary(vec![7u8; 4000])).await.unwrap();
+    assert_eq!(ws_close_code(&mut ws2).await, 1009);
+    assert_eq!(
+        server.hub.last_id("big").unwrap().offset,
+        1,
+        "only the first message was published"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_frame_that_is_not_utf8_closes_with_1007() {
+    let server = Server::start_with(|c| c.client_publish = Patterns::All).await;
+    let mut ws = ws_open(server.addr, "/ws/utf").await;
+    let frame = Frame::message(vec![b'h', 0xff, 0xfe], OpCode::Data(Data::Text), true);
+    ws.send(Message::Frame(frame)).await.unwrap();
+    assert_eq!(ws_close_code(&mut ws).await, 1007);
+    assert_eq!(server.hub.stats().publications, 0, "nothing was published");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+
+async fn a_close_from_the_client_is_answered() {
+    let server = Server::start().await;
+    let mut ws = ws_open(server.addr, "/ws/news").await;
+    ws.send(Message::Close(None)).await.unwrap();
+    // RFC 6455 5.5.1: the endpoint that receives a Close frame sends one back.
+    match timeout(T, ws.next()).await.expect("an answer within T") {
+        Some(Ok(Message::Close(_))) => {}
+        other => panic!("expected the server's close frame, got {other:?}"),
+    }
+    server.wait_subscribers(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+
+async fn a_max_size_binary_message_reaches_a_json_socket() {
+    // A valid configuration: the queue holds a message with 1K to spare.
+    let server = Server::start_with(|c| {
+        c.max_message_size = 64 * 1024;
+        c.max_queue_bytes = 64 * 1024 + 1024;
+    })
+    .await;
+    let mut raw = ws_open(server.addr, "/ws/big").await;
+    let mut json = ws_open(server.addr, "/ws/big?format=json").await;
+    let p = server.publish("big", vec![0xffu8; 64 * 1024]);
+    assert_eq!(
+        ws_next(&mut raw).await,
+        Message::binary(vec![0xffu8; 64 * 1024])
+    );
+    // Base64 makes it an 87K text frame, over tungstenite's write buffer
+    // limit: the send fails, the socket is dropped without a close frame,
+    // and resuming from the previous id replays it into the same failure.
+    assert_eq!(ws_json(&mut json).await, envelope(&p));
+}
+
+// ---------------------------------------------------------------- keep-alive
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_pings_every_keepalive_and_keeps_an_answering_peer() {
+    let server = Server::start_with(|c| c.keepalive = Duration::from_millis(200)).await;
+    let mut ws = ws_open(server.addr, "/ws/k").await;
+    let started = Instant::now();
+    let mut pings = Vec::new();
+    while started.elapsed() < Duration::from_millis(1100) {
+        // Reading answers pings (tungstenite queues the pong).
+        match timeout(Duration::from_millis(100), ws.next()).await {
+            Err(_) => {}
+            Ok(Some(Ok(Message::Ping(_)))) => pings.push(started.elapsed()),
+            Ok(other) => panic!("expected pings only, got {other:?}"),
+        }
+    }
+    assert!((4..=6).contains(&pings.len()), "pings at {pings:?}");
+    for pair in pings.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_millis(100) && gap <= Duration::from_millis(400),
+            "pings at {pings:?}"
+        );
+    }
+    // Well past two intervals, the answering peer is still served.
+    server.publish("k", "still here");
+    assert_eq!(ws_text(&mut ws).await, "still here");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_peer_is_dropped_after_about_two_keepalives() {
+    let keepalive = Duration::from_millis(200);
+    let server = Server::start_with(|c| c.keepalive = keepalive).await;
+    // Completes the handshake, then never sends a byte (no pong, no close).
+    let (mut socket, mut bytes) = raw_upgrade(server.addr, "/ws/silent").await;
+    let started = Instant::now();
+    server.wait_subscribers(1).await;
+    let mut buf = [0u8; 1024];
+    let closed_after = loop {
+        match timeout(T, socket.read(&mut buf))
+            .await
+            .expect("the server closes within T")
+        {
+            Ok(0) | Err(_) => break started.elapsed(),
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
+        }
+    };
+    // Only empty pings (0x89 0x00) came: no close frame for a dead peer.
+    assert!(
+        !bytes.is_empty() && bytes.chunks(2).all(|f| f == [0x89, 0x00]),
+        "{bytes:?}"
+    );
+    assert!(
+        closed_after >= keepalive * 3 / 2 && closed_after <= keepalive * 5,
+        "closed after {closed_after:?}, keepalive {keepalive:?}"
+    );
+    server.wait_subscribers(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_is_unsubscribed_at_once() {
+    let server = Server::start_with(|c| c.keepalive = Duration::from_secs(30)).await;
+    let one = ws_open(server.addr, "/ws/a").await;
+    let two = ws_open(server.addr, "/ws?channel=a&channel=b").await;
+    let (three, _) = raw_upgrade(server.addr, "/ws/a").await;
+    server.wait_subscribers(4).await;
+    drop(one);
+    server.wait_subscribers(3).await;
+    drop(two);
+    drop(three);
+    server.wait_subscribers(0).await;
+}
+
+// ---------------------------------------------------------------- slow consumers
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_consumer_is_cut_off_without_disturbing_a_reader() {
+    const N: usize = 160;
+    const SIZE: usize = 60 * 1024;
+    let server = Server::start_with(|c| {
+        c.max_message_size = 64 * 1024;
+        c.max_queue_bytes = 128 * 1024;
+        c.keepalive = Duration::from_millis(500);
+        c.channel_buffer = 1024;
+        c.history = 10;
+    })
+    .await;
+
+    // The slow one: a small receive buffer, never reads, but keeps showing
+    // it is alive (unsolicited pongs), so only its slowness can cut it off.
+    let socket = small_socket(server.addr, 4096).await;
+    let (slow, _) =
+        tokio_tungstenite::client_async(format!("ws://{}/ws/flood", server.addr), socket)
+            .await
+            .expect("handshake");
+    let (mut slow_tx, mut slow_rx) = slow.split();
+    let heartbeat = tokio::spawn(async move {
+        loop {
+            if slow_tx.send(Message::Pong(Bytes::new())).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+
+    let mut fast = ws_open(server.addr, "/ws/flood").await;
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::with_capacity(N);
+        while got.len() < N {
+            match ws_next(&mut fast).await {
+                Message::Binary(b) => got.push(b),
+                other => panic!("expected a binary frame, got {other:?}"),
+            }
+        }
+        (fast, got)
+    });
+    server.wait_subscribers(2).await;
+
+    let started = Instant::now();
+    for i in 0..N {
+        let mut data = vec![0xffu8; SIZE];
+        data[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        server.publish("flood", data);
+        if i % 8 == 7 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let (mut fast, got) = timeout(T, reader)
+        .await
+        .expect("the reader gets everything within T")
+        .unwrap();
+    for (i, b) in got.iter().enumerate() {
+        assert_eq!(b.len(), SIZE);
+        assert_eq!(b[..8], (i as u64).to_be_bytes(), "message {i} in order");
+    }
+    // The slow one is gone on the server while it still has not read a byte.
+    server.wait_subscribers(1).await;
+    let cut_after = started.elapsed();
+
+    // Reading now: a prefix of what was published, then the end (4008, or
+    // the socket dropped when the close frame could not be written).
+    let mut received = 0usize;
+    let end = loop {
+        match timeout(T, slow_rx.next())
+            .await
+            .expect("the slow socket ends within T")
+        {
+            Some(Ok(Message::Binary(b))) => {
+                assert_eq!(b[..8], (received as u64).to_be_bytes(), "in order, no gap");
+                received += 1;
+            }
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            Some(Ok(Message::Close(frame))) => {
+                break format!("close {:?}", frame.map(|f| u16::from(f.code)))
+            }
+            Some(Ok(other)) => panic!("unexpected {other:?}"),
+            Some(Err(e)) => break format!("error {e}"),
+            None => break "end".into(),
+        }
+    };
+    heartbeat.abort();
+    assert!(
+        received < N,
+        "the slow consumer got only a part ({received} of {N})"
+    );
+    assert!(
+        end == "close Some(4008)" || !end.starts_with("close"),
+        "ended with {end}"
+    );
+    eprintln!("slow consumer: cut after {cut_after:?}, had {received} of {N} messages, {end}");
+
+    server.publish("flood", "after");
+    assert_eq!(
+        ws_text(&mut fast).await,
+        "after",
+        "the reader is undisturbed"
+    );
+}
+
+// ---------------------------------------------------------------- origins and shutdown
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origins_not_allowed_are_refused_with_403() {
+    let server =
+        Server::start_with(|c| c.allowed_origins = Patterns::List(vec!["http://good".into()]))
+            .await;
+    let refused = ws_try(server.addr, "/ws/news", &[("Origin", "http://evil")]).await;
+    match refused {
+        Err((status, body)) => assert_eq!(status, 403, "{body}"),
+        Ok(_) => panic!("an upgrade from http://evil was accepted"),
+    }
+    let mut good = ws_try(server.addr, "/ws/news", &[("Origin", "http://good")])
+        .await
+        .unwrap_or_else(|(s, b)| panic!("{s} {b}"));
+    // No Origin: not a browser, not refused.
+    let mut none = ws_open(server.addr, "/ws/news").await;
+    server.publish("news", "hi");
+    assert_eq!(ws_text(&mut good).await, "hi");
+    assert_eq!(ws_text(&mut none).await, "hi");
+    assert_eq!(
+        server.hub.stats().subscribers,
+        2,
+        "the refused upgrade subscribed nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_closes_sockets_with_1001() {
+    let mut server = Server::start().await;
+    let mut raw = ws_open(server.addr, "/ws/a").await;
+    let mut json = ws_open(server.addr, "/ws/a?format=json").await;
+    let mut multi = ws_open(server.addr, "/ws?channel=a&channel=b").await;
+    let p = server.publish("a", "last");
+    server.begin_shutdown();
+    // What was queued still goes out first.
+    assert_eq!(ws_text(&mut raw).await, "last");
+    assert_eq!(ws_json(&mut json).await, envelope(&p));
+    for ws in [&mut raw, &mut json] {
+        assert_eq!(ws_close_code(ws).await, 1001);
+    }
+    // Several channels: the first channel to close ends the socket, so a
+    // message still queued on another may or may not come first.
+    match ws_next(&mut multi).await {
+        Message::Text(t) => {
+            assert_eq!(serde_json::from_str::<Value>(&t).unwrap(), envelope(&p));
+            assert_eq!(ws_close_code(&mut multi).await, 1001);
+        }
+        Message::Close(Some(frame)) => assert_eq!(u16::from(frame.code), 1001),
+        other => panic!("expected the message or a close, got {other:?}"),
+    }
+    server.stopped().await;
+}
