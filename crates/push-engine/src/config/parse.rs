@@ -1,0 +1,159 @@
+//! Parsing INI-style values the way PHP does, and showing them back.
+
+use std::time::Duration;
+
+pub(super) fn show_str(s: &str) -> String {
+    s.to_owned()
+}
+pub(super) fn show_usize(n: &usize) -> String {
+    n.to_string()
+}
+pub(super) fn show_secs(d: &Duration) -> String {
+    format!("{}", d.as_secs_f64())
+}
+
+/// Parses a quantity the way PHP's `zend_ini_parse_quantity` does: an
+/// integer (decimal, or `0x`/`0o`/`0b`), optionally followed by `K`, `M` or
+/// `G` (any case), surrounded by optional white space.
+pub fn parse_quantity(value: &str) -> Result<u64, String> {
+    let v = value.trim();
+    let (digits, shift) = match v.as_bytes().last() {
+        Some(b'k' | b'K') => (&v[..v.len() - 1], 10),
+        Some(b'm' | b'M') => (&v[..v.len() - 1], 20),
+        Some(b'g' | b'G') => (&v[..v.len() - 1], 30),
+        _ => (v, 0),
+    };
+    let digits = digits.trim_end();
+    let digits = digits.strip_prefix('+').unwrap_or(digits);
+    let lower = digits.to_ascii_lowercase();
+    let parsed = if let Some(hex) = lower.strip_prefix("0x") {
+        u64::from_str_radix(hex, 16)
+    } else if let Some(oct) = lower.strip_prefix("0o") {
+        u64::from_str_radix(oct, 8)
+    } else if let Some(bin) = lower.strip_prefix("0b") {
+        u64::from_str_radix(bin, 2)
+    } else {
+        lower.parse::<u64>()
+    };
+    let n =
+        parsed.map_err(|_| format!("'{value}' is not a whole number (such as 100, 64K or 8M)"))?;
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("'{value}' is too large"))
+}
+
+/// Parses a boolean the way PHP's `zend_ini_parse_bool` does.
+pub fn parse_bool(value: &str) -> bool {
+    let v = value.trim();
+    if ["true", "yes", "on"]
+        .iter()
+        .any(|t| v.eq_ignore_ascii_case(t))
+    {
+        return true;
+    }
+    // PHP: atoi(value) != 0 — leading digits count, the rest is ignored.
+    let digits: String = v
+        .trim_start_matches(['-', '+'])
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.chars().any(|c| c != '0')
+}
+
+pub(super) fn parse_count(v: &str) -> Result<usize, String> {
+    usize::try_from(parse_quantity(v)?).map_err(|_| format!("'{v}' is too large"))
+}
+
+pub(super) fn parse_positive(v: &str) -> Result<usize, String> {
+    match parse_count(v)? {
+        0 => Err("must be at least 1".into()),
+        n => Ok(n),
+    }
+}
+
+pub(super) fn parse_positive_size(v: &str) -> Result<usize, String> {
+    match parse_positive(v)? {
+        n if n > 1 << 30 => Err("must be at most 1G".into()),
+        n => Ok(n),
+    }
+}
+
+pub(super) fn parse_threads(v: &str) -> Result<usize, String> {
+    match parse_positive(v)? {
+        n if n > 256 => Err("must be at most 256".into()),
+        n => Ok(n),
+    }
+}
+
+pub(super) fn parse_secs(v: &str) -> Result<Duration, String> {
+    let secs: f64 = v
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{v}' is not a number of seconds"))?;
+    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
+        return Err(format!("'{v}' is not a number of seconds from 0 to 1e9"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+pub(super) fn parse_positive_secs(v: &str) -> Result<Duration, String> {
+    match parse_secs(v)? {
+        d if d < Duration::from_millis(10) => Err("must be at least 0.01".into()),
+        d => Ok(d),
+    }
+}
+
+pub(super) fn parse_addr(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    match v.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(v.to_owned()),
+        _ => Err(format!("'{v}' is not host:port (such as 127.0.0.1:8080)")),
+    }
+}
+
+pub(super) fn parse_channel(v: &str) -> Result<String, String> {
+    crate::message::validate_channel(v.trim().as_bytes())
+        .map(str::to_owned)
+        .map_err(|e| e.to_string())
+}
+
+pub(super) fn parse_token(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.bytes().any(|b| !b.is_ascii_graphic()) {
+        return Err("must be printable ASCII without spaces".into());
+    }
+    Ok(v.to_owned())
+}
+
+pub(super) fn parse_mode(v: &str) -> Result<u32, String> {
+    let v = v.trim();
+    match u32::from_str_radix(v.trim_start_matches("0o"), 8) {
+        Ok(m) if m <= 0o777 => Ok(m),
+        _ => Err(format!("'{v}' is not an octal file mode (such as 0660)")),
+    }
+}
+
+pub(super) fn show_mode(m: &u32) -> String {
+    format!("{m:04o}")
+}
+
+pub(super) fn parse_group(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.bytes()
+        .any(|b| !(b.is_ascii_alphanumeric() || b"_-.".contains(&b)))
+    {
+        return Err(format!("'{v}' is not a group name or id"));
+    }
+    Ok(v.to_owned())
+}
+
+pub(super) fn parse_path(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.is_empty() || v.contains('\0') {
+        return Err("must be a file path".into());
+    }
+    if v.len() > 100 {
+        // sun_path holds 108 bytes on Linux.
+        return Err("must be at most 100 bytes (a Unix socket path)".into());
+    }
+    Ok(v.to_owned())
+}

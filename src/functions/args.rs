@@ -1,0 +1,95 @@
+//! Argument helpers: strings and options arrays as PHP parsed them.
+
+use ext_php_rs::ffi::{zend_string, HashTable};
+use ext_php_rs::types::{ArrayKey, ZendHashTable, ZendStr};
+use push_engine::message::validate_channel;
+
+use super::Fail;
+use crate::exceptions::{type_error, value_error};
+
+pub(super) fn bytes_of<'a>(s: *mut zend_string) -> &'a [u8] {
+    // SAFETY: set by zend_parse_parameters to a string that lives for the call.
+    unsafe { s.as_ref() }.map_or(&[][..], |s: &ZendStr| s.as_bytes())
+}
+
+pub(super) fn channel_arg<'a>(func: &str, s: *mut zend_string) -> Result<&'a str, Fail> {
+    validate_channel(bytes_of(s)).map_err(|_| {
+        Fail::from(value_error(
+            func,
+            1,
+            "channel",
+            "must be 1 to 255 characters of A-Z a-z 0-9 _ . : @ / -",
+        ))
+    })
+}
+
+/// Reads an options array: string keys from `allowed`, scalar values, as
+/// the strings INI would hold.
+pub(super) fn options(
+    func: &str,
+    n: u32,
+    ht: *mut HashTable,
+    allowed: &[&str],
+) -> Result<Vec<(String, Option<String>)>, Fail> {
+    // SAFETY: set by zend_parse_parameters ('h') to an array that lives for the call.
+    let Some(ht) = (unsafe { (ht as *const ZendHashTable).as_ref() }) else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for (key, value) in ht.iter() {
+        let key = match key {
+            ArrayKey::String(s) => s,
+            ArrayKey::Str(s) => s.to_owned(),
+            ArrayKey::ZendString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
+            ArrayKey::Long(i) => {
+                return Err(value_error(
+                    func,
+                    n,
+                    "options",
+                    format!("must have string keys, {i} given"),
+                )
+                .into())
+            }
+        };
+        if !allowed.contains(&key.as_str()) {
+            let known = allowed.join(", ");
+            return Err(value_error(
+                func,
+                n,
+                "options",
+                format!("has unknown key \"{key}\" (known: {known})"),
+            )
+            .into());
+        }
+        let value = if value.is_null() {
+            None
+        } else if let Some(b) = value.bool().filter(|_| value.is_bool()) {
+            Some(if b { "1" } else { "0" }.to_owned())
+        } else if let Some(l) = value.long().filter(|_| value.is_long()) {
+            Some(l.to_string())
+        } else if let Some(d) = value.double().filter(|_| value.is_double()) {
+            Some(d.to_string())
+        } else if let Some(s) = value.zend_str() {
+            let s = std::str::from_utf8(s.as_bytes()).map_err(|_| {
+                value_error(
+                    func,
+                    n,
+                    "options",
+                    format!("[\"{key}\"] must be valid UTF-8"),
+                )
+            })?;
+            Some(s.to_owned())
+        } else {
+            let given = value.get_type().to_string().to_lowercase();
+            return Err(type_error(
+                func,
+                n,
+                "options",
+                format!("[\"{key}\"] must be of type string|int|float|bool, {given} given"),
+            )
+            .into());
+        };
+        out.push((key, value));
+    }
+    Ok(out)
+}
