@@ -9,8 +9,19 @@
 //! connected, collects message data until `--expect` messages arrived or
 //! `--timeout` seconds passed, and prints a JSON array of the data on
 //! stdout (WebSocket text frames as they are; SSE events' data).
+//!
+//! ```text
+//! push-loadgen bench --server push|nchan --addr HOST:PORT --transport ws|sse|poll
+//!     --subscribers N --channels C --messages M --rate R [--duration S] [--size B]
+//!     [--pids PID,PID] [--idle] [--timeout S]
+//! ```
+//!
+//! `bench` runs one scenario and prints one JSON object of figures (see
+//! `bench.rs`).
 
+mod bench;
 mod sse;
+mod stats;
 
 use std::time::Duration;
 
@@ -24,6 +35,55 @@ struct Args {
     path: String,
     expect: usize,
     timeout: Duration,
+}
+
+fn bench_options(mut args: impl Iterator<Item = String>) -> Result<bench::Options, String> {
+    let mut o = bench::Options {
+        server: "push".into(),
+        addr: "127.0.0.1:8080".into(),
+        transport: "ws".into(),
+        subscribers: 1,
+        channels: 1,
+        messages: 10,
+        rate: 10.0,
+        duration: Duration::from_secs(10),
+        size: 32,
+        pids: Vec::new(),
+        idle: false,
+        timeout: Duration::from_secs(120),
+    };
+    let num = |v: &str, flag: &str| {
+        v.parse::<f64>()
+            .map_err(|_| format!("{flag} takes a number"))
+    };
+    while let Some(flag) = args.next() {
+        if flag == "--idle" {
+            o.idle = true;
+            continue;
+        }
+        let v = args.next().ok_or(format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--server" => o.server = v,
+            "--addr" => o.addr = v,
+            "--transport" => o.transport = v,
+            "--subscribers" => o.subscribers = num(&v, &flag)? as usize,
+            "--channels" => o.channels = (num(&v, &flag)? as usize).max(1),
+            "--messages" => o.messages = num(&v, &flag)? as usize,
+            "--rate" => o.rate = num(&v, &flag)?,
+            "--duration" => o.duration = Duration::from_secs_f64(num(&v, &flag)?),
+            "--size" => o.size = num(&v, &flag)? as usize,
+            "--timeout" => o.timeout = Duration::from_secs_f64(num(&v, &flag)?),
+            "--pids" => {
+                o.pids = v
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .map(|p| p.parse().map_err(|_| format!("bad pid {p}")))
+                    .collect::<Result<_, _>>()?
+            }
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(o)
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Args), String> {
@@ -54,6 +114,22 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Args), Strin
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("bench") {
+        match bench_options(std::env::args().skip(2)) {
+            Ok(o) => match bench::run(o).await {
+                Ok(v) => println!("{v}"),
+                Err(e) => {
+                    eprintln!("push-loadgen: {e}");
+                    std::process::exit(1);
+                }
+            },
+            Err(e) => {
+                eprintln!("push-loadgen: {e}");
+                std::process::exit(2);
+            }
+        }
+        return;
+    }
     let (command, args) = match parse(std::env::args().skip(1)) {
         Ok(p) => p,
         Err(e) => {
