@@ -208,7 +208,7 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
         "cpu_us_per_msg": if delivered > 0 { (cpu * 1e6 / delivered as f64 * 100.0).round() / 100.0 } else { 0.0 },
         "rss_before_kb": rss_before,
         "rss_after_kb": rss_connected,
-        "rss_per_conn_bytes": if connected > 0 { (rss_connected.saturating_sub(rss_before) * 1024) / connected } else { 0 },
+        "rss_per_conn_bytes": (rss_connected.saturating_sub(rss_before) * 1024).checked_div(connected).unwrap_or(0),
         "duration_s": (shared.start.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     }))
 }
