@@ -15,7 +15,7 @@ say "php -l stubs/push.stub.php"
 php -l stubs/push.stub.php
 status=0
 say "cargo test (engine)"
-cargo test --release -p push-engine || status=$?
+cargo test --release -p push-engine -p push-bench || status=$?
 say "PHPUnit (extension: $SO)"
 # PHP's own conf.d, minus any installed push.ini, plus this build: every php
 # the tests start (they inherit PHP_INI_SCAN_DIR) loads this very build.

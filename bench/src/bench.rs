@@ -217,6 +217,7 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
 async fn publish(o: &Options, shared: &Arc<Shared>) -> Result<usize, String> {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let next = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
     let until = Instant::now() + if o.rate > 0.0 { o.timeout } else { o.duration };
     let limit = if o.rate > 0.0 || o.messages > 0 {
         o.messages as u64
@@ -228,7 +229,13 @@ async fn publish(o: &Options, shared: &Arc<Shared>) -> Result<usize, String> {
     let interval = (o.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / o.rate));
     let mut handles = Vec::new();
     for _ in 0..publishers {
-        let (client, next, o, shared) = (client.clone(), next.clone(), o.clone(), shared.clone());
+        let (client, next, done, o, shared) = (
+            client.clone(),
+            next.clone(),
+            done.clone(),
+            o.clone(),
+            shared.clone(),
+        );
         handles.push(tokio::spawn(async move {
             let start = Instant::now();
             loop {
@@ -259,13 +266,16 @@ async fn publish(o: &Options, shared: &Arc<Shared>) -> Result<usize, String> {
                 if !status.is_success() {
                     return Err(format!("publish answered {status}"));
                 }
+                done.fetch_add(1, Ordering::SeqCst);
             }
         }));
     }
     for h in handles {
         h.await.map_err(|e| e.to_string())??;
     }
-    Ok(next.load(Ordering::SeqCst).min(limit) as usize)
+    // Every number below `done` was published: a publisher takes numbers in
+    // order and stops at the first it does not publish.
+    Ok(done.load(Ordering::SeqCst) as usize)
 }
 
 /// One subscriber: connects (at most 256 connecting at once), then records
