@@ -35,14 +35,6 @@ final class BrowserTest extends PushTestCase
         parent::tearDown();
     }
 
-    private static function freePort(): int
-    {
-        $s = stream_socket_server('tcp://127.0.0.1:0');
-        $port = (int) substr(strrchr(stream_socket_get_name($s, false), ':'), 1);
-        fclose($s);
-        return $port;
-    }
-
     /** @return array{0: resource, 1: array<int, resource>} */
     private function spawn(array $cmd, array $env = []): array
     {
@@ -73,20 +65,6 @@ final class BrowserTest extends PushTestCase
             }
         }
         self::fail("no line within {$timeout}s (got: '$buf')");
-    }
-
-    private static function waitForPort(int $port): void
-    {
-        $deadline = microtime(true) + 10;
-        while (microtime(true) < $deadline) {
-            $s = @stream_socket_client("tcp://127.0.0.1:$port", $errno, $errstr, 0.2);
-            if ($s) {
-                fclose($s);
-                return;
-            }
-            usleep(50_000);
-        }
-        self::fail("nothing listens on port $port");
     }
 
     /** Starts an example (engine + page server); returns [enginePort, pagePort]. */

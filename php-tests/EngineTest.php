@@ -96,7 +96,7 @@ final class EngineTest extends PushTestCase
         $proc = proc_open([PHP_BINARY, dirname(__DIR__) . '/bin/push-server', '--listen=127.0.0.1:0', '--socket=' . self::socketPath()], [2 => ['pipe', 'w']], $pipes);
         self::assertIsResource($proc);
         $line = fgets($pipes[2]);
-        self::assertMatchesRegularExpression('#^push: engine listening on http://127\.0\.0\.1:(\d+) \(pid \d+\)#', (string) $line);
+        self::assertMatchesRegularExpression('#^push: engine listening on http://127\.0\.0\.1:(\d+) \(pid \d+\), workers on unix:/\S+\.sock;#', (string) $line);
         preg_match('#http://([0-9.:]+)#', $line, $m);
         [$status] = self::httpGet($m[1], '/health');
         self::assertSame(200, $status);

@@ -113,28 +113,6 @@ final class FpmTest extends PushTestCase
         parent::tearDown();
     }
 
-    private static function freePort(): int
-    {
-        $s = stream_socket_server('tcp://127.0.0.1:0');
-        $port = (int) substr(strrchr(stream_socket_get_name($s, false), ':'), 1);
-        fclose($s);
-        return $port;
-    }
-
-    private static function waitForPort(int $port): void
-    {
-        $deadline = microtime(true) + 10;
-        while (microtime(true) < $deadline) {
-            $s = @stream_socket_client("tcp://127.0.0.1:$port", $errno, $errstr, 0.2);
-            if ($s) {
-                fclose($s);
-                return;
-            }
-            usleep(50_000);
-        }
-        self::fail("nothing listens on port $port");
-    }
-
     /** @return array<int, resource> */
     private function spawn(string $name, array $cmd, array $descriptors = [1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']]): array
     {

@@ -84,6 +84,30 @@ abstract class PushTestCase extends TestCase
         return [$status['exitcode'], $out, $err];
     }
 
+    /** A TCP port nobody listens on (now). */
+    protected static function freePort(): int
+    {
+        $s = stream_socket_server('tcp://127.0.0.1:0');
+        $port = (int) substr(strrchr(stream_socket_get_name($s, false), ':'), 1);
+        fclose($s);
+        return $port;
+    }
+
+    /** Waits (at most 10 s) until something listens on $port. */
+    protected static function waitForPort(int $port): void
+    {
+        $deadline = microtime(true) + 10;
+        while (microtime(true) < $deadline) {
+            $s = @stream_socket_client("tcp://127.0.0.1:$port", $errno, $errstr, 0.2);
+            if ($s) {
+                fclose($s);
+                return;
+            }
+            usleep(50_000);
+        }
+        self::fail("nothing listens on port $port");
+    }
+
     /** GET over HTTP/1.0 from the engine; returns [status, body]. */
     protected static function httpGet(string $addr, string $path): array
     {
