@@ -33,6 +33,7 @@ final class IniInfoTest extends PushTestCase
             'push.socket_group' => '',
             'push.connect_timeout' => '1',
             'push.io_timeout' => '5',
+            'push.max_cursors' => '1024',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

@@ -190,5 +190,10 @@ pub fn listen_addr() -> Option<SocketAddr> {
 /// Runs `f` on this process's cursor book.
 pub fn with_cursors<R>(f: impl FnOnce(&mut Cursors) -> R) -> R {
     let mut guard = CURSORS.lock().unwrap_or_else(|e| e.into_inner());
-    f(guard.get_or_insert_with(Cursors::default))
+    let book = guard.get_or_insert_with(|| {
+        let capacity =
+            ini::config().map_or(push_engine::cursors::DEFAULT_CAPACITY, |c| c.max_cursors);
+        Cursors::new(capacity)
+    });
+    f(book)
 }

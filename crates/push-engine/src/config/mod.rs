@@ -69,6 +69,8 @@ pub struct Config {
     pub connect_timeout: Duration,
     /// How long a worker waits for the engine to answer a request.
     pub io_timeout: Duration,
+    /// Channels whose `push_get_message()` cursor a process remembers.
+    pub max_cursors: usize,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -260,6 +262,13 @@ pub const SETTINGS: &[Setting] = &[
         parse_positive_secs,
         show_secs
     ),
+    setting!(
+        max_cursors,
+        "1024",
+        "channels whose push_get_message() cursor a process remembers",
+        parse_positive,
+        show_usize
+    ),
 ];
 
 impl Default for Config {
@@ -288,6 +297,7 @@ impl Default for Config {
             socket_group: String::new(),
             connect_timeout: Duration::ZERO,
             io_timeout: Duration::ZERO,
+            max_cursors: 0,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.
