@@ -148,6 +148,7 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
         .map(|(ch, _)| (0..published).filter(|i| i % o.channels == *ch).count() as u64)
         .sum();
     let mut last = (shared.delivered.load(Ordering::Relaxed), Instant::now());
+    let deadline = Instant::now() + o.timeout;
     while shared.delivered.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
         let now = shared.delivered.load(Ordering::Relaxed);

@@ -1,0 +1,319 @@
+<?php
+/**
+ * bench/run.sh's helper for its results.
+ *
+ *   php report.php meta ROOT NOFILE HISTORY HISTORY_TTL NGINX_WORKERS FPM_CHILDREN
+ *       prints the machine and settings as one JSON object
+ *   php report.php latest.json
+ *       prints the markdown report of a run's JSON lines
+ *
+ * latest.json holds one object per line, "kind" saying which: meta,
+ * loadgen (push-loadgen's object plus scenario, title, server, args, note),
+ * php (scenarios/php-send.php's, plus run), tutorial
+ * (scenarios/sse-clients.php's), end.
+ */
+
+if (($argv[1] ?? '') === 'meta') {
+    [, , $root, $nofile, $history, $ttl, $workers, $children] = $argv;
+    $sh = fn (string $cmd) => trim((string) shell_exec($cmd));
+    preg_match('/MemTotal:\s+(\d+)/', (string) file_get_contents('/proc/meminfo'), $mem);
+    preg_match('/model name\s*:\s*(.+)/', (string) file_get_contents('/proc/cpuinfo'), $cpu);
+    $dirty = $sh('git -C ' . escapeshellarg($root) . ' status --porcelain --untracked-files=no 2>/dev/null') !== '';
+    echo json_encode([
+        'date' => date('Y-m-d H:i T'),
+        'cores' => (int) $sh('nproc'),
+        'cpu' => $cpu[1] ?? '?',
+        'ram_gib' => round(((int) ($mem[1] ?? 0)) / 1048576, 1),
+        'kernel' => php_uname('r'),
+        'os' => 'Debian ' . trim((string) @file_get_contents('/etc/debian_version')),
+        'php' => PHP_VERSION,
+        'push' => phpversion('push'),
+        'phpredis' => phpversion('redis'),
+        'nginx' => preg_replace('#^nginx version: nginx/#', '', $sh('/usr/sbin/nginx -v 2>&1')),
+        'nchan' => $sh("dpkg-query -W -f='\${Version}' libnginx-mod-nchan"),
+        'redis' => preg_replace('/^Redis server v=(\S+).*/', '$1', $sh('redis-server --version')),
+        'commit' => $sh('git -C ' . escapeshellarg($root) . ' rev-parse --short HEAD 2>/dev/null') . ($dirty ? ' (with local changes)' : ''),
+        'nofile' => (int) $nofile,
+        'push_settings' => "bin/push-server --history=$history --history_ttl=$ttl; every other push.* setting at its default (push.threads = 2, push.channel_buffer = 256, push.max_queue_bytes = 1M)",
+        'nchan_settings' => "worker_processes $workers; nchan_message_buffer_length $history; nchan_message_timeout {$ttl}s; nchan_subscriber_first_message newest; nchan_shared_memory_size 256M; listen backlog 4096 (bench/nchan.conf)",
+        'fpm_settings' => "php8.2-fpm pm = static, pm.max_children = $children, behind nginx (fastcgi_buffering off), one worker per connection",
+    ], JSON_UNESCAPED_SLASHES), "\n";
+    exit(0);
+}
+
+$rows = [];
+foreach (file($argv[1] ?? 'latest.json', FILE_IGNORE_NEW_LINES | FILE_SKIP_EMPTY_LINES) as $line) {
+    $o = json_decode($line, true);
+    if (is_array($o)) {
+        $rows[] = $o;
+    }
+}
+$meta = current(array_filter($rows, fn ($r) => $r['kind'] === 'meta')) ?: [];
+$end = current(array_filter($rows, fn ($r) => $r['kind'] === 'end')) ?: [];
+
+function num($v, int $dec = -1): string
+{
+    if ($v === null || $v === '') {
+        return '—';
+    }
+    if (!is_numeric($v)) {
+        return (string) $v;
+    }
+    $v = (float) $v;
+    if ($dec < 0) {
+        $dec = floor($v) == $v || abs($v) >= 1000 ? 0 : (abs($v) >= 100 ? 1 : (abs($v) >= 1 ? 2 : 3));
+    }
+    $s = number_format($v, $dec, '.', ',');
+    return str_contains($s, '.') ? rtrim(rtrim($s, '0'), '.') : $s;
+}
+
+function ratio($a, $b): string
+{
+    if (!is_numeric($a) || !is_numeric($b) || (float) $b == 0.0) {
+        return '—';
+    }
+    $r = $a / $b;
+    if ($r >= 100) {
+        return number_format($r, 0, '.', ',');
+    }
+    if ($r >= 0.1 || $r == 0.0) {
+        return number_format($r, 2);
+    }
+    return rtrim(sprintf('%.6f', (float) sprintf('%.2g', $r)), '0');   // two significant digits
+}
+
+function median(array $v)
+{
+    $v = array_values(array_filter($v, 'is_numeric'));
+    if (!$v) {
+        return null;
+    }
+    sort($v);
+    $n = count($v);
+    return $n % 2 ? $v[intdiv($n, 2)] : ($v[$n / 2 - 1] + $v[$n / 2]) / 2;
+}
+
+$out = [];
+$out[] = '# push benchmark — push against nginx + nchan, phpredis and the tutorial';
+$out[] = '';
+if ($meta) {
+    $out[] = sprintf('Machine: %d cores, %s, %s GiB RAM, kernel %s, %s. Date: %s%s.',
+        $meta['cores'], $meta['cpu'], $meta['ram_gib'], $meta['kernel'], $meta['os'], $meta['date'],
+        isset($end['elapsed_s']) ? sprintf(' (the run took %d min %02d s)', intdiv($end['elapsed_s'], 60), $end['elapsed_s'] % 60) : '');
+    $out[] = '';
+    $out[] = sprintf('Software: push %s (commit %s) on PHP %s; nginx %s with libnginx-mod-nchan %s; redis-server %s with phpredis %s.',
+        $meta['push'], $meta['commit'], $meta['php'], $meta['nginx'], $meta['nchan'], $meta['redis'], $meta['phpredis']);
+    $out[] = '';
+    $out[] = 'Settings:';
+    $out[] = '';
+    $out[] = "- push: `{$meta['push_settings']}`";
+    $out[] = "- nginx + nchan: `{$meta['nchan_settings']}`";
+    $out[] = "- tutorial: {$meta['fpm_settings']}";
+    $out[] = "- open files: {$meta['nofile']} per process (each server and the load generator); each scenario runs on a freshly started server, one server at a time, on loopback, the load generator (target/release/push-loadgen) on the same 2 cores";
+    $out[] = '';
+}
+$out[] = 'Ratios are push / reference: below 1 is better for push in rows marked (lower is better), above 1 in rows marked (higher is better). Each load-generator figure is the median of the runs listed under its table (push and nchan alternating); on a shared or virtual machine single runs can differ by 2× or more (s4 most), so compare push and its reference within one run, not figures across runs.';
+$out[] = '';
+
+// ---------------------------------------------------------------- push-loadgen scenarios
+$metrics = [
+    // key, label, direction
+    ['connected', 'connected', 'higher'],
+    ['failed', 'failed connections', 'lower'],
+    ['expected', 'messages expected (deliveries)', ''],
+    ['delivered', 'delivered', 'higher'],
+    ['lost', 'lost', 'lower'],
+    ['duplicated', 'duplicated', 'lower'],
+    ['p50_ms', 'latency p50, ms', 'lower'],
+    ['p95_ms', 'latency p95, ms', 'lower'],
+    ['p99_ms', 'latency p99, ms', 'lower'],
+    ['max_ms', 'latency max, ms', 'lower'],
+    ['msgs_per_s', 'delivered messages/s', 'higher'],
+    ['cpu_s', 'server CPU, s', 'lower'],
+    ['cpu_us_per_msg', 'server CPU per delivered message, µs', 'lower'],
+    ['rss_before_kb', 'server RSS before, KB', ''],
+    ['rss_after_kb', 'server RSS with the connections, KB', 'lower'],
+    ['rss_per_conn_bytes', 'server RSS per connection, bytes', 'lower'],
+    ['duration_s', 'duration, s', ''],
+];
+$scenarios = [];
+foreach ($rows as $r) {
+    if ($r['kind'] === 'loadgen') {
+        $scenarios[$r['scenario']]['title'] = $r['title'];
+        $scenarios[$r['scenario']]['args'] = $r['args'];
+        $scenarios[$r['scenario']]['note'] = $r['note'] ?? '';
+        $scenarios[$r['scenario']][$r['server']][] = $r;
+    }
+}
+$summary = [];
+$n = 0;
+$sections = [];
+foreach ($scenarios as $id => $s) {
+    $n++;
+    $sec = [];
+    $sec[] = "### $id. {$s['title']}";
+    $sec[] = '';
+    $sec[] = "`push-loadgen bench {$s['args']}` (push: `--server push`, nchan: `--server nchan`)";
+    $sec[] = '';
+    if ($s['note'] !== '') {
+        $sec[] = "Note: {$s['note']}.";
+        $sec[] = '';
+    }
+    // With several runs of a scenario, each figure is the median.
+    $fig = [];
+    foreach (['push', 'nchan'] as $server) {
+        foreach ($metrics as [$key]) {
+            $fig[$server][$key] = median(array_column($s[$server] ?? [], $key));
+        }
+        $runs = count($s[$server] ?? []);
+        $fig[$server]['runs'] = $runs;
+        foreach ($s[$server] ?? [] as $run) {
+            if (!empty($run['error'])) {
+                $sec[] = "**$server failed:** " . str_replace("\n", ' ', $run['error']);
+                $sec[] = '';
+            }
+        }
+    }
+    $sec[] = '| metric | push | nginx + nchan | push / nchan |';
+    $sec[] = '|---|---:|---:|---:|';
+    $idle = str_contains($s['args'], '--idle');
+    foreach ($metrics as [$key, $label, $dir]) {
+        if ($idle && !in_array($key, ['connected', 'failed', 'rss_before_kb', 'rss_after_kb', 'rss_per_conn_bytes', 'duration_s'], true)) {
+            continue;   // nothing is published
+        }
+        $p = $fig['push'][$key];
+        $c = $fig['nchan'][$key];
+        if ($p === null && $c === null) {
+            continue;
+        }
+        $sec[] = sprintf('| %s%s | %s | %s | %s |', $label, $dir ? " ($dir is better)" : '', num($p), num($c), $dir ? ratio($p, $c) : '');
+    }
+    if ($fig['push']['runs'] > 1 || $fig['nchan']['runs'] > 1) {
+        $sec[] = '';
+        $sec[] = sprintf('Medians of %d (push) and %d (nchan) runs.', $fig['push']['runs'], $fig['nchan']['runs']);
+    }
+    $sec[] = '';
+    $sections[] = $sec;
+    // The summary: the figure each scenario is about.
+    $key = match (true) {
+        str_starts_with($id, 's3') => 'rss_per_conn_bytes',
+        $id === 's4' => 'msgs_per_s',
+        default => 'p50_ms',
+    };
+    $label = array_column($metrics, 1, 0)[$key];
+    $summary[] = sprintf('| %s | %s | %s | %s | %s |', $id, $label, num($fig['push'][$key]), num($fig['nchan'][$key]), ratio($fig['push'][$key], $fig['nchan'][$key]));
+    if ($id === 's4') {
+        $summary[] = sprintf('| %s | %s | %s | %s | %s |', $id, 'server CPU per delivered message, µs', num($fig['push']['cpu_us_per_msg']), num($fig['nchan']['cpu_us_per_msg']), ratio($fig['push']['cpu_us_per_msg'], $fig['nchan']['cpu_us_per_msg']));
+    }
+    $idle || $summary[] = sprintf('| %s | delivered / expected | %s / %s | %s / %s | |', $id, num($fig['push']['delivered']), num($fig['push']['expected']), num($fig['nchan']['delivered']), num($fig['nchan']['expected']));
+}
+if ($summary) {
+    $out[] = '## Summary: push against nginx + nchan';
+    $out[] = '';
+    $out[] = '| scenario | figure | push | nginx + nchan | push / nchan |';
+    $out[] = '|---|---|---:|---:|---:|';
+    array_push($out, ...$summary);
+    $out[] = '';
+    $out[] = '## Scenarios (push-loadgen)';
+    $out[] = '';
+    foreach ($sections as $sec) {
+        array_push($out, ...$sec);
+    }
+}
+
+// ---------------------------------------------------------------- PHP: push_send / push_get_message vs phpredis
+$php = [];
+foreach ($rows as $r) {
+    if ($r['kind'] === 'php' && isset($r['mode'])) {
+        $php[$r['mode']][] = $r;
+    }
+}
+if ($php) {
+    $m = fn (string $mode, string $key) => median(array_column($php[$mode] ?? [], $key));
+    $runs = max(array_map('count', $php));
+    $calls = $php['worker-send'][0]['n'] ?? ($php['engine-send'][0]['n'] ?? '?');
+    $wakes = $php['worker-wake'][0]['n'] ?? '?';
+    $out[] = '## 7. PHP: push_send() and push_get_message() against phpredis + redis-server';
+    $out[] = '';
+    $out[] = sprintf('`bench/scenarios/php-send.php`: %s calls per run (32-byte message, nobody subscribed) and %s wake-ups per run (a forked child publishes a `hrtime()` stamp every 5 ms; the waiter measures the delay to its wake-up); each figure the median of %d runs, each run a new PHP process. "Engine process": the script runs the engine itself (`push_server_start()`); "worker": the engine is `bin/push-server` and the script reaches it over push.socket (a Unix socket), the way php-fpm workers do. The reference is phpredis to a `redis-server` on 127.0.0.1 (TCP loopback): PUBLISH, and SUBSCRIBE for wake-ups.',
+        num($calls), num($wakes), $runs);
+    $out[] = '';
+    $out[] = '| figure | push | phpredis → redis-server | push / phpredis |';
+    $out[] = '|---|---:|---:|---:|';
+    $line = function (string $label, string $mode, string $ref, string $key) use ($m, &$out) {
+        $out[] = sprintf('| %s | %s | %s | %s |', $label, num($m($mode, $key)), num($m($ref, $key)), ratio($m($mode, $key), $m($ref, $key)));
+    };
+    $line('push_send() in the engine process, calls/s (higher is better) vs PUBLISH', 'engine-send', 'redis-publish', 'calls_per_s');
+    $line('push_send() from a worker, calls/s (higher is better) vs PUBLISH', 'worker-send', 'redis-publish', 'calls_per_s');
+    $line('push_send() in the engine process, p50 µs per call (lower is better)', 'engine-send', 'redis-publish', 'p50_us');
+    $line('push_send() from a worker, p50 µs per call (lower is better)', 'worker-send', 'redis-publish', 'p50_us');
+    $line('push_send() from a worker, p99 µs per call (lower is better)', 'worker-send', 'redis-publish', 'p99_us');
+    $line('push_get_message() wake-up in the engine process, p50 µs (lower is better) vs SUBSCRIBE', 'engine-wake', 'redis-wake', 'p50_us');
+    $line('push_get_message() wake-up in the engine process, p99 µs (lower is better)', 'engine-wake', 'redis-wake', 'p99_us');
+    $line('push_get_message() wake-up in a worker, p50 µs (lower is better) vs SUBSCRIBE', 'worker-wake', 'redis-wake', 'p50_us');
+    $line('push_get_message() wake-up in a worker, p99 µs (lower is better)', 'worker-wake', 'redis-wake', 'p99_us');
+    $errors = array_filter(array_merge(...array_values($php)), fn ($r) => !empty($r['error']));
+    foreach ($errors as $e) {
+        $out[] = '';
+        $out[] = "**{$e['mode']} failed:** {$e['error']}";
+    }
+    $out[] = '';
+}
+
+// ---------------------------------------------------------------- the tutorial under php-fpm
+$tut = array_values(array_filter($rows, fn ($r) => $r['kind'] === 'tutorial'));
+if ($tut) {
+    $by = [];
+    foreach ($tut as $t) {
+        $by[$t['label']] = $t;
+    }
+    $labels = array_keys($by);
+    $push = $by['push engine /sse'] ?? null;
+    $tutorial = null;
+    foreach ($by as $l => $t) {
+        if (str_starts_with($l, 'tutorial')) {
+            $tutorial = $t;
+        }
+    }
+    $first = $tut[0];
+    $out[] = '## 8. What push replaces: the tutorial\'s SSE loop under php-fpm';
+    $out[] = '';
+    $out[] = sprintf('`bench/scenarios/sse-clients.php`: %d SSE connections opened at once; after 3 s, %d messages 1.25 s apart (slower than the tutorial\'s 1 s loop, so nothing is missed for its rate). "Held": connections that got their response (the others wait in php-fpm\'s queue: one worker per open page). The tutorial\'s `stream.php` is `bench/scenarios/tutorial-stream.php` — its loop unchanged, `sleep(1)`, `getMessage()` reading a file; `examples/fpm/stream.php` is the same technique on `push_get_message()`; the engine\'s `/sse/{channel}` holds no PHP process. Server memory is the summed PSS of the php-fpm master and workers (nginx in front not counted) or of the engine process, CPU their CPU time over the run.',
+        $first['clients'] ?? 0, $first['messages'] ?? 0);
+    $out[] = '';
+    $head = '| figure | ' . implode(' | ', $labels) . ' | push engine / tutorial |';
+    $out[] = $head;
+    $out[] = '|---|' . str_repeat('---:|', count($labels) + 1);
+    foreach ([
+        ['clients', 'connections opened', ''],
+        ['held', 'connections held (served)', 'higher'],
+        ['expected', 'messages expected (deliveries)', ''],
+        ['delivered', 'delivered', 'higher'],
+        ['duplicated', 'duplicated', 'lower'],
+        ['p50_ms', 'latency p50, ms', 'lower'],
+        ['p95_ms', 'latency p95, ms', 'lower'],
+        ['p99_ms', 'latency p99, ms', 'lower'],
+        ['max_ms', 'latency max, ms', 'lower'],
+        ['server_pss_kb', 'server memory (PSS) while holding, KB', 'lower'],
+        ['server_cpu_s', 'server CPU over the run, s', 'lower'],
+    ] as [$key, $label, $dir]) {
+        $cells = array_map(fn ($t) => num($t[$key] ?? null), array_values($by));
+        $out[] = sprintf('| %s%s | %s | %s |', $label, $dir ? " ($dir is better)" : '', implode(' | ', $cells),
+            $dir && $push && $tutorial ? ratio($push[$key] ?? null, $tutorial[$key] ?? null) : '');
+    }
+    foreach ($tut as $t) {
+        if (!empty($t['error'])) {
+            $out[] = '';
+            $out[] = "**{$t['label']} failed:** {$t['error']}";
+        }
+    }
+    $out[] = '';
+    $s2 = $scenarios['s2']['push'][0]['connected'] ?? null;
+    $out[] = sprintf('One php-fpm pool of %s workers holds at most that many open pages, whatever the technique inside; the engine held %s here%s.',
+        preg_match('/max_children = (\d+)/', $meta['fpm_settings'] ?? '', $mm) ? $mm[1] : '?',
+        num($push['held'] ?? null),
+        $s2 ? ' and ' . num($s2) . ' SSE subscribers in scenario s2' : '');
+    $out[] = '';
+}
+
+echo implode("\n", $out), "\n";
