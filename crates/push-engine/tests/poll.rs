@@ -7,21 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use push_engine::{Id, Publication};
+use push_engine::Id;
 use serde_json::{json, Value};
-
-fn message(p: &Publication) -> Value {
-    let mut v = json!({
-        "channel": &*p.channel,
-        "id": p.id.to_string(),
-        "event": p.event.as_deref(),
-        "data": p.data_text(),
-    });
-    if !p.text {
-        v["encoding"] = "base64".into();
-    }
-    v
-}
 
 /// `GET path`, which must answer 200 with JSON; returns it and how long it took.
 async fn poll(server: &Server, path: &str) -> (Value, Duration) {
@@ -52,7 +39,7 @@ async fn since_inside_history_answers_at_once() {
             "channel": "p",
             "cursor": bin.id.to_string(),
             "lost": false,
-            "messages": [message(&sent[2]), message(&sent[3]), message(&bin)],
+            "messages": [envelope(&sent[2]), envelope(&sent[3]), envelope(&bin)],
         })
     );
     assert_eq!(v["messages"][2]["encoding"], "base64");
@@ -76,7 +63,7 @@ async fn since_the_newest_waits_for_the_next_publication() {
     );
     assert_eq!(
         v,
-        json!({"channel": "p", "cursor": p.id.to_string(), "lost": false, "messages": [message(&p)]})
+        json!({"channel": "p", "cursor": p.id.to_string(), "lost": false, "messages": [envelope(&p)]})
     );
 }
 
@@ -97,7 +84,7 @@ async fn no_since_waits_for_the_next_publication() {
     assert!(took < Duration::from_secs(2), "{took:?}");
     assert_eq!(
         r.json(),
-        json!({"channel": "p", "cursor": p.id.to_string(), "lost": false, "messages": [message(&p)]})
+        json!({"channel": "p", "cursor": p.id.to_string(), "lost": false, "messages": [envelope(&p)]})
     );
 }
 
@@ -127,7 +114,7 @@ async fn a_timeout_answers_nothing_with_the_same_cursor() {
     // The cursor of an empty answer resumes with nothing missed.
     let p = server.publish("fresh", "first");
     let (v, _) = poll(&server, &format!("/poll/fresh?since={start}&timeout=0")).await;
-    assert_eq!(v["messages"], json!([message(&p)]));
+    assert_eq!(v["messages"], json!([envelope(&p)]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +149,7 @@ async fn a_lost_cursor_says_so_and_answers_from_the_oldest_held() {
             "channel": "p",
             "cursor": sent[5].id.to_string(),
             "lost": true,
-            "messages": [message(&sent[3]), message(&sent[4]), message(&sent[5])],
+            "messages": [envelope(&sent[3]), envelope(&sent[4]), envelope(&sent[5])],
         })
     );
     // Another epoch, or an id never given out, is lost too.
@@ -205,7 +192,7 @@ async fn a_large_backlog_comes_in_batches_bounded_by_max_queue_bytes() {
     }
     // A batch stops at the message that reaches 4096 bytes: 5 of 1000.
     assert_eq!(batches, [5, 5, 2]);
-    assert_eq!(got, sent.iter().map(|p| message(p)).collect::<Vec<_>>());
+    assert_eq!(got, sent.iter().map(|p| envelope(p)).collect::<Vec<_>>());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -19,19 +19,6 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::Frame;
 use tokio_tungstenite::tungstenite::Message;
 
-fn envelope(p: &push_engine::Publication) -> Value {
-    let mut v = json!({
-        "channel": &*p.channel,
-        "id": p.id.to_string(),
-        "event": p.event.as_deref(),
-        "data": p.data_text(),
-    });
-    if !p.text {
-        v["encoding"] = "base64".into();
-    }
-    v
-}
-
 fn offsets(envelopes: &[Value]) -> Vec<u64> {
     envelopes
         .iter()

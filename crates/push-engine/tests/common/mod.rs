@@ -778,3 +778,19 @@ pub async fn raw_upgrade(addr: SocketAddr, path: &str) -> (TcpStream, Vec<u8>) {
     );
     (stream, rest)
 }
+
+/// The JSON envelope a publication should travel in (WebSocket JSON mode,
+/// long-poll messages), built here independently of the engine's encoder.
+#[allow(dead_code)]
+pub fn envelope(p: &Publication) -> serde_json::Value {
+    let mut v = serde_json::json!({
+        "channel": &*p.channel,
+        "id": p.id.to_string(),
+        "event": p.event.as_deref(),
+        "data": p.data_text(),
+    });
+    if !p.text {
+        v["encoding"] = "base64".into();
+    }
+    v
+}
