@@ -97,7 +97,8 @@ pub fn from_engine(func: &str, e: &Error) -> PhpException {
         | Error::AlreadyRunning(_)
         | Error::ShuttingDown
         | Error::SocketInUse(_)
-        | Error::Protocol(_) => push_exception(),
+        | Error::Protocol(_)
+        | Error::Broker(_) => push_exception(),
     };
     PhpException::new(msg, 0, class)
 }

@@ -109,7 +109,7 @@ fn worker_config() -> Result<Config, Error> {
 /// the engine's local socket.
 pub fn publish(channel: &str, msg: Outgoing) -> Result<Id, Error> {
     match engine() {
-        Some(engine) => Ok(engine.hub().publish(channel, msg)?.id),
+        Some(engine) => Ok(engine.publish(channel, msg)?.id),
         None => with_client(|c| c.publish(channel, &msg), |_| true).map_err(not_running),
     }
 }

@@ -18,6 +18,8 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::hub::{Cursor, Event, Hub, Lost};
 use crate::message::{Id, Publication};
+use crate::broker::{self, Redis};
+use crate::message::Outgoing;
 use crate::{ipc, process, server};
 
 /// How long a blocking call sleeps before it gives its caller a chance to
@@ -108,9 +110,17 @@ impl Engine {
                 Error::Runtime(e)
             })?
         };
-        let hub = Hub::new(config.clone());
         let cancel = CancellationToken::new();
         let workers = TaskTracker::new();
+        let hub = match &config.broker {
+            None => Hub::new(config.clone()),
+            Some(url) => {
+                let broker = Arc::new(Redis::new(&config, url).inspect_err(|_| forget())?);
+                let hub = Hub::with_broker(config.clone(), broker.clone());
+                runtime.spawn(broker::redis::run(hub.clone(), broker, cancel.clone()));
+                hub
+            }
+        };
         runtime.spawn(ipc::server::run(
             local,
             config.socket.clone(),
@@ -187,6 +197,29 @@ impl Engine {
         self.stopped.load(Ordering::SeqCst)
     }
 
+    /// Publishes from a thread that is not the runtime's (PHP's): at once
+    /// with the memory broker, else through the shared broker, waiting at
+    /// most `push.io_timeout`.
+    pub fn publish(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
+        if self.is_stopped() {
+            return Err(Error::ShuttingDown);
+        }
+        if self.hub.broker().is_none() {
+            return self.hub.publish(channel, msg);
+        }
+        let limit = self.hub.config().io_timeout;
+        let hub = self.hub.clone();
+        let channel = channel.to_owned();
+        let task = self.handle.spawn(async move {
+            tokio::time::timeout(limit, hub.send(&channel, msg)).await
+        });
+        match self.handle.block_on(task) {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_elapsed)) => Err(Error::Broker(format!("no answer within {limit:?}"))),
+            Err(_) => Err(Error::ShuttingDown),
+        }
+    }
+
     /// Waits for the next message on `channel` after `cursor`, for at most
     /// `timeout`, without spinning. Every [`WAIT_SLICE`] it calls
     /// `interrupt`; returning `Break` abandons the wait (for example to let
@@ -202,19 +235,43 @@ impl Engine {
         if self.is_stopped() {
             return Err(Error::ShuttingDown);
         }
-        let mut sub = self.hub.subscribe(channel, cursor)?;
         let mut lost = None;
-        // Fast path: something is already there.
-        while let Some(event) = sub.try_recv() {
-            match event {
-                Event::Message(p) => return Ok(waited(Some(p), lost, sub.position(), false)),
-                Event::Lost(l) => lost = Some(l),
-                Event::Closed => return Err(Error::ShuttingDown),
+        let mut start = match cursor {
+            Cursor::After(id) => id,
+            Cursor::Live => Id::default(),
+        };
+        // With the memory broker, subscribe here and take what is already
+        // there without a trip through the runtime.
+        let ready = match self.hub.broker() {
+            Some(_) => None,
+            None => {
+                let mut sub = self.hub.subscribe(channel, cursor)?;
+                while let Some(event) = sub.try_recv() {
+                    match event {
+                        Event::Message(p) => {
+                            return Ok(waited(Some(p), lost, sub.position(), false))
+                        }
+                        Event::Lost(l) => lost = Some(l),
+                        Event::Closed => return Err(Error::ShuttingDown),
+                    }
+                }
+                start = sub.position();
+                Some(sub)
             }
-        }
-        let start = sub.position();
+        };
+        let (hub, channel) = (self.hub.clone(), channel.to_owned());
         let (tx, rx) = crossbeam_channel::bounded(1);
         let task = self.handle.spawn(async move {
+            let mut sub = match ready {
+                Some(sub) => sub,
+                None => match hub.join(&channel, cursor).await {
+                    Ok(sub) => sub,
+                    Err(e) => {
+                        let _ = tx.send((Ok(Err(e)), lost, start));
+                        return;
+                    }
+                },
+            };
             let outcome = tokio::time::timeout(timeout, async {
                 loop {
                     match sub.recv().await {

@@ -60,6 +60,9 @@ pub enum Error {
 
     #[error("local socket protocol error: {0}")]
     Protocol(String),
+
+    #[error("the Redis broker is unavailable ({0}): nothing was published; connected subscribers keep their connections and the engine reconnects by itself")]
+    Broker(String),
 }
 
 /// Shorthand for results whose error is [`Error`].

@@ -28,6 +28,7 @@
 //!   closed in children, SIGINT/SIGTERM while serving.
 
 pub mod api;
+pub mod broker;
 pub mod config;
 pub mod cursors;
 pub mod engine;

@@ -17,7 +17,7 @@ use crate::error::Error;
 ///
 /// The text form (`"<epoch hex>-<offset>"`) is opaque to clients: it is the
 /// SSE `id:`, the long-poll cursor and the `push_get_message()` cursor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Id {
     pub epoch: u64,
     pub offset: u64,

@@ -114,7 +114,7 @@ async fn publish(
     if let Some(event) = transport::param(&query, "event") {
         msg = msg.event(event);
     }
-    let p = state.hub.publish(&channel, msg)?;
+    let p = state.hub.send(&channel, msg).await?;
     Ok(Json(
         json!({ "channel": &*p.channel, "id": p.id.to_string() }),
     ))

@@ -71,6 +71,13 @@ pub struct Config {
     pub io_timeout: Duration,
     /// Channels whose `push_get_message()` cursor a process remembers.
     pub max_cursors: usize,
+    /// Where publications are ordered and history is kept: `None` for this
+    /// process's memory, or a `redis://host:port/db` URL shared by several
+    /// engines.
+    pub broker: Option<String>,
+    /// Prefix of every Redis key and pub/sub channel, so several apps can
+    /// share one Redis.
+    pub redis_prefix: String,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -269,6 +276,20 @@ pub const SETTINGS: &[Setting] = &[
         parse_positive,
         show_usize
     ),
+    setting!(
+        broker,
+        "memory",
+        "memory, or redis://host:port/db to share channels between engines",
+        parse_broker,
+        show_broker
+    ),
+    setting!(
+        redis_prefix,
+        "push",
+        "prefix of Redis keys and channels (one per app)",
+        parse_prefix,
+        show_str
+    ),
 ];
 
 impl Default for Config {
@@ -298,6 +319,8 @@ impl Default for Config {
             connect_timeout: Duration::ZERO,
             io_timeout: Duration::ZERO,
             max_cursors: 0,
+            broker: None,
+            redis_prefix: String::new(),
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.

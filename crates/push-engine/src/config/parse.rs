@@ -157,3 +157,33 @@ pub(super) fn parse_path(v: &str) -> Result<String, String> {
     }
     Ok(v.to_owned())
 }
+
+/// `memory` (or empty) for the in-process broker, else a Redis URL.
+pub(super) fn parse_broker(value: &str) -> Result<Option<String>, String> {
+    let v = value.trim();
+    if v.is_empty() || v.eq_ignore_ascii_case("memory") {
+        return Ok(None);
+    }
+    if !(v.starts_with("redis://") || v.starts_with("redis+unix://") || v.starts_with("unix://")) {
+        return Err("use memory, redis://host:port/db or unix:///path/to/redis.sock".into());
+    }
+    redis::Client::open(v).map_err(|e| format!("not a Redis URL: {e}"))?;
+    Ok(Some(v.to_owned()))
+}
+pub(super) fn show_broker(b: &Option<String>) -> String {
+    b.clone().unwrap_or_else(|| "memory".into())
+}
+
+/// 1–64 characters that are neither Redis glob characters nor braces.
+pub(super) fn parse_prefix(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    let ok = (1..=64).contains(&v.len())
+        && v
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err("use 1 to 64 characters of A-Z a-z 0-9 _ . : -".into())
+    }
+}

@@ -5,6 +5,7 @@
 //! across an `.await`.
 
 mod channel;
+mod mirror;
 mod subscription;
 
 use std::collections::HashMap;
@@ -16,8 +17,10 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 pub use channel::Lost;
+pub use mirror::{Applied, Merge, Numbered, Snapshot};
 pub use subscription::{Event, Subscription};
 
+use crate::broker::Redis;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::message::{validate_channel, validate_event, Id, Outgoing, Publication};
@@ -47,6 +50,9 @@ struct Inner {
     stats: Arc<Stats>,
     /// Set by `close_all`: no new subscriptions.
     closed: std::sync::atomic::AtomicBool,
+    /// The shared broker this hub mirrors, if any (else ids and history
+    /// are this process's own).
+    broker: Option<Arc<Redis>>,
 }
 
 /// A monotonic counter or gauge.
@@ -124,7 +130,19 @@ impl Epochs {
 }
 
 impl Hub {
+    /// A hub whose ids and history live in this process.
     pub fn new(config: Arc<Config>) -> Self {
+        Self::build(config, None)
+    }
+
+    /// A hub that mirrors a shared broker: publications go through the
+    /// broker, which numbers them, and come back through
+    /// [`Hub::apply`] (see `broker::redis::run`).
+    pub fn with_broker(config: Arc<Config>, broker: Arc<Redis>) -> Self {
+        Self::build(config, Some(broker))
+    }
+
+    fn build(config: Arc<Config>, broker: Option<Arc<Redis>>) -> Self {
         Hub {
             inner: Arc::new(Inner {
                 config,
@@ -132,16 +150,22 @@ impl Hub {
                 epochs: Epochs(AtomicU64::new(0)),
                 stats: Arc::default(),
                 closed: Default::default(),
+                broker,
             }),
         }
+    }
+
+    /// The shared broker, if this hub mirrors one.
+    pub fn broker(&self) -> Option<&Arc<Redis>> {
+        self.inner.broker.as_ref()
     }
 
     pub fn config(&self) -> &Config {
         &self.inner.config
     }
 
-    /// Publishes a message and returns it with its new id.
-    pub fn publish(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
+    /// Checks a message before it is published.
+    pub(crate) fn check<'a>(&self, channel: &'a str, msg: &Outgoing) -> Result<&'a str> {
         let name = validate_channel(channel.as_bytes())?;
         let config = &self.inner.config;
         if msg.data.len() > config.max_message_size {
@@ -153,6 +177,19 @@ impl Hub {
         if let Some(event) = &msg.event {
             validate_event(event)?;
         }
+        Ok(name)
+    }
+
+    /// Publishes a message in this process and returns it with its new id.
+    /// A hub that mirrors a broker refuses: use [`Hub::send`].
+    pub fn publish(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
+        if self.inner.broker.is_some() {
+            return Err(Error::Broker(
+                "this hub mirrors a broker: publish with Hub::send".into(),
+            ));
+        }
+        let name = self.check(channel, &msg)?;
+        let config = &self.inner.config;
         let text = !msg.binary && std::str::from_utf8(&msg.data).is_ok();
         let event: Option<Arc<str>> = msg.event.map(Arc::from);
         let stats = &self.inner.stats;
@@ -311,7 +348,7 @@ impl Hub {
         }
     }
 
-    fn lock_channels(&self) -> MutexGuard<'_, HashMap<Arc<str>, Arc<Channel>>> {
+    pub(crate) fn lock_channels(&self) -> MutexGuard<'_, HashMap<Arc<str>, Arc<Channel>>> {
         self.inner
             .channels
             .lock()
@@ -319,7 +356,7 @@ impl Hub {
     }
 
     /// Finds or creates a channel.
-    fn channel(&self, name: &str) -> Result<Arc<Channel>> {
+    pub(crate) fn channel(&self, name: &str) -> Result<Arc<Channel>> {
         let mut channels = self.lock_channels();
         if let Some(ch) = channels.get(name) {
             return Ok(ch.clone());
@@ -329,7 +366,12 @@ impl Hub {
             return Err(Error::TooManyChannels(max));
         }
         let name: Arc<str> = Arc::from(name);
-        let ch = Arc::new(Channel::new(name.clone(), self.inner.epochs.next()));
+        // A mirror's epoch comes from the broker; 0 means "not known yet".
+        let epoch = match self.inner.broker {
+            Some(_) => 0,
+            None => self.inner.epochs.next(),
+        };
+        let ch = Arc::new(Channel::new(name.clone(), epoch));
         channels.insert(name, ch.clone());
         Ok(ch)
     }

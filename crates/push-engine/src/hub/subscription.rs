@@ -35,6 +35,10 @@ pub struct Subscription {
     lost: Option<Lost>,
     /// Id of the last message handed out (or the position subscribed at).
     position: Id,
+    /// Set when the position cannot be continued (after a reported loss
+    /// with nothing left in history, or before a mirror knows its epoch):
+    /// the next publication is taken whatever its id.
+    adrift: bool,
 }
 
 impl Subscription {
@@ -53,6 +57,7 @@ impl Subscription {
             generation,
             backlog,
             lost,
+            adrift: position.epoch == 0,
             position,
         }
     }
@@ -117,10 +122,32 @@ impl Subscription {
     }
 
     /// Live publications may repeat what the backlog already gave: skip
-    /// anything at or before the cursor.
+    /// anything at or before the cursor. Ids are consecutive within an
+    /// epoch, so anything else is a jump (a mirror caught up past a gap, or
+    /// a new epoch): continue from history, reporting the loss.
     fn accept(&mut self, p: Arc<Publication>) -> Option<Event> {
+        if self.adrift {
+            if p.id <= self.position && self.position.epoch != 0 {
+                return None;
+            }
+            self.adrift = false;
+            self.position = p.id;
+            return Some(Event::Message(p));
+        }
         if p.id <= self.position {
             return None;
+        }
+        let next = Id {
+            epoch: self.position.epoch,
+            offset: self.position.offset + 1,
+        };
+        if p.id != next {
+            self.recover();
+            if self.backlog.back().is_none_or(|b| b.id < p.id) {
+                self.backlog.push_back(p);
+                self.adrift = false;
+            }
+            return self.ready();
         }
         self.position = p.id;
         Some(Event::Message(p))
@@ -137,6 +164,9 @@ impl Subscription {
         if lost.is_some() {
             self.stats.lost.inc();
         }
+        // With a loss and nothing left to give, nothing continues the
+        // position: take whatever comes next.
+        self.adrift = lost.is_some() && backlog.is_empty();
         self.backlog = backlog;
         self.lost = lost;
     }

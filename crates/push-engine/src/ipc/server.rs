@@ -174,7 +174,7 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
                     "this engine speaks protocol {VERSION}"
                 ))),
             },
-            PUBLISH => match publish(&hub, payload) {
+            PUBLISH => match publish(&hub, payload).await {
                 Ok(id) => frame(R_PUBLISHED, |b| put_id(b, id)),
                 Err(e) => error_frame(&e),
             },
@@ -202,7 +202,7 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
     }
 }
 
-fn publish(hub: &Hub, payload: Bytes) -> Result<Id, Error> {
+async fn publish(hub: &Hub, payload: Bytes) -> Result<Id, Error> {
     let mut r = Reader(payload);
     let channel = r.str()?;
     let event = r.str()?;
@@ -215,7 +215,7 @@ fn publish(hub: &Hub, payload: Bytes) -> Result<Id, Error> {
             .map_err(|_| Error::InvalidEvent(String::from_utf8_lossy(&event).into()))?;
         msg = msg.event(event);
     }
-    Ok(hub.publish(channel, msg)?.id)
+    Ok(hub.send(channel, msg).await?.id)
 }
 
 fn parse_wait(payload: Bytes) -> Result<(String, Cursor, Duration), Error> {
@@ -242,7 +242,7 @@ async fn wait<R: AsyncRead + Unpin>(
     rd: &mut R,
     cancel: &CancellationToken,
 ) -> Option<Bytes> {
-    let mut sub = match hub.subscribe(channel, cursor) {
+    let mut sub = match hub.join(channel, cursor).await {
         Ok(sub) => sub,
         Err(e) => return Some(error_frame(&e)),
     };

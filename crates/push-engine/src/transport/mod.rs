@@ -103,12 +103,11 @@ impl Wanted {
     }
 
     /// Subscribes to every channel and opens the feed.
-    pub fn open(&self, hub: &Hub) -> Result<Feed, ApiError> {
-        let subs = self
-            .channels
-            .iter()
-            .map(|(name, start)| hub.subscribe(name, *start))
-            .collect::<Result<Vec<Subscription>, _>>()?;
+    pub async fn open(&self, hub: &Hub) -> Result<Feed, ApiError> {
+        let mut subs: Vec<Subscription> = Vec::with_capacity(self.channels.len());
+        for (name, start) in &self.channels {
+            subs.push(hub.join(name, *start).await?);
+        }
         let config = hub.config();
         Ok(Feed::open(subs, config.max_queue_bytes, patience(config)))
     }

@@ -49,7 +49,8 @@ pub async fn poll(
     };
     let mut sub = state
         .hub
-        .subscribe(&channel, since.map_or(Cursor::Live, Cursor::After))?;
+        .join(&channel, since.map_or(Cursor::Live, Cursor::After))
+        .await?;
     let budget = config.max_queue_bytes;
     let mut messages = Vec::new();
     let mut bytes = 0;

@@ -31,7 +31,7 @@ pub async fn channel(
     Query(query): Query<Pairs>,
     headers: HeaderMap,
 ) -> Result<Response<Body>, ApiError> {
-    stream(state, Some(&channel), query, headers)
+    stream(state, Some(&channel), query, headers).await
 }
 
 pub async fn channels(
@@ -39,10 +39,10 @@ pub async fn channels(
     Query(query): Query<Pairs>,
     headers: HeaderMap,
 ) -> Result<Response<Body>, ApiError> {
-    stream(state, None, query, headers)
+    stream(state, None, query, headers).await
 }
 
-fn stream(
+async fn stream(
     state: AppState,
     path_channel: Option<&str>,
     query: Pairs,
@@ -50,7 +50,7 @@ fn stream(
 ) -> Result<Response<Body>, ApiError> {
     let config = state.hub.config();
     let wanted = Wanted::parse(path_channel, &query, &headers, config)?;
-    let feed = wanted.open(&state.hub)?;
+    let feed = wanted.open(&state.hub).await?;
     let retry = format!("retry: {}\n\n", config.reconnect_delay.as_millis());
     let mut keepalive =
         tokio::time::interval_at(Instant::now() + config.keepalive, config.keepalive);

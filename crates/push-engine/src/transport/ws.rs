@@ -52,7 +52,7 @@ pub async fn root(
         ));
     }
     let channel = state.hub.config().default_channel.clone();
-    upgrade(state, Some(&channel), query, req)
+    upgrade(state, Some(&channel), query, req).await
 }
 
 /// `GET /ws/{channel}`.
@@ -62,7 +62,7 @@ pub async fn channel(
     Query(query): Query<Pairs>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
-    upgrade(state, Some(&channel), query, req)
+    upgrade(state, Some(&channel), query, req).await
 }
 
 /// `GET /ws?channel=a&channel=b`.
@@ -71,7 +71,7 @@ pub async fn channels(
     Query(query): Query<Pairs>,
     req: Request,
 ) -> Result<Response<Body>, ApiError> {
-    upgrade(state, None, query, req)
+    upgrade(state, None, query, req).await
 }
 
 fn is_upgrade(headers: &HeaderMap) -> bool {
@@ -86,7 +86,7 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
     has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
 }
 
-fn upgrade(
+async fn upgrade(
     state: AppState,
     path_channel: Option<&str>,
     query: Pairs,
@@ -122,7 +122,7 @@ fn upgrade(
         .extensions_mut()
         .remove::<OnUpgrade>()
         .ok_or_else(|| ApiError::Internal("connection cannot be upgraded".into()))?;
-    let feed = wanted.open(&state.hub)?;
+    let feed = wanted.open(&state.hub).await?;
     let session = Session {
         hub: state.hub.clone(),
         json: wanted.json,
@@ -219,12 +219,12 @@ impl Session {
                             break End::Drop;
                         }
                         Some(Ok(Message::Text(t))) => {
-                            if let Err(end) = self.client_publish(Bytes::from(t)) {
+                            if let Err(end) = self.client_publish(Bytes::from(t)).await {
                                 break end;
                             }
                         }
                         Some(Ok(Message::Binary(b))) => {
-                            if let Err(end) = self.client_publish_binary(b) {
+                            if let Err(end) = self.client_publish_binary(b).await {
                                 break end;
                             }
                         }
@@ -298,23 +298,27 @@ impl Session {
         }
     }
 
-    fn client_publish_binary(&self, data: Bytes) -> Result<(), End> {
-        self.publish(Outgoing::new(data).binary())
+    async fn client_publish_binary(&self, data: Bytes) -> Result<(), End> {
+        self.publish(Outgoing::new(data).binary()).await
     }
 
-    fn client_publish(&self, data: Bytes) -> Result<(), End> {
-        self.publish(Outgoing::new(data))
+    async fn client_publish(&self, data: Bytes) -> Result<(), End> {
+        self.publish(Outgoing::new(data)).await
     }
 
-    fn publish(&self, msg: Outgoing) -> Result<(), End> {
+    async fn publish(&self, msg: Outgoing) -> Result<(), End> {
         let Some(channel) = &self.publish_to else {
             return Err(End::Close(
                 1008,
                 "publishing is not allowed here: see push.client_publish",
             ));
         };
-        match self.hub.publish(channel, msg) {
+        match self.hub.send(channel, msg).await {
             Ok(_) => Ok(()),
+            Err(crate::Error::Broker(_)) => Err(End::Close(
+                1013,
+                "the broker is unavailable: try again later",
+            )),
             Err(crate::Error::MessageTooLarge { .. }) => Err(End::Close(
                 1009,
                 "message too big: see push.max_message_size",

@@ -1,0 +1,438 @@
+//! The Redis broker: shared ids, history and fan-out between engines.
+//!
+//! Keys, for a channel `c` under `push.redis_prefix` `p`:
+//!
+//! | key | what |
+//! |---|---|
+//! | `p:{c}:head` | hash `{epoch, offset}`: the channel's newest id |
+//! | `p:{c}:hist` | stream of the history, entry ids `<offset>-0` |
+//! | `p:msg:c` | pub/sub channel every engine listens to (`PSUBSCRIBE p:msg:*`) |
+//!
+//! Publishing runs `publish.lua` (append + publish, atomic); a subscriber
+//! the mirror cannot serve runs `read.lua` (head + history, atomic). One
+//! task per engine ([`run`]) holds the pub/sub connection, applies what
+//! arrives to the hub, catches up after gaps and reconnections, and
+//! reconnects with back-off.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, Script, Value};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::hub::{Applied, Cursor, Hub, Merge, Numbered, Snapshot};
+use crate::message::{Id, Outgoing};
+
+/// How long a channel's head outlives its last publication, at least: a
+/// head that expires gives the channel a new epoch, and subscribers of the
+/// old one a (harmless) loss signal.
+const HEAD_TTL_MIN: Duration = Duration::from_secs(86_400);
+/// Longest pause between reconnection attempts.
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+/// Channels caught up at once after a reconnection.
+const CATCH_UP_BATCH: usize = 64;
+
+/// The broker's state, for readiness and metrics.
+#[derive(Debug, Default)]
+pub struct BrokerStatus {
+    /// The pub/sub connection is up.
+    pub connected: AtomicBool,
+    /// Connected, and every mirror has been caught up since.
+    pub ready: AtomicBool,
+    /// Reconnections after the first connection.
+    pub reconnects: AtomicU64,
+}
+
+/// A connection to Redis shared by the engine's tasks.
+pub struct Redis {
+    client: Client,
+    url: String,
+    prefix: String,
+    history: usize,
+    history_ttl: Duration,
+    connect_timeout: Duration,
+    io_timeout: Duration,
+    keepalive: Duration,
+    /// Commands go over one multiplexed connection, made again after an
+    /// error. `tokio::sync::Mutex` because connecting awaits while held.
+    commands: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    publish: Script,
+    read: Script,
+    status: BrokerStatus,
+}
+
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis")
+            .field("url", &self.url)
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Redis {
+    /// Prepares the broker; connects nothing yet (the engine starts even
+    /// with Redis down, and [`run`] keeps trying).
+    pub fn new(config: &Config, url: &str) -> Result<Redis> {
+        let client = Client::open(url)
+            .map_err(|e| Error::Broker(format!("push.broker {url:?}: {e}")))?;
+        Ok(Redis {
+            client,
+            url: url.to_owned(),
+            prefix: config.redis_prefix.clone(),
+            history: config.history,
+            history_ttl: config.history_ttl,
+            connect_timeout: config.connect_timeout,
+            io_timeout: config.io_timeout,
+            keepalive: config.keepalive,
+            commands: tokio::sync::Mutex::new(None),
+            publish: Script::new(include_str!("publish.lua")),
+            read: Script::new(include_str!("read.lua")),
+            status: BrokerStatus::default(),
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub fn status(&self) -> &BrokerStatus {
+        &self.status
+    }
+
+    /// Whether the broker is connected and every mirror is current.
+    pub fn is_ready(&self) -> bool {
+        self.status.ready.load(Ordering::SeqCst)
+    }
+
+    /// Appends and publishes one message; returns its id.
+    pub async fn publish(&self, channel: &str, msg: &Outgoing) -> Result<Id> {
+        let binary = msg.binary || std::str::from_utf8(&msg.data).is_err();
+        let mut invocation = self.publish.prepare_invoke();
+        invocation
+            .key(self.head_key(channel))
+            .key(self.history_key(channel))
+            .arg(self.topic(channel))
+            .arg(if binary { "b" } else { "t" })
+            .arg(msg.event.as_deref().unwrap_or(""))
+            .arg(msg.data.as_ref())
+            .arg(self.history)
+            .arg(millis(self.history_ttl))
+            .arg(millis(self.history_ttl.max(HEAD_TTL_MIN)));
+        let mut con = self.connection().await?;
+        let reply: (String, String) = self.timed(invocation.invoke_async(&mut con)).await?;
+        Ok(Id {
+            epoch: number(&reply.0)?,
+            offset: number(&reply.1)?,
+        })
+    }
+
+    /// The channel's head and its history after `cursor` (all of it for a
+    /// cursor of another epoch; none for a live start).
+    pub async fn read(&self, channel: &str, cursor: Cursor) -> Result<Snapshot> {
+        let (epoch, offset) = match cursor {
+            // A live start needs only the head: ask for history after an
+            // offset no channel reaches.
+            Cursor::Live => (String::new(), u64::MAX),
+            Cursor::After(id) => (id.epoch.to_string(), id.offset),
+        };
+        let mut invocation = self.read.prepare_invoke();
+        invocation
+            .key(self.head_key(channel))
+            .key(self.history_key(channel))
+            .arg(epoch)
+            .arg(offset)
+            .arg(millis(self.history_ttl))
+            .arg(millis(self.history_ttl.max(HEAD_TTL_MIN)));
+        let mut con = self.connection().await?;
+        let reply: Value = self.timed(invocation.invoke_async(&mut con)).await?;
+        let mut snap = snapshot(reply)?;
+        if cursor == Cursor::Live {
+            snap.entries.clear();
+        }
+        Ok(snap)
+    }
+
+    async fn connection(&self) -> Result<MultiplexedConnection> {
+        let mut slot = self.commands.lock().await;
+        if let Some(con) = &*slot {
+            return Ok(con.clone());
+        }
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(self.connect_timeout))
+            .set_response_timeout(Some(self.io_timeout));
+        let con = self
+            .client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .map_err(|e| self.unavailable(&e))?;
+        *slot = Some(con.clone());
+        Ok(con)
+    }
+
+    /// Runs a command with the I/O timeout; a failed connection is dropped
+    /// so that the next command makes a new one.
+    async fn timed<T>(&self, f: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T> {
+        let outcome = tokio::time::timeout(self.io_timeout, f).await;
+        let e = match outcome {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => {
+                if !(e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_unrecoverable_error()) {
+                    return Err(Error::Broker(format!("Redis refused: {e}")));
+                }
+                e.to_string()
+            }
+            Err(_) => format!("no answer within {:?}", self.io_timeout),
+        };
+        *self.commands.lock().await = None;
+        Err(Error::Broker(format!("{}: {e}", self.url)))
+    }
+
+    fn unavailable(&self, e: &redis::RedisError) -> Error {
+        Error::Broker(format!("{}: {e}", self.url))
+    }
+
+    fn head_key(&self, channel: &str) -> String {
+        format!("{}:{{{channel}}}:head", self.prefix)
+    }
+
+    fn history_key(&self, channel: &str) -> String {
+        format!("{}:{{{channel}}}:hist", self.prefix)
+    }
+
+    fn topic(&self, channel: &str) -> String {
+        format!("{}:msg:{channel}", self.prefix)
+    }
+
+    fn topics(&self) -> String {
+        format!("{}:msg:*", self.prefix)
+    }
+}
+
+/// Listens to every channel's publications and applies them to `hub`,
+/// until `cancel`. Reconnects with back-off; after each (re)connection
+/// every mirror is caught up from the history streams, and subscribers whose
+/// continuity cannot be proven get the loss signal.
+pub async fn run(hub: Hub, broker: Arc<Redis>, cancel: CancellationToken) {
+    let mut backoff = Duration::from_millis(100);
+    let mut first = true;
+    let mut reported = false;
+    loop {
+        let outcome = tokio::select! {
+            outcome = session(&hub, &broker, &mut first) => outcome,
+            _ = cancel.cancelled() => return,
+        };
+        let status = broker.status();
+        let was_ready = status.ready.swap(false, Ordering::SeqCst);
+        status.connected.store(false, Ordering::SeqCst);
+        if let Err(e) = outcome {
+            if was_ready || !reported {
+                eprintln!("push: Redis broker {} unavailable ({e}); serving connected clients and retrying", broker.url());
+                reported = true;
+            }
+        }
+        if was_ready {
+            backoff = Duration::from_millis(100);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(backoff) => {}
+            _ = cancel.cancelled() => return,
+        }
+        backoff = (backoff * 2).min(BACKOFF_MAX);
+    }
+}
+
+/// One pub/sub connection, from connecting to its loss.
+async fn session(hub: &Hub, broker: &Redis, first: &mut bool) -> Result<()> {
+    let fail = |e: redis::RedisError| broker.unavailable(&e);
+    let pubsub = tokio::time::timeout(broker.connect_timeout, broker.client.get_async_pubsub())
+        .await
+        .map_err(|_| Error::Broker(format!("{}: no connection within {:?}", broker.url, broker.connect_timeout)))?
+        .map_err(fail)?;
+    let (mut sink, mut stream) = pubsub.split();
+    broker
+        .timed(sink.psubscribe(broker.topics()))
+        .await?;
+    let status = broker.status();
+    status.connected.store(true, Ordering::SeqCst);
+    if !std::mem::take(first) {
+        status.reconnects.fetch_add(1, Ordering::Relaxed);
+        eprintln!("push: Redis broker {} connected again; catching up", broker.url);
+    }
+    catch_up_all(hub, broker).await?;
+    status.ready.store(true, Ordering::SeqCst);
+    let mut ping = tokio::time::interval(broker.keepalive);
+    ping.tick().await;
+    loop {
+        tokio::select! {
+            msg = stream.next() => {
+                let Some(msg) = msg else {
+                    return Err(Error::Broker(format!("{}: connection closed", broker.url)));
+                };
+                let Some(channel) = msg.get_channel_name().strip_prefix(&broker.topic("")) else {
+                    continue;
+                };
+                let Some(n) = decode(msg.get_payload_bytes()) else {
+                    eprintln!("push: ignored a malformed publication on Redis channel {:?}", msg.get_channel_name());
+                    continue;
+                };
+                receive(hub, broker, channel, n).await?;
+            }
+            _ = ping.tick() => {
+                // A connection that went silent without closing is found out here.
+                broker.timed(sink.ping::<Value>()).await?;
+            }
+        }
+    }
+}
+
+/// Applies one publication; after a gap, catches the channel up first.
+async fn receive(hub: &Hub, broker: &Redis, channel: &str, n: Numbered) -> Result<()> {
+    match hub.apply(channel, n.clone()) {
+        Ok(Applied::Gap(last)) => {
+            catch_up(hub, broker, channel, last).await?;
+            let _ = hub.apply(channel, n);
+        }
+        Ok(_) => {}
+        // A name this engine does not accept, or push.max_channels reached:
+        // nothing to deliver here.
+        Err(_) => {}
+    }
+    Ok(())
+}
+
+async fn catch_up(hub: &Hub, broker: &Redis, channel: &str, last: Id) -> Result<()> {
+    let cursor = if last.epoch == 0 {
+        Cursor::Live
+    } else {
+        Cursor::After(last)
+    };
+    let snap = broker.read(channel, cursor).await?;
+    let _ = hub.merge(channel, snap, Merge::CatchUp);
+    Ok(())
+}
+
+/// Catches every mirror up after a (re)connection.
+async fn catch_up_all(hub: &Hub, broker: &Redis) -> Result<()> {
+    let mirrored = hub.mirrored();
+    for batch in mirrored.chunks(CATCH_UP_BATCH) {
+        let all = batch
+            .iter()
+            .map(|(channel, last)| catch_up(hub, broker, channel, *last));
+        for outcome in futures_util::future::join_all(all).await {
+            outcome?;
+        }
+    }
+    Ok(())
+}
+
+/// `epoch \n offset \n kind \n event \n data`, as `publish.lua` sends it.
+fn decode(payload: &[u8]) -> Option<Numbered> {
+    let mut parts = payload.splitn(5, |&b| b == b'\n');
+    let epoch = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+    let offset = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
+    let binary = match parts.next()? {
+        b"t" => false,
+        b"b" => true,
+        _ => return None,
+    };
+    let event = std::str::from_utf8(parts.next()?).ok()?;
+    let data = Bytes::copy_from_slice(parts.next()?);
+    Some(Numbered {
+        id: Id { epoch, offset },
+        event: (!event.is_empty()).then(|| Arc::from(event)),
+        data,
+        binary,
+        age: Duration::ZERO,
+    })
+}
+
+/// `{epoch, offset, {{"<offset>-0", age_ms, kind, event, data}…}}`, as
+/// `read.lua` returns it.
+fn snapshot(reply: Value) -> Result<Snapshot> {
+    let bad = || Error::Broker("unexpected reply from read.lua".into());
+    let Value::Array(parts) = reply else {
+        return Err(bad());
+    };
+    let [epoch, offset, entries] = <[Value; 3]>::try_from(parts).map_err(|_| bad())?;
+    let head = Id {
+        epoch: number(&text(epoch).ok_or_else(bad)?)?,
+        offset: number(&text(offset).ok_or_else(bad)?)?,
+    };
+    let Value::Array(entries) = entries else {
+        return Err(bad());
+    };
+    let mut out = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let Value::Array(fields) = entry else {
+            return Err(bad());
+        };
+        let [id, age, kind, event, data] = <[Value; 5]>::try_from(fields).map_err(|_| bad())?;
+        let id = text(id).ok_or_else(bad)?;
+        let offset = number(id.strip_suffix("-0").ok_or_else(bad)?)?;
+        let age = number(&text(age).ok_or_else(bad)?)?;
+        let event = text(event).ok_or_else(bad)?;
+        let Value::BulkString(data) = data else {
+            return Err(bad());
+        };
+        out.push(Numbered {
+            id: Id {
+                epoch: head.epoch,
+                offset,
+            },
+            event: (!event.is_empty()).then(|| Arc::from(event.as_str())),
+            data: Bytes::from(data),
+            binary: text(kind).as_deref() == Some("b"),
+            age: Duration::from_millis(age),
+        });
+    }
+    Ok(Snapshot { head, entries: out })
+}
+
+fn text(v: Value) -> Option<String> {
+    match v {
+        Value::BulkString(b) => String::from_utf8(b).ok(),
+        Value::SimpleString(s) => Some(s),
+        Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn number(s: &str) -> Result<u64> {
+    s.parse()
+        .map_err(|_| Error::Broker(format!("unexpected number {s:?} from Redis")))
+}
+
+fn millis(d: Duration) -> u64 {
+    d.as_millis().try_into().unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_what_publish_lua_sends() {
+        let n = decode(b"1700000000000000\n42\nt\nnews\nhello\nworld").unwrap();
+        assert_eq!(n.id, Id { epoch: 1_700_000_000_000_000, offset: 42 });
+        assert_eq!(n.event.as_deref(), Some("news"));
+        assert_eq!(&n.data[..], b"hello\nworld");
+        assert!(!n.binary);
+        let n = decode(b"1\n2\nb\n\n\x00\xff").unwrap();
+        assert!(n.binary && n.event.is_none());
+        assert_eq!(&n.data[..], b"\x00\xff");
+    }
+
+    #[test]
+    fn refuses_malformed_payloads() {
+        for bad in [&b""[..], b"x\n1\nt\n\n", b"1\nx\nt\n\n", b"1\n2\nq\n\n", b"1\n2\nt\n"] {
+            assert!(decode(bad).is_none(), "{bad:?}");
+        }
+    }
+}
