@@ -14,12 +14,12 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::broker::Redis;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::hub::{Cursor, Event, Hub, Lost};
-use crate::message::{Id, Publication};
-use crate::broker::{self, Redis};
 use crate::message::Outgoing;
+use crate::message::{Id, Publication};
 use crate::{ipc, process, server};
 
 /// How long a blocking call sleeps before it gives its caller a chance to
@@ -115,10 +115,8 @@ impl Engine {
         let hub = match &config.broker {
             None => Hub::new(config.clone()),
             Some(url) => {
-                let broker = Arc::new(Redis::new(&config, url).inspect_err(|_| forget())?);
-                let hub = Hub::with_broker(config.clone(), broker.clone());
-                runtime.spawn(broker::redis::run(hub.clone(), broker, cancel.clone()));
-                hub
+                let broker = Redis::new(&config, url).inspect_err(|_| forget())?;
+                Hub::with_broker(config.clone(), Arc::new(broker))
             }
         };
         runtime.spawn(ipc::server::run(
@@ -210,9 +208,9 @@ impl Engine {
         let limit = self.hub.config().io_timeout;
         let hub = self.hub.clone();
         let channel = channel.to_owned();
-        let task = self.handle.spawn(async move {
-            tokio::time::timeout(limit, hub.send(&channel, msg)).await
-        });
+        let task = self
+            .handle
+            .spawn(async move { tokio::time::timeout(limit, hub.send(&channel, msg)).await });
         match self.handle.block_on(task) {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_elapsed)) => Err(Error::Broker(format!("no answer within {limit:?}"))),

@@ -1,13 +1,16 @@
 //! `run(listener, hub, shutdown)`: serves one listener until `shutdown`
-//! completes, and collects idle channels meanwhile. It binds nothing itself.
+//! completes, and meanwhile collects idle channels and (with a shared
+//! broker) applies what the broker delivers. It binds nothing itself.
 
 use std::future::Future;
 use std::future::IntoFuture;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::api::{self, AppState};
+use crate::broker;
 use crate::hub::Hub;
 use crate::transport::io::{Guarded, Peer};
 
@@ -20,6 +23,16 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let sweeper = tokio::spawn(sweep(hub.clone()));
+    // With a shared broker, one task applies what every engine publishes.
+    let stop_broker = CancellationToken::new();
+    if let Some(broker) = hub.broker() {
+        tokio::spawn(broker::redis::run(
+            hub.clone(),
+            broker.clone(),
+            stop_broker.clone(),
+        ));
+    }
+    let _stop_broker = stop_broker.drop_guard();
     let tasks = TaskTracker::new();
     let state = AppState {
         hub: hub.clone(),
@@ -60,7 +73,9 @@ pub async fn run(
 
 /// Collects idle channels and expired history every `push.sweep_interval`.
 async fn sweep(hub: Hub) {
-    let mut tick = tokio::time::interval(hub.config().sweep_interval);
+    let period = hub.config().sweep_interval;
+    // The first collection is one period away, not at once.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;

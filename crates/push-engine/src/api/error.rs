@@ -26,7 +26,9 @@ impl From<Error> for ApiError {
                 ApiError::BadRequest(e.to_string())
             }
             Error::MessageTooLarge { max, .. } => ApiError::TooLarge(max),
-            Error::TooManyChannels(_) | Error::ShuttingDown | Error::Broker(_) => ApiError::Unavailable(e.to_string()),
+            Error::TooManyChannels(_) | Error::ShuttingDown | Error::Broker(_) => {
+                ApiError::Unavailable(e.to_string())
+            }
             e => ApiError::Internal(e.to_string()),
         }
     }

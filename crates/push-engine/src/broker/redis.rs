@@ -80,8 +80,8 @@ impl Redis {
     /// Prepares the broker; connects nothing yet (the engine starts even
     /// with Redis down, and [`run`] keeps trying).
     pub fn new(config: &Config, url: &str) -> Result<Redis> {
-        let client = Client::open(url)
-            .map_err(|e| Error::Broker(format!("push.broker {url:?}: {e}")))?;
+        let client =
+            Client::open(url).map_err(|e| Error::Broker(format!("push.broker {url:?}: {e}")))?;
         Ok(Redis {
             client,
             url: url.to_owned(),
@@ -178,12 +178,19 @@ impl Redis {
 
     /// Runs a command with the I/O timeout; a failed connection is dropped
     /// so that the next command makes a new one.
-    async fn timed<T>(&self, f: impl std::future::Future<Output = redis::RedisResult<T>>) -> Result<T> {
+    async fn timed<T>(
+        &self,
+        f: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T> {
         let outcome = tokio::time::timeout(self.io_timeout, f).await;
         let e = match outcome {
             Ok(Ok(v)) => return Ok(v),
             Ok(Err(e)) => {
-                if !(e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_unrecoverable_error()) {
+                if !(e.is_io_error()
+                    || e.is_timeout()
+                    || e.is_connection_dropped()
+                    || e.is_unrecoverable_error())
+                {
                     return Err(Error::Broker(format!("Redis refused: {e}")));
                 }
                 e.to_string()
@@ -232,6 +239,10 @@ pub async fn run(hub: Hub, broker: Arc<Redis>, cancel: CancellationToken) {
         let was_ready = status.ready.swap(false, Ordering::SeqCst);
         status.connected.store(false, Ordering::SeqCst);
         if let Err(e) = outcome {
+            let e = match e {
+                Error::Broker(reason) => reason,
+                e => e.to_string(),
+            };
             if was_ready || !reported {
                 eprintln!("push: Redis broker {} unavailable ({e}); serving connected clients and retrying", broker.url());
                 reported = true;
@@ -253,17 +264,23 @@ async fn session(hub: &Hub, broker: &Redis, first: &mut bool) -> Result<()> {
     let fail = |e: redis::RedisError| broker.unavailable(&e);
     let pubsub = tokio::time::timeout(broker.connect_timeout, broker.client.get_async_pubsub())
         .await
-        .map_err(|_| Error::Broker(format!("{}: no connection within {:?}", broker.url, broker.connect_timeout)))?
+        .map_err(|_| {
+            Error::Broker(format!(
+                "{}: no connection within {:?}",
+                broker.url, broker.connect_timeout
+            ))
+        })?
         .map_err(fail)?;
     let (mut sink, mut stream) = pubsub.split();
-    broker
-        .timed(sink.psubscribe(broker.topics()))
-        .await?;
+    broker.timed(sink.psubscribe(broker.topics())).await?;
     let status = broker.status();
     status.connected.store(true, Ordering::SeqCst);
     if !std::mem::take(first) {
         status.reconnects.fetch_add(1, Ordering::Relaxed);
-        eprintln!("push: Redis broker {} connected again; catching up", broker.url);
+        eprintln!(
+            "push: Redis broker {} connected again; catching up",
+            broker.url
+        );
     }
     catch_up_all(hub, broker).await?;
     status.ready.store(true, Ordering::SeqCst);
@@ -420,7 +437,13 @@ mod tests {
     #[test]
     fn decodes_what_publish_lua_sends() {
         let n = decode(b"1700000000000000\n42\nt\nnews\nhello\nworld").unwrap();
-        assert_eq!(n.id, Id { epoch: 1_700_000_000_000_000, offset: 42 });
+        assert_eq!(
+            n.id,
+            Id {
+                epoch: 1_700_000_000_000_000,
+                offset: 42
+            }
+        );
         assert_eq!(n.event.as_deref(), Some("news"));
         assert_eq!(&n.data[..], b"hello\nworld");
         assert!(!n.binary);
@@ -431,7 +454,13 @@ mod tests {
 
     #[test]
     fn refuses_malformed_payloads() {
-        for bad in [&b""[..], b"x\n1\nt\n\n", b"1\nx\nt\n\n", b"1\n2\nq\n\n", b"1\n2\nt\n"] {
+        for bad in [
+            &b""[..],
+            b"x\n1\nt\n\n",
+            b"1\nx\nt\n\n",
+            b"1\n2\nq\n\n",
+            b"1\n2\nt\n",
+        ] {
             assert!(decode(bad).is_none(), "{bad:?}");
         }
     }

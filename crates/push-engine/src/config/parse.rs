@@ -178,8 +178,7 @@ pub(super) fn show_broker(b: &Option<String>) -> String {
 pub(super) fn parse_prefix(value: &str) -> Result<String, String> {
     let v = value.trim();
     let ok = (1..=64).contains(&v.len())
-        && v
-            .bytes()
+        && v.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"_.:-".contains(&b));
     if ok {
         Ok(v.to_owned())

@@ -128,7 +128,13 @@ impl Hub {
                 }
                 // A new epoch (the broker lost the channel): subscribers
                 // see the jump and report the loss.
-                self.jump(&mut state, Id { epoch: n.id.epoch, offset: 0 });
+                self.jump(
+                    &mut state,
+                    Id {
+                        epoch: n.id.epoch,
+                        offset: 0,
+                    },
+                );
             }
             self.append(&mut state, ch.name.clone(), n);
             return Ok(Applied::Appended);
@@ -298,7 +304,14 @@ impl Hub {
     fn numbered(&self, channel: &Arc<str>, n: Numbered, now: Instant) -> Arc<Publication> {
         let text = !n.binary && std::str::from_utf8(&n.data).is_ok();
         let at = now.checked_sub(n.age).unwrap_or(now);
-        Arc::new(Publication::new(channel.clone(), n.id, n.event, n.data, text, at))
+        Arc::new(Publication::new(
+            channel.clone(),
+            n.id,
+            n.event,
+            n.data,
+            text,
+            at,
+        ))
     }
 
     fn count_history(&self, p: &Publication) {
