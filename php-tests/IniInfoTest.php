@@ -34,6 +34,8 @@ final class IniInfoTest extends PushTestCase
             'push.connect_timeout' => '1',
             'push.io_timeout' => '5',
             'push.max_cursors' => '1024',
+            'push.broker' => 'memory',
+            'push.redis_prefix' => 'push',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

@@ -3,7 +3,7 @@
 # extension. Installs what is missing first.
 source "$(dirname "$0")/lib.sh"
 build_release
-apt_need phpunit php8.2-xml php8.2-mbstring php8.2-fpm nginx-light chromium
+apt_need phpunit php8.2-xml php8.2-mbstring php8.2-fpm nginx-light chromium redis-server redis-tools
 command -v node >/dev/null || apt_need nodejs npm
 cd "$ROOT"
 say "npm ci (playwright-core, for the browser tests)"
