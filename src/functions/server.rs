@@ -42,10 +42,11 @@ pub(super) fn push_serve(ex: &mut ExecuteData, _retval: &mut Zval) -> Outcome {
     parse!(ex, c"|h", &mut opts);
     let engine = runtime::start(config(F, opts)?).map_err(|e| from_engine(F, &e))?;
     eprintln!(
-        "push: engine listening on http://{} (pid {}), workers on unix:{}; stop with Ctrl-C or SIGTERM",
+        "push: engine listening on http://{} (pid {}), workers on unix:{}, broker {}; stop with Ctrl-C or SIGTERM",
         engine.local_addr(),
         process::pid(),
         engine.hub().config().socket,
+        engine.hub().broker().map_or("memory", |b| b.url()),
     );
     let term = TermSignals::install();
     let mut signals = PhpSignals::default();

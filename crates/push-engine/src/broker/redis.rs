@@ -84,7 +84,7 @@ impl Redis {
             Client::open(url).map_err(|e| Error::Broker(format!("push.broker {url:?}: {e}")))?;
         Ok(Redis {
             client,
-            url: url.to_owned(),
+            url: redacted(url),
             prefix: config.redis_prefix.clone(),
             history: config.history,
             history_ttl: config.history_ttl,
@@ -426,6 +426,16 @@ fn number(s: &str) -> Result<u64> {
         .map_err(|_| Error::Broker(format!("unexpected number {s:?} from Redis")))
 }
 
+/// The URL without its password, fit for logs and error messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
 fn millis(d: Duration) -> u64 {
     d.as_millis().try_into().unwrap_or(u64::MAX)
 }
@@ -450,6 +460,18 @@ mod tests {
         let n = decode(b"1\n2\nb\n\n\x00\xff").unwrap();
         assert!(n.binary && n.event.is_none());
         assert_eq!(&n.data[..], b"\x00\xff");
+    }
+
+    #[test]
+    fn logs_never_show_the_password() {
+        assert_eq!(
+            redacted("redis://:s3cret@10.0.0.5:6379/0"),
+            "redis://***@10.0.0.5:6379/0"
+        );
+        assert_eq!(
+            redacted("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
     }
 
     #[test]
