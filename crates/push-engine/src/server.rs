@@ -77,8 +77,16 @@ async fn sweep(hub: Hub) {
     // The first collection is one period away, not at once.
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut touched = tokio::time::Instant::now();
     loop {
         tick.tick().await;
         hub.sweep();
+        if let Some(broker) = hub.broker() {
+            if touched.elapsed() >= broker.touch_interval() {
+                touched = tokio::time::Instant::now();
+                // Failing is harmless: the next interval tries again.
+                let _ = broker.touch(&hub.watched()).await;
+            }
+        }
     }
 }

@@ -573,3 +573,20 @@ async fn a_dropped_broker_connection_is_caught_up_from_history() {
         assert_eq!(r.ids, sent, "{:?}: every message once, in order", sub.kind);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heads_of_watched_channels_are_kept_from_expiring() {
+    let redis = RedisServer::start();
+    let a = engine(&redis, |_| {}).await;
+    let _sse = sse_open(a.addr, "/sse/watched", &[]).await;
+    a.wait_subscribers(1).await;
+    send(&a, "watched", "x".into()).await.unwrap();
+    send(&a, "unwatched", "y".into()).await.unwrap();
+    let ttl = |key: &str| redis.cli(&["PTTL", key]).parse::<i64>().unwrap();
+    assert!(ttl("push:{watched}:head") > 86_000_000, "a day at least");
+    redis.cli(&["PEXPIRE", "push:{watched}:head", "5000"]);
+    let watched = a.hub.watched();
+    assert_eq!(watched, vec![std::sync::Arc::<str>::from("watched")]);
+    a.hub.broker().unwrap().touch(&watched).await.unwrap();
+    assert!(ttl("push:{watched}:head") > 86_000_000, "touched again");
+}

@@ -159,6 +159,30 @@ impl Redis {
         Ok(snap)
     }
 
+    /// Keeps the heads of channels that have subscribers from expiring
+    /// (an expired head means a new epoch, and a needless loss signal for
+    /// subscribers of a channel that was merely quiet).
+    pub async fn touch(&self, channels: &[Arc<str>]) -> Result<()> {
+        let ttl = millis(self.history_ttl.max(HEAD_TTL_MIN));
+        for batch in channels.chunks(1000) {
+            let mut pipe = redis::pipe();
+            for channel in batch {
+                pipe.cmd("PEXPIRE")
+                    .arg(self.head_key(channel))
+                    .arg(ttl)
+                    .ignore();
+            }
+            let mut con = self.connection().await?;
+            self.timed(pipe.query_async::<()>(&mut con)).await?;
+        }
+        Ok(())
+    }
+
+    /// How often [`Redis::touch`] must run.
+    pub fn touch_interval(&self) -> Duration {
+        self.history_ttl.max(HEAD_TTL_MIN) / 4
+    }
+
     async fn connection(&self) -> Result<MultiplexedConnection> {
         let mut slot = self.commands.lock().await;
         if let Some(con) = &*slot {

@@ -225,6 +225,16 @@ impl Hub {
         }
     }
 
+    /// The channels that have subscribers here.
+    pub fn watched(&self) -> Vec<Arc<str>> {
+        let channels = self.lock_channels();
+        channels
+            .iter()
+            .filter(|(_, ch)| ch.lock().subscribers() > 0)
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// Every mirrored channel and its newest id, to catch up after the
     /// broker connection was lost.
     pub fn mirrored(&self) -> Vec<(Arc<str>, Id)> {
