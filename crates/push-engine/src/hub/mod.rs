@@ -21,6 +21,7 @@ pub use subscription::{Event, Subscription};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::message::{validate_channel, validate_event, Id, Outgoing, Publication};
+use crate::metrics::Metrics;
 use channel::Channel;
 
 /// Where a new subscription starts.
@@ -45,6 +46,9 @@ struct Inner {
     channels: Mutex<HashMap<Arc<str>, Arc<Channel>>>,
     epochs: Epochs,
     stats: Arc<Stats>,
+    /// Connections, deliveries, the broker's state: recorded by the
+    /// transports and the broker (see [`crate::metrics`]).
+    metrics: Arc<Metrics>,
     /// Set by `close_all`: no new subscriptions.
     closed: std::sync::atomic::AtomicBool,
 }
@@ -131,6 +135,7 @@ impl Hub {
                 channels: Mutex::new(HashMap::new()),
                 epochs: Epochs(AtomicU64::new(0)),
                 stats: Arc::default(),
+                metrics: Arc::default(),
                 closed: Default::default(),
             }),
         }
@@ -138,6 +143,11 @@ impl Hub {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The engine's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
     }
 
     /// Publishes a message and returns it with its new id.

@@ -110,7 +110,12 @@ impl Wanted {
             .map(|(name, start)| hub.subscribe(name, *start))
             .collect::<Result<Vec<Subscription>, _>>()?;
         let config = hub.config();
-        Ok(Feed::open(subs, config.max_queue_bytes, patience(config)))
+        Ok(Feed::open(
+            subs,
+            config.max_queue_bytes,
+            patience(config),
+            hub.metrics().clone(),
+        ))
     }
 }
 
