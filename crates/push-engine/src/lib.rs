@@ -17,7 +17,8 @@
 //!   slow and stalled connections, queued bytes, broker state and
 //!   readiness; the snapshot [`EngineStats`] and the Prometheus text.
 //! - [`api`]: the HTTP router served on `push.listen`: CORS and origins,
-//!   publish, health; one error type mapped to responses.
+//!   publish, health, readiness and metrics; one error type mapped to
+//!   responses.
 //! - [`transport`]: WebSocket, SSE and long-poll as thin adapters over the
 //!   hub; cursors (one id, or a composite for several channels) and the
 //!   per-connection feed bounded in bytes.
