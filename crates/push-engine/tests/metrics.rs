@@ -1,15 +1,18 @@
 //! Health and metrics against a real server: the connection gauges of each
 //! transport (and their return to zero), deliveries and the latency
 //! histogram, slow and stalled connections, queued bytes, readiness driven
-//! through the hub's broker state, and who may scrape `/metrics`.
+//! through the hub's broker state, who may scrape `/metrics`, and the
+//! figures a worker reads over the local socket.
 
 mod common;
 
+use std::ops::ControlFlow;
 use std::time::Duration;
 
 use common::*;
-use push_engine::metrics::prometheus;
-use push_engine::{BrokerState, EngineStats, Id};
+use push_engine::ipc::client::Client;
+use push_engine::metrics::{prometheus, Transport};
+use push_engine::{BrokerState, Config, Cursor, Engine, EngineStats, Id, Outgoing};
 use tokio::time::Instant;
 
 /// `GET /metrics` from loopback: 200 in the 0.0.4 text format.
@@ -386,4 +389,71 @@ async fn metrics_answer_loopback_or_the_token_and_probes_answer_everyone() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert!(r.text().contains("# TYPE push_connections gauge\n"));
     assert_eq!(get(server.addr, "/ready").await.status, 200);
+}
+
+// ---------------------------------------------------------------- workers
+
+/// The local socket: worker connections are counted, messages handed to a
+/// worker are deliveries, and a worker reads the same figures (STATS).
+/// A plain test: `Engine` owns its runtime.
+#[test]
+fn workers_are_counted_and_read_the_figures() {
+    let socket = format!(
+        "{}/push-metrics-test-{}.sock",
+        std::env::temp_dir().display(),
+        std::process::id()
+    );
+    let engine = Engine::start(Config {
+        listen: "127.0.0.1:0".into(),
+        socket: socket.clone(),
+        shutdown_timeout: Duration::from_secs(1),
+        ..Config::default()
+    })
+    .expect("engine starts");
+    let connect =
+        || Client::connect(&socket, Duration::from_secs(1), T).expect("connect to the engine");
+    let mut worker = connect();
+    let stats = worker.stats().unwrap();
+    assert_eq!(stats.connections.ipc, 1, "the worker asking");
+    assert_eq!(stats.broker, BrokerState::Memory);
+    assert!(stats.ready);
+    assert_eq!(stats.deliveries, 0);
+
+    let p = engine
+        .hub()
+        .publish("jobs", Outgoing::new("one"))
+        .expect("publish");
+    let before = Id {
+        epoch: p.id.epoch,
+        offset: 0,
+    };
+    let waited = worker
+        .wait("jobs", Cursor::After(before), T, &mut || {
+            ControlFlow::Continue(())
+        })
+        .unwrap();
+    assert_eq!(waited.publication.unwrap().data, "one");
+    let second = connect();
+    let stats = worker.stats().unwrap();
+    assert_eq!(stats.connections.ipc, 2);
+    assert_eq!(stats.deliveries, 1);
+    assert_eq!(stats.hub.publications, 1);
+    assert_eq!(
+        stats,
+        EngineStats::of(engine.hub()),
+        "the engine's own figures"
+    );
+    let metrics = engine.hub().metrics();
+    assert_eq!(metrics.latency(Transport::Ipc).count(), 1);
+    assert_eq!(metrics.deliveries(Transport::Ipc), 1);
+
+    drop(worker);
+    drop(second);
+    let started = std::time::Instant::now();
+    while metrics.connections(Transport::Ipc) != 0 {
+        assert!(started.elapsed() < T, "worker connections counted out");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    engine.stop();
+    assert!(!EngineStats::of(engine.hub()).ready, "stopped");
 }

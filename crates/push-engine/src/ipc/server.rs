@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::hub::{Cursor, Event, Hub};
 use crate::message::Outgoing;
-use crate::metrics::Transport;
+use crate::metrics::{EngineStats, Transport};
 
 /// Binds `config.socket`: replaces a stale socket file, refuses when an
 /// engine answers on it or when the path is not a socket, then applies
@@ -193,7 +193,7 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
                 }
             }
             STATS => {
-                let json = serde_json::to_vec(&hub.stats()).unwrap_or_default();
+                let json = serde_json::to_vec(&EngineStats::of(&hub)).unwrap_or_default();
                 frame(R_STATS, |b| b.put_slice(&json))
             }
             _ => return,
