@@ -19,9 +19,26 @@ pub extern "C" fn php_module_info(module: *mut ModuleEntry) {
         let listen = runtime::listen_addr().map_or_else(|| "-".to_owned(), |a| a.to_string());
         info_table_row!("listening on", listen.as_str());
         if let Some(s) = runtime::engine_stats() {
-            info_table_row!("channels", s.channels.to_string().as_str());
-            info_table_row!("subscribers", s.subscribers.to_string().as_str());
-            info_table_row!("publications", s.publications.to_string().as_str());
+            let c = &s.connections;
+            let rows = [
+                ("broker", s.broker.as_str().to_owned()),
+                ("ready", if s.ready { "yes" } else { "no" }.to_owned()),
+                ("broker reconnects", s.broker_reconnects.to_string()),
+                ("connections (ws)", c.ws.to_string()),
+                ("connections (sse)", c.sse.to_string()),
+                ("connections (poll)", c.poll.to_string()),
+                ("connections (ipc)", c.ipc.to_string()),
+                ("channels", s.hub.channels.to_string()),
+                ("subscribers", s.hub.subscribers.to_string()),
+                ("publications", s.hub.publications.to_string()),
+                ("deliveries", s.deliveries.to_string()),
+                ("drops", s.drops.to_string()),
+                ("slow disconnects", s.slow_disconnects.to_string()),
+                ("queued bytes", s.queued_bytes.to_string()),
+            ];
+            for (name, value) in rows {
+                info_table_row!(name, value.as_str());
+            }
         }
         info_table_end!();
     });

@@ -12,7 +12,7 @@ use std::time::Duration;
 use push_engine::cursors::Cursors;
 use push_engine::ipc::client::Client;
 use push_engine::process::{self, PidBound};
-use push_engine::{Config, Cursor, Engine, Error, HubStats, Id, Outgoing, Waited};
+use push_engine::{Config, Cursor, Engine, EngineStats, Error, Id, Outgoing, Waited};
 
 use crate::ini;
 
@@ -135,9 +135,9 @@ pub fn wait(
 
 /// The engine's figures: this process's engine, or the one reached over
 /// the socket; `None` if there is none.
-pub fn engine_stats() -> Option<HubStats> {
+pub fn engine_stats() -> Option<EngineStats> {
     match engine() {
-        Some(engine) => Some(engine.hub().stats()),
+        Some(engine) => Some(EngineStats::of(engine.hub())),
         None => with_client(|c| c.stats(), |_| true).ok(),
     }
 }

@@ -104,7 +104,9 @@ pub(super) fn push_stats(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
         (None, Some(_)) => "worker",
         (None, None) => "idle",
     };
+    let reached = stats.is_some();
     let stats = stats.unwrap_or_default();
+    let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     ht.insert("role", role).map_err(fail)?;
     ht.insert("pid", i64::from(process::pid())).map_err(fail)?;
     ht.insert(
@@ -112,19 +114,44 @@ pub(super) fn push_stats(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
         engine.as_ref().map(|e| e.local_addr().to_string()),
     )
     .map_err(fail)?;
+    let hub = &stats.hub;
     for (key, value) in [
-        ("channels", stats.channels),
-        ("subscribers", stats.subscribers),
-        ("publications", stats.publications),
-        ("history_messages", stats.history_messages),
-        ("history_bytes", stats.history_bytes),
-        ("lagged", stats.lagged),
-        ("lost", stats.lost),
-        ("collected", stats.collected),
+        ("channels", hub.channels),
+        ("subscribers", hub.subscribers),
+        ("publications", hub.publications),
+        ("history_messages", hub.history_messages),
+        ("history_bytes", hub.history_bytes),
+        ("lagged", hub.lagged),
+        ("lost", hub.lost),
+        ("collected", hub.collected),
     ] {
-        ht.insert(key, i64::try_from(value).unwrap_or(i64::MAX))
-            .map_err(fail)?;
+        ht.insert(key, int(value)).map_err(fail)?;
     }
+    let c = &stats.connections;
+    let mut connections = ZendHashTable::new();
+    for (key, value) in [
+        ("ws", c.ws),
+        ("sse", c.sse),
+        ("poll", c.poll),
+        ("ipc", c.ipc),
+    ] {
+        connections.insert(key, int(value)).map_err(fail)?;
+    }
+    ht.insert("connections", connections).map_err(fail)?;
+    for (key, value) in [
+        ("deliveries", stats.deliveries),
+        ("drops", stats.drops),
+        ("slow_disconnects", stats.slow_disconnects),
+        ("queued_bytes", stats.queued_bytes),
+    ] {
+        ht.insert(key, int(value)).map_err(fail)?;
+    }
+    // No engine reached: no broker to speak of.
+    ht.insert("broker", reached.then(|| stats.broker.as_str()))
+        .map_err(fail)?;
+    ht.insert("broker_reconnects", int(stats.broker_reconnects))
+        .map_err(fail)?;
+    ht.insert("ready", stats.ready).map_err(fail)?;
     let (rss, threads) = process_figures();
     ht.insert("memory_rss", rss).map_err(fail)?;
     ht.insert("threads", threads).map_err(fail)?;

@@ -13,8 +13,12 @@
 //!   event name rules.
 //! - [`hub`]: channels, history rings, fan-out to subscribers, lag recovery
 //!   and loss reporting, collection of idle channels.
+//! - [`metrics`]: connections by transport, deliveries and their latency,
+//!   slow and stalled connections, queued bytes, broker state and
+//!   readiness; the snapshot [`EngineStats`] and the Prometheus text.
 //! - [`api`]: the HTTP router served on `push.listen`: CORS and origins,
-//!   publish, health; one error type mapped to responses.
+//!   publish, health, readiness and metrics; one error type mapped to
+//!   responses.
 //! - [`transport`]: WebSocket, SSE and long-poll as thin adapters over the
 //!   hub; cursors (one id, or a composite for several channels) and the
 //!   per-connection feed bounded in bytes.
@@ -36,6 +40,7 @@ pub mod error;
 pub mod hub;
 pub mod ipc;
 pub mod message;
+pub mod metrics;
 pub mod process;
 pub mod server;
 pub mod transport;
@@ -45,3 +50,4 @@ pub use engine::{Engine, Waited};
 pub use error::{Error, Result};
 pub use hub::{Cursor, Event, Hub, HubStats, Lost, Subscription};
 pub use message::{Id, Outgoing, Publication};
+pub use metrics::{BrokerState, EngineStats, Metrics};

@@ -50,6 +50,7 @@ pub async fn run(
     let listener = Guarded {
         inner: listener,
         limit: 2 * keepalive,
+        metrics: hub.metrics().clone(),
     };
     let app = api::app(state).into_make_service_with_connect_info::<Peer>();
     let serve = axum::serve(listener, app)

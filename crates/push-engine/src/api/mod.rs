@@ -1,8 +1,9 @@
 //! The HTTP side of `push.listen`: the router, CORS and origin checks,
-//! `POST /publish`, `GET /health`. The transports live in
-//! [`crate::transport`].
+//! `POST /publish`, `GET /health`; `GET /ready` and `GET /metrics` are in
+//! [`ops`]. The transports live in [`crate::transport`].
 
 pub mod error;
+pub mod ops;
 
 use std::net::SocketAddr;
 
@@ -43,6 +44,8 @@ pub fn app(state: AppState) -> Router {
         .route("/poll/{*channel}", get(poll::poll))
         .route("/publish/{*channel}", post(publish))
         .route("/health", get(health))
+        .route("/ready", get(ops::ready))
+        .route("/metrics", get(ops::metrics))
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn_with_state(state.clone(), cors))
         .with_state(state)

@@ -9,4 +9,4 @@
 
 pub mod redis;
 
-pub use self::redis::{BrokerStatus, Redis};
+pub use self::redis::Redis;

@@ -14,7 +14,6 @@
 //! arrives to the hub, catches up after gaps and reconnections, and
 //! reconnects with back-off.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,6 +27,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::hub::{Applied, Cursor, Hub, Merge, Numbered, Snapshot};
 use crate::message::{Id, Outgoing};
+use crate::metrics::BrokerState;
 
 /// How long a channel's head outlives its last publication, at least: a
 /// head that expires gives the channel a new epoch, and subscribers of the
@@ -37,17 +37,6 @@ const HEAD_TTL_MIN: Duration = Duration::from_secs(86_400);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
 /// Channels caught up at once after a reconnection.
 const CATCH_UP_BATCH: usize = 64;
-
-/// The broker's state, for readiness and metrics.
-#[derive(Debug, Default)]
-pub struct BrokerStatus {
-    /// The pub/sub connection is up.
-    pub connected: AtomicBool,
-    /// Connected, and every mirror has been caught up since.
-    pub ready: AtomicBool,
-    /// Reconnections after the first connection.
-    pub reconnects: AtomicU64,
-}
 
 /// A connection to Redis shared by the engine's tasks.
 pub struct Redis {
@@ -64,7 +53,6 @@ pub struct Redis {
     commands: tokio::sync::Mutex<Option<MultiplexedConnection>>,
     publish: Script,
     read: Script,
-    status: BrokerStatus,
 }
 
 impl std::fmt::Debug for Redis {
@@ -94,21 +82,11 @@ impl Redis {
             commands: tokio::sync::Mutex::new(None),
             publish: Script::new(include_str!("publish.lua")),
             read: Script::new(include_str!("read.lua")),
-            status: BrokerStatus::default(),
         })
     }
 
     pub fn url(&self) -> &str {
         &self.url
-    }
-
-    pub fn status(&self) -> &BrokerStatus {
-        &self.status
-    }
-
-    /// Whether the broker is connected and every mirror is current.
-    pub fn is_ready(&self) -> bool {
-        self.status.ready.load(Ordering::SeqCst)
     }
 
     /// Appends and publishes one message; returns its id.
@@ -259,9 +237,10 @@ pub async fn run(hub: Hub, broker: Arc<Redis>, cancel: CancellationToken) {
             outcome = session(&hub, &broker, &mut first) => outcome,
             _ = cancel.cancelled() => return,
         };
-        let status = broker.status();
-        let was_ready = status.ready.swap(false, Ordering::SeqCst);
-        status.connected.store(false, Ordering::SeqCst);
+        let metrics = hub.metrics();
+        let was_ready = metrics.is_ready();
+        metrics.set_ready(false);
+        metrics.set_broker(BrokerState::Disconnected);
         if let Err(e) = outcome {
             let e = match e {
                 Error::Broker(reason) => reason,
@@ -297,17 +276,17 @@ async fn session(hub: &Hub, broker: &Redis, first: &mut bool) -> Result<()> {
         .map_err(fail)?;
     let (mut sink, mut stream) = pubsub.split();
     broker.timed(sink.psubscribe(broker.topics())).await?;
-    let status = broker.status();
-    status.connected.store(true, Ordering::SeqCst);
+    let metrics = hub.metrics();
+    metrics.set_broker(BrokerState::Connected);
     if !std::mem::take(first) {
-        status.reconnects.fetch_add(1, Ordering::Relaxed);
+        metrics.broker_reconnected();
         eprintln!(
             "push: Redis broker {} connected again; catching up",
             broker.url
         );
     }
     catch_up_all(hub, broker).await?;
-    status.ready.store(true, Ordering::SeqCst);
+    metrics.set_ready(true);
     let mut ping = tokio::time::interval(broker.keepalive);
     ping.tick().await;
     loop {

@@ -24,6 +24,7 @@ use crate::broker::Redis;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::message::{validate_channel, validate_event, Id, Outgoing, Publication};
+use crate::metrics::{BrokerState, Metrics};
 use channel::Channel;
 
 /// Where a new subscription starts.
@@ -48,6 +49,9 @@ struct Inner {
     channels: Mutex<HashMap<Arc<str>, Arc<Channel>>>,
     epochs: Epochs,
     stats: Arc<Stats>,
+    /// Connections, deliveries, the broker's state: recorded by the
+    /// transports and the broker (see [`crate::metrics`]).
+    metrics: Arc<Metrics>,
     /// Set by `close_all`: no new subscriptions.
     closed: std::sync::atomic::AtomicBool,
     /// The shared broker this hub mirrors, if any (else ids and history
@@ -143,12 +147,17 @@ impl Hub {
     }
 
     fn build(config: Arc<Config>, broker: Option<Arc<Redis>>) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        if broker.is_some() {
+            metrics.set_broker(BrokerState::Disconnected);
+        }
         Hub {
             inner: Arc::new(Inner {
                 config,
                 channels: Mutex::new(HashMap::new()),
                 epochs: Epochs(AtomicU64::new(0)),
                 stats: Arc::default(),
+                metrics,
                 closed: Default::default(),
                 broker,
             }),
@@ -162,6 +171,11 @@ impl Hub {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The engine's metrics.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.inner.metrics
     }
 
     /// Checks a message before it is published.

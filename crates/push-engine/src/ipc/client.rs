@@ -13,8 +13,9 @@ use socket2::{Domain, SockAddr, Socket, Type};
 use super::*;
 use crate::engine::{Waited, WAIT_SLICE};
 use crate::error::Error;
-use crate::hub::{Cursor, HubStats, Lost};
+use crate::hub::{Cursor, Lost};
 use crate::message::{Id, Outgoing, Publication};
+use crate::metrics::EngineStats;
 
 /// A connection to the engine.
 #[derive(Debug)]
@@ -111,7 +112,8 @@ impl Client {
         }
     }
 
-    pub fn stats(&mut self) -> Result<HubStats, Error> {
+    /// The engine's figures.
+    pub fn stats(&mut self) -> Result<EngineStats, Error> {
         match self.request(&frame(STATS, |_| {}))? {
             (R_STATS, payload) => {
                 serde_json::from_slice(&payload).map_err(|e| Error::Protocol(e.to_string()))

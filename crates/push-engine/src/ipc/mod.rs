@@ -18,7 +18,7 @@
 //! | 0x82 | PUBLISHED | id |
 //! | 0x83 | MESSAGE | `u8` flags (1 lost, 2 text), id, event, data (rest) |
 //! | 0x84 | TIMEOUT | position id |
-//! | 0x85 | STATS | JSON of [`crate::HubStats`] |
+//! | 0x85 | STATS | JSON of [`crate::EngineStats`] |
 //! | 0xFF | ERROR | `u8` code, message (rest, UTF-8) |
 //!
 //! An id is two `u64` (epoch, offset). A worker gives up a WAIT by closing

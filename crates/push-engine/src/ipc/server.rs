@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::error::Error;
 use crate::hub::{Cursor, Event, Hub};
 use crate::message::Outgoing;
+use crate::metrics::{EngineStats, Transport};
 
 /// Binds `config.socket`: replaces a stale socket file, refuses when an
 /// engine answers on it or when the path is not a socket, then applies
@@ -153,6 +154,7 @@ fn error_frame(e: &Error) -> Bytes {
 
 /// One worker's connection. Garbage closes only this connection.
 async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
+    let _connection = hub.metrics().connection(Transport::Ipc);
     let max = hub.config().max_message_size + FRAME_OVERHEAD;
     let (mut rd, mut wr) = stream.into_split();
     loop {
@@ -191,7 +193,7 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
                 }
             }
             STATS => {
-                let json = serde_json::to_vec(&hub.stats()).unwrap_or_default();
+                let json = serde_json::to_vec(&EngineStats::of(&hub)).unwrap_or_default();
                 frame(R_STATS, |b| b.put_slice(&json))
             }
             _ => return,
@@ -254,6 +256,7 @@ async fn wait<R: AsyncRead + Unpin>(
         tokio::select! {
             event = sub.recv() => match event {
                 Event::Message(p) => {
+                    hub.metrics().delivered(Transport::Ipc, p.at);
                     return Some(frame(R_MESSAGE, |b| {
                         b.put_u8(u8::from(lost) | (u8::from(p.text) << 1));
                         put_id(b, p.id);

@@ -2,12 +2,13 @@
 //! (small frames go out at once) and a write-stall guard — a connection
 //! whose peer does not take its writes for `limit` fails with `TimedOut`,
 //! so a stalled reader (on any transport) cannot hold memory or a graceful
-//! shutdown forever.
+//! shutdown forever. Such drops are counted in [`Metrics::drops`].
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -15,10 +16,14 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
 
+use crate::metrics::Metrics;
+
 /// `push.listen`'s listener for `axum::serve`.
 pub struct Guarded {
     pub inner: TcpListener,
     pub limit: Duration,
+    /// Where stalled connections are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 impl axum::serve::Listener for Guarded {
@@ -30,7 +35,8 @@ impl axum::serve::Listener for Guarded {
             match self.inner.accept().await {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    return (StallGuard::new(stream, self.limit), addr);
+                    let guard = StallGuard::new(stream, self.limit).counted(self.metrics.clone());
+                    return (guard, addr);
                 }
                 // Out of file descriptors and the like: back off, go on.
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
@@ -58,6 +64,8 @@ pub struct StallGuard<S> {
     inner: S,
     limit: Duration,
     stalled: Option<Pin<Box<Sleep>>>,
+    /// Counts the first stall in [`Metrics::drops`] (then taken).
+    metrics: Option<Arc<Metrics>>,
 }
 
 impl<S> StallGuard<S> {
@@ -66,7 +74,14 @@ impl<S> StallGuard<S> {
             inner,
             limit,
             stalled: None,
+            metrics: None,
         }
+    }
+
+    /// Counts a stall of this connection in `metrics`.
+    pub fn counted(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     fn check<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
@@ -81,10 +96,15 @@ impl<S> StallGuard<S> {
                     .stalled
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
                 match timer.as_mut().poll(cx) {
-                    Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the peer stopped reading",
-                    ))),
+                    Poll::Ready(()) => {
+                        if let Some(metrics) = self.metrics.take() {
+                            metrics.dropped();
+                        }
+                        Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "the peer stopped reading",
+                        )))
+                    }
                     Poll::Pending => Poll::Pending,
                 }
             }

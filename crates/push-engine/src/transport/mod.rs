@@ -109,7 +109,12 @@ impl Wanted {
             subs.push(hub.join(name, *start).await?);
         }
         let config = hub.config();
-        Ok(Feed::open(subs, config.max_queue_bytes, patience(config)))
+        Ok(Feed::open(
+            subs,
+            config.max_queue_bytes,
+            patience(config),
+            hub.metrics().clone(),
+        ))
     }
 }
 

@@ -23,6 +23,7 @@ use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::hub::{Cursor, Event};
 use crate::message::Id;
+use crate::metrics::{Batch, Transport};
 
 pub async fn poll(
     State(state): State<AppState>,
@@ -75,6 +76,7 @@ pub async fn poll(
         }
     }
     if messages.is_empty() && more {
+        let _waiting = state.hub.metrics().connection(Transport::Poll);
         if let Ok(event) = tokio::time::timeout(wait, sub.recv()).await {
             if take(event, &mut messages) {
                 while let Some(event) = sub.try_recv() {
@@ -98,6 +100,11 @@ pub async fn poll(
         body.extend_from_slice(p.json());
     }
     body.extend_from_slice(b"]}");
+    let mut delivered = Batch::new(Transport::Poll);
+    for p in &messages {
+        delivered.add(p.at);
+    }
+    state.hub.metrics().record(&delivered);
     let mut response = Response::new(Body::from(body));
     let h = response.headers_mut();
     h.insert(

@@ -24,6 +24,7 @@ use super::{Query as Pairs, Wanted};
 use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::message::Id;
+use crate::metrics::{Connection, Metrics, Transport};
 
 pub async fn channel(
     State(state): State<AppState>,
@@ -56,7 +57,10 @@ async fn stream(
         tokio::time::interval_at(Instant::now() + config.keepalive, config.keepalive);
     keepalive.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let positions: Vec<(Arc<str>, Id)> = feed.positions().to_vec();
+    let metrics = state.hub.metrics().clone();
     let state = Stream {
+        _connection: metrics.connection(Transport::Sse),
+        metrics,
         feed,
         keepalive,
         pending: VecDeque::from([Bytes::from(retry)]),
@@ -79,6 +83,9 @@ async fn stream(
 }
 
 struct Stream {
+    /// Counts the stream in until the body is dropped.
+    _connection: Connection,
+    metrics: Arc<Metrics>,
     feed: Feed,
     keepalive: Interval,
     pending: VecDeque<Bytes>,
@@ -107,6 +114,8 @@ impl Stream {
     fn push(&mut self, item: Item) {
         match item {
             Item::Message(p, _budget) => {
+                // Handed to hyper now, written with what is pending.
+                self.metrics.delivered(Transport::Sse, p.at);
                 let frame = p.sse();
                 match &mut self.positions {
                     None => {

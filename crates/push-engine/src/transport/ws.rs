@@ -35,6 +35,7 @@ use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::hub::Hub;
 use crate::message::{Outgoing, Publication};
+use crate::metrics::{Batch, Transport};
 
 /// Close codes of push's own (4000–4999), documented in the README.
 pub const CLOSE_LOST: u16 = 4001;
@@ -135,7 +136,9 @@ async fn upgrade(
         .max_write_buffer_size(config.max_queue_bytes + 6 * config.max_message_size + 8192)
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_message_size));
+    let connection = state.hub.metrics().connection(Transport::Ws);
     state.tasks.spawn(async move {
+        let _connection = connection;
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
@@ -176,6 +179,7 @@ impl Session {
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
         let (mut sink, mut stream) = ws.split();
+        let metrics = self.hub.metrics();
         let mut ping = tokio::time::interval_at(Instant::now() + self.keepalive, self.keepalive);
         let mut last_seen = Instant::now();
         let write_limit = self.keepalive;
@@ -184,8 +188,13 @@ impl Session {
                 item = feed.recv() => {
                     let mut item = Some(item);
                     let mut end = None;
+                    let mut delivered = Batch::new(Transport::Ws);
                     // Batch: everything already queued goes out with one flush.
                     while let Some(next) = item.take() {
+                        let published = match &next {
+                            Item::Message(p, _) => Some(p.at),
+                            _ => None,
+                        };
                         match self.frame(next) {
                             // No timer per message: the stall guard on the
                             // connection fails writes that stay stuck.
@@ -193,6 +202,9 @@ impl Session {
                                 if sink.feed(msg).await.is_err() {
                                     end = Some(End::Drop);
                                     break;
+                                }
+                                if let Some(at) = published {
+                                    delivered.add(at);
                                 }
                             }
                             Err(e) => {
@@ -202,6 +214,7 @@ impl Session {
                         }
                         item = feed.try_recv();
                     }
+                    metrics.record(&delivered);
                     if end.is_none() && sink.flush().await.is_err() {
                         end = Some(End::Drop);
                     }

@@ -1,0 +1,547 @@
+//! The engine's health and metrics: connections by transport, deliveries
+//! and their latency, slow and stalled connections cut off, bytes queued
+//! for clients, the broker's state and readiness.
+//!
+//! The hub owns one [`Metrics`] ([`crate::Hub::metrics`]); the transports
+//! and the local socket record into it, the broker sets its state, and
+//! [`EngineStats`] (for `push_stats()`, `php --ri push` and the local
+//! socket's STATS) and [`prometheus`] (`GET /metrics`) read it.
+//!
+//! Recording is cheap: relaxed atomics, no lock, no allocation. What is
+//! recorded per delivered message (the latency histogram, whose count is the
+//! delivery count, and the bytes queued) goes to one of [`SHARDS`] cache
+//! lines picked per thread, so the runtime's threads never contend on a
+//! counter; a reader adds the shards up. A transport that writes messages
+//! in batches counts a batch locally and records it at once. Connection
+//! gauges are plain atomics changed by RAII guards ([`Connection`]), so
+//! every exit path of a connection counts it out.
+
+pub mod prometheus;
+mod stats;
+
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+
+pub use stats::{Connections, EngineStats};
+
+/// A transport, as metrics name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// WebSocket connections.
+    Ws,
+    /// Server-Sent Events streams.
+    Sse,
+    /// Long-polls (counted as connections while they wait).
+    Poll,
+    /// Worker processes on the local socket (`push.socket`).
+    Ipc,
+}
+
+impl Transport {
+    pub const ALL: [Transport; 4] = [
+        Transport::Ws,
+        Transport::Sse,
+        Transport::Poll,
+        Transport::Ipc,
+    ];
+
+    /// The label value: `ws`, `sse`, `poll`, `ipc`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Ws => "ws",
+            Transport::Sse => "sse",
+            Transport::Poll => "poll",
+            Transport::Ipc => "ipc",
+        }
+    }
+}
+
+/// The broker's state. The memory broker (the default) is always ready; a
+/// networked broker (Redis) is ready once it is connected and says its
+/// subscriptions are current ([`Metrics::set_ready`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BrokerState {
+    /// The embedded memory broker: one engine, nothing to connect to.
+    #[default]
+    Memory,
+    /// A networked broker, connected.
+    Connected,
+    /// A networked broker, not connected (delivery is local only).
+    Disconnected,
+}
+
+impl BrokerState {
+    pub const ALL: [BrokerState; 3] = [
+        BrokerState::Memory,
+        BrokerState::Connected,
+        BrokerState::Disconnected,
+    ];
+
+    /// `memory`, `connected` or `disconnected`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BrokerState::Memory => "memory",
+            BrokerState::Connected => "connected",
+            BrokerState::Disconnected => "disconnected",
+        }
+    }
+
+    fn from_u8(v: u8) -> BrokerState {
+        match v {
+            1 => BrokerState::Connected,
+            2 => BrokerState::Disconnected,
+            _ => BrokerState::Memory,
+        }
+    }
+}
+
+/// Upper bounds of the delivery latency buckets, in seconds; a last bucket
+/// (`+Inf`) takes the rest.
+pub const LATENCY_BOUNDS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+/// The same bounds in nanoseconds, for the hot path.
+const BOUNDS_NS: [u64; 12] = [
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+];
+/// Buckets of the histogram, `+Inf` included.
+pub const BUCKETS: usize = LATENCY_BOUNDS.len() + 1;
+/// Cache lines the per-delivery figures are spread over.
+pub const SHARDS: usize = 16;
+
+/// What is recorded per delivered message, one copy per shard. Aligned to
+/// 128 bytes (two cache lines, as adjacent-line prefetchers pair them) so
+/// that shards never share a line.
+#[derive(Default)]
+#[repr(align(128))]
+struct Shard {
+    /// Deliveries by transport and latency bucket (not cumulative).
+    latency: [[AtomicU64; BUCKETS]; 4],
+    /// Sum of the latencies by transport, in nanoseconds.
+    latency_ns: [AtomicU64; 4],
+    /// Bytes queued for connections. A message is counted in on the
+    /// forwarder's thread and out on the writer's, so one shard may hold
+    /// less than zero: the sum, in wrapping arithmetic, is right.
+    queued: AtomicU64,
+}
+
+fn nanos_since(at: Instant, now: Instant) -> u64 {
+    u64::try_from(now.saturating_duration_since(at).as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// The latency bucket of `ns` nanoseconds.
+#[inline]
+fn bucket(ns: u64) -> usize {
+    BOUNDS_NS
+        .iter()
+        .position(|&bound| ns <= bound)
+        .unwrap_or(BUCKETS - 1)
+}
+
+/// The deliveries of a batch of messages written together (a WebSocket
+/// flush, a long-poll answer), counted locally and recorded at once with
+/// [`Metrics::record`]: a clock read every [`Batch::CLOCK_EVERY`] messages
+/// and a few atomic additions per batch, instead of both per message.
+#[derive(Debug)]
+pub(crate) struct Batch {
+    transport: Transport,
+    now: Instant,
+    buckets: [u64; BUCKETS],
+    ns: u64,
+    count: u64,
+}
+
+impl Batch {
+    /// Messages between two clock reads, so that the latency of a long
+    /// batch stays close.
+    const CLOCK_EVERY: u64 = 64;
+
+    pub(crate) fn new(transport: Transport) -> Batch {
+        Batch {
+            transport,
+            now: Instant::now(),
+            buckets: [0; BUCKETS],
+            ns: 0,
+            count: 0,
+        }
+    }
+
+    /// A message published at `at` was handed to the socket.
+    #[inline]
+    pub(crate) fn add(&mut self, at: Instant) {
+        if self.count > 0 && self.count.is_multiple_of(Self::CLOCK_EVERY) {
+            self.now = Instant::now();
+        }
+        let ns = nanos_since(at, self.now);
+        self.buckets[bucket(ns)] += 1;
+        self.ns = self.ns.wrapping_add(ns);
+        self.count += 1;
+    }
+}
+
+/// The shard of the calling thread: threads take shards in turn.
+fn shard_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Relaxed) % SHARDS;
+    }
+    INDEX.try_with(|i| *i).unwrap_or(0)
+}
+
+/// The engine's counters and gauges. See the module documentation.
+pub struct Metrics {
+    shards: [Shard; SHARDS],
+    connections: [AtomicU64; 4],
+    slow_disconnects: AtomicU64,
+    drops: AtomicU64,
+    broker: AtomicU8,
+    broker_reconnects: AtomicU64,
+    ready: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            shards: Default::default(),
+            connections: Default::default(),
+            slow_disconnects: AtomicU64::new(0),
+            drops: AtomicU64::new(0),
+            broker: AtomicU8::new(BrokerState::Memory as u8),
+            broker_reconnects: AtomicU64::new(0),
+            ready: AtomicBool::new(false),
+        }
+    }
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics")
+            .field("connections", &self.connections)
+            .field("broker", &self.broker())
+            .field("ready", &self.is_ready())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection counted in its transport's gauge until dropped.
+#[derive(Debug)]
+#[must_use = "the connection is counted out when this is dropped"]
+pub struct Connection {
+    metrics: Arc<Metrics>,
+    transport: Transport,
+}
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        self.metrics.connections[self.transport as usize].fetch_sub(1, Relaxed);
+    }
+}
+
+/// The delivery latency histogram of one transport.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Latency {
+    /// Deliveries per bucket (not cumulative); the last is `+Inf`.
+    pub buckets: [u64; BUCKETS],
+    /// The latencies added up.
+    pub sum: Duration,
+}
+
+impl Latency {
+    /// Deliveries counted.
+    pub fn count(&self) -> u64 {
+        self.buckets.iter().sum()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    // ------------------------------------------------------------ recording
+
+    /// Counts a connection of `transport` until the guard is dropped.
+    pub(crate) fn connection(self: &Arc<Self>, transport: Transport) -> Connection {
+        self.connections[transport as usize].fetch_add(1, Relaxed);
+        Connection {
+            metrics: self.clone(),
+            transport,
+        }
+    }
+
+    /// A message published at `at` was handed to a client's socket now.
+    #[inline]
+    pub(crate) fn delivered(&self, transport: Transport, at: Instant) {
+        let ns = nanos_since(at, Instant::now());
+        let shard = &self.shards[shard_index()];
+        let t = transport as usize;
+        shard.latency[t][bucket(ns)].fetch_add(1, Relaxed);
+        shard.latency_ns[t].fetch_add(ns, Relaxed);
+    }
+
+    /// Records the deliveries of a batch.
+    pub(crate) fn record(&self, batch: &Batch) {
+        if batch.count == 0 {
+            return;
+        }
+        let shard = &self.shards[shard_index()];
+        let t = batch.transport as usize;
+        for (n, counter) in batch.buckets.iter().zip(&shard.latency[t]) {
+            if *n > 0 {
+                counter.fetch_add(*n, Relaxed);
+            }
+        }
+        shard.latency_ns[t].fetch_add(batch.ns, Relaxed);
+    }
+
+    /// `bytes` were queued for a connection.
+    #[inline]
+    pub(crate) fn queue(&self, bytes: u64) {
+        self.shards[shard_index()].queued.fetch_add(bytes, Relaxed);
+    }
+
+    /// `bytes` queued for a connection were written or dropped.
+    #[inline]
+    pub(crate) fn unqueue(&self, bytes: u64) {
+        self.shards[shard_index()].queued.fetch_sub(bytes, Relaxed);
+    }
+
+    /// A connection was cut off because its queue stayed full.
+    pub(crate) fn slow_disconnect(&self) {
+        self.slow_disconnects.fetch_add(1, Relaxed);
+    }
+
+    /// A connection was dropped because its peer stopped taking writes.
+    pub(crate) fn dropped(&self) {
+        self.drops.fetch_add(1, Relaxed);
+    }
+
+    // ------------------------------------------------------------ the broker
+
+    /// Sets the broker's state (called by the broker).
+    pub fn set_broker(&self, state: BrokerState) {
+        self.broker.store(state as u8, Relaxed);
+    }
+
+    /// Counts a reconnection of the broker (called by the broker).
+    pub fn broker_reconnected(&self) {
+        self.broker_reconnects.fetch_add(1, Relaxed);
+    }
+
+    /// Whether the broker's subscriptions are current (called by a
+    /// networked broker: `false` while it resubscribes after connecting).
+    /// The memory broker needs no flag.
+    pub fn set_ready(&self, ready: bool) {
+        self.ready.store(ready, Relaxed);
+    }
+
+    // ------------------------------------------------------------ reading
+
+    /// Open connections of `transport` (long-polls waiting, for `Poll`).
+    pub fn connections(&self, transport: Transport) -> u64 {
+        self.connections[transport as usize].load(Relaxed)
+    }
+
+    /// The delivery latency histogram of `transport`.
+    pub fn latency(&self, transport: Transport) -> Latency {
+        let t = transport as usize;
+        let mut out = Latency::default();
+        let mut ns = 0u64;
+        for shard in &self.shards {
+            for (sum, n) in out.buckets.iter_mut().zip(&shard.latency[t]) {
+                *sum += n.load(Relaxed);
+            }
+            ns = ns.wrapping_add(shard.latency_ns[t].load(Relaxed));
+        }
+        out.sum = Duration::from_nanos(ns);
+        out
+    }
+
+    /// Messages handed to clients' sockets over `transport`.
+    pub fn deliveries(&self, transport: Transport) -> u64 {
+        let t = transport as usize;
+        self.shards
+            .iter()
+            .flat_map(|s| &s.latency[t])
+            .map(|n| n.load(Relaxed))
+            .sum()
+    }
+
+    /// Bytes queued for connections now (their `push.max_queue_bytes`
+    /// budgets in use).
+    pub fn queued_bytes(&self) -> u64 {
+        let sum = self
+            .shards
+            .iter()
+            .fold(0u64, |sum, s| sum.wrapping_add(s.queued.load(Relaxed)));
+        // Read while messages move between shards, the sum may be a little
+        // below zero for an instant.
+        if sum > u64::MAX / 2 {
+            0
+        } else {
+            sum
+        }
+    }
+
+    /// Connections cut off because their queue stayed full for
+    /// `push.keepalive` (WebSocket close 4008, SSE `push-slow`).
+    pub fn slow_disconnects(&self) -> u64 {
+        self.slow_disconnects.load(Relaxed)
+    }
+
+    /// Connections dropped because their peer took no writes for twice
+    /// `push.keepalive` (the write-stall guard).
+    pub fn drops(&self) -> u64 {
+        self.drops.load(Relaxed)
+    }
+
+    pub fn broker(&self) -> BrokerState {
+        BrokerState::from_u8(self.broker.load(Relaxed))
+    }
+
+    pub fn broker_reconnects(&self) -> u64 {
+        self.broker_reconnects.load(Relaxed)
+    }
+
+    /// The memory broker, or a broker that is connected and whose
+    /// subscriptions are current.
+    pub fn is_ready(&self) -> bool {
+        match self.broker() {
+            BrokerState::Memory => true,
+            BrokerState::Connected => self.ready.load(Relaxed),
+            BrokerState::Disconnected => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_agree() {
+        for (s, ns) in LATENCY_BOUNDS.iter().zip(BOUNDS_NS) {
+            assert_eq!((s * 1e9).round() as u64, ns);
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn latencies_land_in_their_buckets() {
+        let m = Metrics::new();
+        let at = Instant::now();
+        m.delivered(Transport::Ws, at); // 0: the first bucket
+        tokio::time::advance(Duration::from_micros(500)).await;
+        m.delivered(Transport::Ws, at); // exactly 0.0005: still the first
+        tokio::time::advance(Duration::from_micros(1)).await;
+        m.delivered(Transport::Ws, at); // just over: the second
+        tokio::time::advance(Duration::from_secs(3)).await;
+        m.delivered(Transport::Ws, at); // over 2.5 s: +Inf
+        m.delivered(Transport::Sse, Instant::now());
+        let ws = m.latency(Transport::Ws);
+        let mut expected = [0; BUCKETS];
+        expected[0] = 2;
+        expected[1] = 1;
+        expected[BUCKETS - 1] = 1;
+        assert_eq!(ws.buckets, expected);
+        assert_eq!(ws.count(), 4);
+        assert_eq!(
+            ws.sum,
+            Duration::from_micros(500 + 501) + Duration::from_micros(3_000_501)
+        );
+        assert_eq!(m.deliveries(Transport::Ws), 4);
+        assert_eq!(m.deliveries(Transport::Sse), 1);
+        assert_eq!(m.deliveries(Transport::Poll), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_records_like_single_deliveries() {
+        let (one, batch) = (Metrics::new(), Metrics::new());
+        let at = Instant::now();
+        tokio::time::advance(Duration::from_millis(3)).await;
+        let mut b = Batch::new(Transport::Poll);
+        for _ in 0..200 {
+            one.delivered(Transport::Poll, at);
+            b.add(at);
+        }
+        batch.record(&b);
+        batch.record(&Batch::new(Transport::Poll)); // empty: nothing
+        assert_eq!(batch.latency(Transport::Poll), one.latency(Transport::Poll));
+        assert_eq!(batch.deliveries(Transport::Poll), 200);
+        assert_eq!(batch.latency(Transport::Poll).buckets[3], 200, "le 0.005");
+    }
+
+    #[test]
+    fn guards_count_connections_out() {
+        let m = Arc::new(Metrics::new());
+        let a = m.connection(Transport::Ws);
+        let b = m.connection(Transport::Ws);
+        let c = m.connection(Transport::Ipc);
+        assert_eq!(m.connections(Transport::Ws), 2);
+        assert_eq!(m.connections(Transport::Ipc), 1);
+        drop(a);
+        let moved = std::thread::spawn(move || drop(b));
+        moved.join().unwrap();
+        assert_eq!(m.connections(Transport::Ws), 0);
+        drop(c);
+        assert_eq!(m.connections(Transport::Ipc), 0);
+    }
+
+    #[test]
+    fn queued_bytes_add_up_across_threads() {
+        let m = Arc::new(Metrics::new());
+        let threads: Vec<_> = (0..SHARDS + 3)
+            .map(|_| {
+                let m = m.clone();
+                std::thread::spawn(move || m.queue(1000))
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        assert_eq!(m.queued_bytes(), 1000 * (SHARDS as u64 + 3));
+        // Counted out on other threads than those that counted in.
+        for _ in 0..SHARDS + 3 {
+            let m = m.clone();
+            std::thread::spawn(move || m.unqueue(1000)).join().unwrap();
+        }
+        assert_eq!(m.queued_bytes(), 0);
+        m.unqueue(1);
+        assert_eq!(m.queued_bytes(), 0, "never shown below zero");
+    }
+
+    #[test]
+    fn readiness_follows_the_broker() {
+        let m = Metrics::new();
+        assert_eq!(m.broker(), BrokerState::Memory);
+        assert!(m.is_ready(), "the memory broker is ready");
+        m.set_broker(BrokerState::Connected);
+        assert!(!m.is_ready(), "connected, subscriptions not current yet");
+        m.set_ready(true);
+        assert!(m.is_ready());
+        m.set_broker(BrokerState::Disconnected);
+        assert!(!m.is_ready());
+        m.broker_reconnected();
+        m.set_broker(BrokerState::Connected);
+        assert!(m.is_ready());
+        assert_eq!(m.broker_reconnects(), 1);
+        for state in BrokerState::ALL {
+            m.set_broker(state);
+            assert_eq!(m.broker(), state);
+        }
+    }
+}

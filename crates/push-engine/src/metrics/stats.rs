@@ -1,0 +1,97 @@
+//! [`EngineStats`]: the engine's figures at one instant, as `push_stats()`,
+//! `php --ri push` and the local socket's STATS answer carry them.
+
+use serde::{Deserialize, Serialize};
+
+use super::{BrokerState, Transport};
+use crate::hub::{Hub, HubStats};
+
+/// Connections by transport.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Connections {
+    pub ws: u64,
+    pub sse: u64,
+    /// Long-polls waiting.
+    pub poll: u64,
+    /// Worker processes connected to the local socket.
+    pub ipc: u64,
+}
+
+/// The engine's figures at one instant: what `push_stats()` and
+/// `php --ri push` show, and the JSON of the local socket's STATS answer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineStats {
+    /// The hub's figures (channels, subscriptions, publications, history …).
+    #[serde(flatten)]
+    pub hub: HubStats,
+    pub connections: Connections,
+    /// Messages handed to clients' sockets, all transports.
+    pub deliveries: u64,
+    /// Connections dropped by the write-stall guard.
+    pub drops: u64,
+    /// Connections cut off as slow.
+    pub slow_disconnects: u64,
+    /// Bytes queued for connections now.
+    pub queued_bytes: u64,
+    pub broker: BrokerState,
+    pub broker_reconnects: u64,
+    /// Ready for traffic: see [`super::Metrics::is_ready`]; false once shutting down.
+    pub ready: bool,
+}
+
+impl EngineStats {
+    /// The figures of `hub` now.
+    pub fn of(hub: &Hub) -> EngineStats {
+        let m = hub.metrics();
+        EngineStats {
+            hub: hub.stats(),
+            connections: Connections {
+                ws: m.connections(Transport::Ws),
+                sse: m.connections(Transport::Sse),
+                poll: m.connections(Transport::Poll),
+                ipc: m.connections(Transport::Ipc),
+            },
+            deliveries: Transport::ALL.iter().map(|&t| m.deliveries(t)).sum(),
+            drops: m.drops(),
+            slow_disconnects: m.slow_disconnects(),
+            queued_bytes: m.queued_bytes(),
+            broker: m.broker(),
+            broker_reconnects: m.broker_reconnects(),
+            ready: m.is_ready() && !hub.is_closed(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_json_is_flat_and_reads_an_older_engine() {
+        let stats = EngineStats {
+            broker: BrokerState::Disconnected,
+            connections: Connections {
+                ws: 2,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let json = serde_json::to_value(stats).unwrap();
+        assert_eq!(json["broker"], "disconnected");
+        assert_eq!(json["connections"]["ws"], 2);
+        assert_eq!(json["subscribers"], 0, "the hub's figures at the top level");
+        let back: EngineStats = serde_json::from_value(json).unwrap();
+        assert_eq!(back, stats);
+        // An engine that sends only the hub's figures.
+        let old = serde_json::to_vec(&HubStats {
+            publications: 7,
+            ..Default::default()
+        })
+        .unwrap();
+        let read: EngineStats = serde_json::from_slice(&old).unwrap();
+        assert_eq!(read.hub.publications, 7);
+        assert_eq!(read.broker, BrokerState::Memory);
+    }
+}
