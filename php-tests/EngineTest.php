@@ -96,7 +96,11 @@ final class EngineTest extends PushTestCase
         $proc = proc_open([PHP_BINARY, dirname(__DIR__) . '/bin/push-server', '--listen=127.0.0.1:0', '--socket=' . self::socketPath()], [2 => ['pipe', 'w']], $pipes);
         self::assertIsResource($proc);
         $line = fgets($pipes[2]);
-        self::assertMatchesRegularExpression('#^push: engine listening on http://127\.0\.0\.1:(\d+) \(pid \d+\), workers on unix:/\S+\.sock;#', (string) $line);
+        if (!preg_match('#^push: engine listening on http://127\.0\.0\.1:(\d+) \(pid \d+\), workers on unix:/\S+\.sock, broker memory;#', (string) $line)) {
+            posix_kill(proc_get_status($proc)['pid'], SIGKILL); // leave no daemon behind
+            proc_close($proc);
+            self::fail("unexpected start line: $line");
+        }
         preg_match('#http://([0-9.:]+)#', $line, $m);
         [$status] = self::httpGet($m[1], '/health');
         self::assertSame(200, $status);

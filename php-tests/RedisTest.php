@@ -110,11 +110,23 @@ final class RedisTest extends PushTestCase
         self::assertSame([$second, 'two'], [$m->id, $m->data]);
     }
 
+    /** Waits (at most 10 s) until push_stats() shows the broker in $state. */
+    private static function waitForBroker(string $state, bool $ready): void
+    {
+        $deadline = microtime(true) + 10;
+        while ([push_stats()['broker'], push_stats()['ready']] !== [$state, $ready]) {
+            self::assertLessThan($deadline, microtime(true), "broker $state within 10 s: " . json_encode(push_stats()));
+            usleep(20_000);
+        }
+    }
+
     public function testPublishingWhileRedisIsDownThrowsAndRecovers(): void
     {
         self::startEngine(['broker' => $this->url()]);
+        self::waitForBroker('connected', true);
         $before = push_send('quiet', 'before');
         $this->stopRedis();
+        self::waitForBroker('disconnected', false);
         try {
             push_send('quiet', 'during');
             self::fail('push_send() succeeded with Redis down');
@@ -136,6 +148,8 @@ final class RedisTest extends PushTestCase
                 usleep(50_000);
             }
         }
+        self::waitForBroker('connected', true);
+        self::assertSame(1, push_stats()['broker_reconnects']);
         // Redis came back empty: the cursor from before is of an old epoch,
         // so the message comes with the loss flag.
         $m = push_get_message('quiet', 5.0, $before);

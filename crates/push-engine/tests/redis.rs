@@ -282,8 +282,8 @@ async fn a_subscriber_moved_to_another_engine_resumes_without_gap() {
     }
     drop(sse);
     let last = sent[24].0.clone();
-    // Engine B has mirrored the channel all along; engine C starts now and
-    // must fetch the history from Redis.
+    // Engine B ran all along but never served the channel, engine C starts
+    // now: both read the history from Redis.
     let c = engine(&redis, |_| {}).await;
     for (server, name) in [(&b, "B"), (&c, "C")] {
         let mut sse = sse_open(server.addr, "/sse/moving", &[("Last-Event-ID", &last)]).await;
@@ -584,4 +584,24 @@ async fn heads_of_watched_channels_are_kept_from_expiring() {
     assert_eq!(watched, vec![std::sync::Arc::<str>::from("watched")]);
     a.hub.broker().unwrap().touch(&watched).await.unwrap();
     assert!(ttl("push:{watched}:head") > 86_000_000, "touched again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_nobody_here_wants_do_not_fill_max_channels() {
+    let redis = RedisServer::start();
+    let a = engine(&redis, |_| {}).await;
+    let c = engine(&redis, |c| c.max_channels = 10).await;
+    for n in 0..20 {
+        send(&a, &format!("other{n}"), "x".into()).await.unwrap();
+    }
+    let mut sse = sse_open(c.addr, "/sse/mine", &[]).await;
+    assert_eq!(sse.status, 200, "a subscription on C is not refused");
+    c.wait_subscribers(1).await;
+    assert_eq!(c.hub.stats().channels, 1, "C mirrors only what it serves");
+    let id = send(&a, "mine", "for C".into()).await.unwrap();
+    let e = sse.event().await;
+    assert_eq!((e.id.as_deref(), e.data()), (Some(id.as_str()), "for C"));
+    // A channel C never served: history comes from Redis when asked.
+    let answer = get(c.addr, "/poll/other7?since=&timeout=0").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
 }

@@ -58,6 +58,8 @@ pub enum Applied {
     Appended,
     /// Already held (or older than the mirror's epoch): ignored.
     Duplicate,
+    /// Nobody here ever asked for the channel: not mirrored.
+    Ignored,
     /// Publications between the mirror's newest (given) and this one are
     /// missing: catch up from the broker, then apply it again.
     Gap(Id),
@@ -95,6 +97,9 @@ impl Hub {
         if self.is_closed() {
             return Err(Error::ShuttingDown);
         }
+        // Create the mirror before reading the broker, so that whatever is
+        // published meanwhile is applied to it rather than passed over.
+        self.channel(name)?;
         if !self.covers(name, cursor) {
             if let Ok(snap) = broker.read(name, cursor).await {
                 self.merge(name, snap, Merge::Backfill)?;
@@ -104,12 +109,15 @@ impl Hub {
     }
 
     /// Applies a publication received from the broker, in the broker's
-    /// order. Creates the channel's mirror if needed (a subscriber that
-    /// arrives later backfills older history from the broker).
+    /// order, to the channel's mirror. Only channels someone subscribed to
+    /// here are mirrored: the others would fill `push.max_channels` with
+    /// what no local subscriber wants (a subscriber that comes later reads
+    /// the history from the broker).
     pub fn apply(&self, channel: &str, n: Numbered) -> Result<Applied> {
-        let name = validate_channel(channel.as_bytes())?;
         loop {
-            let ch = self.channel(name)?;
+            let Some(ch) = self.lock_channels().get(channel).cloned() else {
+                return Ok(Applied::Ignored);
+            };
             let mut state = ch.lock();
             if state.dead {
                 continue;
