@@ -20,7 +20,7 @@ if (($argv[1] ?? '') === 'meta') {
     $sh = fn (string $cmd) => trim((string) shell_exec($cmd));
     preg_match('/MemTotal:\s+(\d+)/', (string) file_get_contents('/proc/meminfo'), $mem);
     preg_match('/model name\s*:\s*(.+)/', (string) file_get_contents('/proc/cpuinfo'), $cpu);
-    $dirty = $sh('git -C ' . escapeshellarg($root) . ' status --porcelain --untracked-files=no 2>/dev/null') !== '';
+    $dirty = $sh('git -C ' . escapeshellarg($root) . ' status --porcelain --untracked-files=no -- . ' . escapeshellarg(':(exclude)bench/results') . ' 2>/dev/null') !== '';   // the run's own output is not a change
     echo json_encode([
         'date' => date('Y-m-d H:i T'),
         'cores' => (int) $sh('nproc'),
