@@ -2,7 +2,7 @@
 # push against the references, in one run (about 10 minutes on 2 cores):
 #
 #   bench/run.sh                        every scenario
-#   BENCH_ONLY="s1 php" bench/run.sh    some of them: s1 … s6, php, tutorial
+#   BENCH_ONLY="s1 php" bench/run.sh    some of them: s1 … s6, s8, php, tutorial
 #   BENCH_REPEAT=1 bench/run.sh         one run per scenario and server (default 3)
 #   PUSH_LOADGEN=/path/push-loadgen     another build of the load generator
 #
@@ -22,6 +22,21 @@
 #       delivered messages/s, server CPU µs per delivered message
 #   s5  10,000 WebSocket subscribers over 1,000 channels
 #   s6  1,000 long-poll subscribers, one channel, 50 messages at 5/s
+# and push against itself (cross-engine, the Redis broker):
+#   s8       1,000 WebSocket subscribers on engine B, 100 messages at 10/s
+#            published (POST /publish) on engine A; A and B share the
+#            channel through a local redis-server (push.broker = redis://…).
+#            Reference: one engine with the memory broker, subscribers and
+#            publications on it (s1 on push). Server CPU is given for A, B
+#            and redis-server separately.
+#   s8-flat  the same, publishing as fast as possible for 5 s (4 HTTP
+#            publishers, at most 32 publications ahead of their delivery:
+#            without that bound, A accepts publications faster than B fans
+#            them out, and B's subscribers lag past the history and are
+#            closed with 4001 lost — there is no back-pressure between
+#            engines). Delivered messages/s, CPU µs per delivered message.
+#            Each s8 run starts a fresh redis-server (--save '' --appendonly
+#            no) and fresh engines; about 2 minutes with 3 runs.
 # and, without the load generator:
 #   php       push_send() calls/s and push_get_message() wake-up latency, in
 #             the engine process and from a worker over push.socket, against
@@ -48,7 +63,9 @@ set -u -o pipefail
 LOADGEN="${PUSH_LOADGEN:-$ROOT/target/release/push-loadgen}"   # PUSH_LOADGEN: another build
 RESULTS="$ROOT/bench/results"
 SCEN="$ROOT/bench/scenarios"
-ONLY="${BENCH_ONLY:-s1 s2 s3 s4 s5 s6 php tutorial}"
+ONLY="${BENCH_ONLY:-s1 s2 s3 s4 s5 s6 s8 php tutorial}"
+S8_FLAT_SECONDS=5   # s8-flat: publishing time
+S8_WINDOW=32        # s8-flat: publications ahead of their delivery, at most
 HISTORY=100
 HISTORY_TTL=300
 NGINX_WORKERS=2
@@ -163,17 +180,76 @@ record() {
 
 # ---------------------------------------------------------------- servers
 
+# start_engine NAME [--SETTING=VALUE…]: bin/push-server on a free port with
+# its own worker socket ($TMP/NAME.sock) and log (logs/NAME.log); sets
+# ENGINE_PID and ENGINE_ADDR.
+ENGINE_PID=""; ENGINE_ADDR=""
+start_engine() {
+    local name="$1" port
+    shift
+    port="$(free_port)"
+    ENGINE_ADDR="127.0.0.1:$port"
+    rm -f "$TMP/$name.sock"
+    php "$ROOT/bin/push-server" --listen="$ENGINE_ADDR" --socket="$TMP/$name.sock" --history=$HISTORY \
+        --history_ttl=$HISTORY_TTL "$@" >>"$RESULTS/logs/$name.log" 2>&1 &
+    ENGINE_PID=$!
+    STARTED+=("$ENGINE_PID")
+    wait_http "http://$ENGINE_ADDR/health" || { tail -5 "$RESULTS/logs/$name.log" >&2; die "push ($name) did not start on $ENGINE_ADDR"; }
+}
+
 PUSH_PID=""; PUSH_ADDR=""
 start_push() {
-    local port
-    port="$(free_port)"
-    PUSH_ADDR="127.0.0.1:$port"
-    rm -f "$TMP/push.sock"
-    PUSH_ARGS=(--listen="$PUSH_ADDR" --socket="$TMP/push.sock" --history=$HISTORY --history_ttl=$HISTORY_TTL)
-    php "$ROOT/bin/push-server" "${PUSH_ARGS[@]}" >>"$RESULTS/logs/push.log" 2>&1 &
-    PUSH_PID=$!
-    STARTED+=("$PUSH_PID")
-    wait_http "http://$PUSH_ADDR/health" || { tail -5 "$RESULTS/logs/push.log" >&2; die "push did not start on $PUSH_ADDR"; }
+    start_engine push
+    PUSH_PID="$ENGINE_PID"; PUSH_ADDR="$ENGINE_ADDR"
+}
+
+# A redis-server of our own on a free loopback port, no persistence.
+BROKER_PID=""; BROKER_PORT=""
+start_redis() {
+    local dir="$TMP/redis-$1" i
+    rm -rf "$dir"; mkdir -p "$dir"
+    BROKER_PORT="$(free_port)"
+    redis-server --port "$BROKER_PORT" --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" \
+        >>"$RESULTS/logs/redis.log" 2>&1 &
+    BROKER_PID=$!
+    STARTED+=("$BROKER_PID")
+    for i in $(seq 100); do
+        redis-cli -p "$BROKER_PORT" ping 2>/dev/null | grep -q PONG && return 0
+        sleep 0.1
+    done
+    die "redis-server did not start on port $BROKER_PORT"
+}
+stop_redis() { [ -n "$BROKER_PID" ] && stop "$BROKER_PID"; BROKER_PID=""; }
+
+# wait_psubscribed N: until N connections of the redis-server hold a pattern
+# subscription (every engine's broker listens with PSUBSCRIBE; PUBSUB NUMPAT
+# counts distinct patterns, not connections). At most 10 s.
+wait_psubscribed() {
+    local i
+    for i in $(seq 100); do
+        [ "$(redis-cli -p "$BROKER_PORT" client list 2>/dev/null | grep -c ' psub=[1-9]')" -ge "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# Two engines sharing channels through a fresh redis-server: subscribers go
+# to B (CROSS_B), publications to A (CROSS_A).
+CROSS_A=""; CROSS_B=""; CROSS_A_PID=""; CROSS_B_PID=""
+start_cross() {
+    start_redis cross
+    local broker="--broker=redis://127.0.0.1:$BROKER_PORT/0"
+    start_engine engine-a "$broker"
+    CROSS_A="$ENGINE_ADDR"; CROSS_A_PID="$ENGINE_PID"
+    start_engine engine-b "$broker"
+    CROSS_B="$ENGINE_ADDR"; CROSS_B_PID="$ENGINE_PID"
+    wait_psubscribed 2 || die "the engines did not subscribe to redis-server on port $BROKER_PORT (logs/engine-a.log, logs/engine-b.log)"
+}
+stop_cross() {
+    [ -n "$CROSS_B_PID" ] && stop "$CROSS_B_PID"
+    [ -n "$CROSS_A_PID" ] && stop "$CROSS_A_PID"
+    stop_redis
+    CROSS_A_PID=""; CROSS_B_PID=""
 }
 
 NGINX_PID=""; NCHAN_ADDR=""; NCHAN_PIDS=""
@@ -209,9 +285,11 @@ stop_push() { [ -n "$PUSH_PID" ] && stop "$PUSH_PID"; PUSH_PID=""; }
 # bench SCENARIO TITLE TIMEOUT ARGS...: runs push-loadgen against a fresh
 # push, then a fresh nginx + nchan, REPEAT times (interleaved, so that the
 # machine's noise falls on both), and records every run; the report shows
-# the medians.
+# the medians. BENCH_SERVERS chooses other servers: push-cross is two
+# engines and a redis-server (subscribers on B, publications on A).
 bench() {
     local scenario="$1" title="$2" timeout="$3" server addr pids out rc note="${BENCH_NOTE:-}" rep
+    local kind publish labels
     shift 3
     local args=("$@") i
     # Bound the connections by the open-files limit.
@@ -222,27 +300,40 @@ bench() {
         fi
     done
     for rep in $(seq "$REPEAT"); do
-        for server in push nchan; do
-            if [ "$server" = push ]; then
-                start_push; addr="$PUSH_ADDR"; pids="$PUSH_PID"
-            else
-                start_nchan; addr="$NCHAN_ADDR"; pids="$NCHAN_PIDS"
-            fi
+        for server in ${BENCH_SERVERS:-push nchan}; do
+            kind="$server"; publish=(); labels="push"
+            case "$server" in
+                push) start_push; addr="$PUSH_ADDR"; pids="$PUSH_PID" ;;
+                nchan) start_nchan; addr="$NCHAN_ADDR"; pids="$NCHAN_PIDS"; labels="nginx (master and workers)" ;;
+                push-cross)
+                    start_cross; kind=push; addr="$CROSS_B"; publish=(--publish-addr "$CROSS_A")
+                    pids="$CROSS_A_PID,$CROSS_B_PID,$BROKER_PID"; labels="engine A (publications),engine B (subscribers),redis-server" ;;
+                *) die "unknown server $server" ;;
+            esac
             say "$scenario $server (run $rep of $REPEAT): ${args[*]}"
             : > "$TMP/loadgen.err"
-            run "$TMP/out" "$TMP/loadgen.err" timeout -k 5 $((timeout + 30)) "$LOADGEN" bench --server "$server" \
-                --addr "$addr" "${args[@]}" --pids "$pids" --timeout "$timeout"
+            run "$TMP/out" "$TMP/loadgen.err" timeout -k 5 $((timeout + 30)) "$LOADGEN" bench --server "$kind" \
+                --addr "$addr" "${publish[@]}" "${args[@]}" --pids "$pids" --timeout "$timeout"
             rc=$?
             out="$(cat "$TMP/out")"
             if [ $rc -ne 0 ] || [ -z "$out" ]; then
                 out="$(php -r 'echo json_encode(["error" => "push-loadgen exit " . $argv[1] . ": " . trim(substr($argv[2], -400))]);' "$rc" "$(cat "$TMP/loadgen.err")")"
             fi
-            alive "${pids%%,*}" || out="$(php -r '$o = json_decode($argv[1], true) ?: []; $o["error"] = trim(($o["error"] ?? "") . " server exited during the run"); echo json_encode($o);' "$out")"
+            # nchan: its master; push-cross: A, B and redis-server.
+            local check="${pids%%,*}" p
+            [ "$server" = push-cross ] && check="${pids//,/ }"
+            for p in $check; do
+                alive "$p" || out="$(php -r '$o = json_decode($argv[1], true) ?: []; $o["error"] = trim(($o["error"] ?? "") . " server process " . $argv[2] . " exited during the run"); echo json_encode($o);' "$out" "$p")"
+            done
             cp "$TMP/loadgen.err" "$RESULTS/logs/loadgen-$scenario-$server-$rep.err"
             record loadgen "$(php -r '$o = json_decode($argv[1], true) ?: ["error" => $argv[1]];
-                echo json_encode(["scenario" => $argv[2], "title" => $argv[3], "server" => $argv[4], "run" => (int) $argv[7], "args" => $argv[5], "note" => $argv[6]] + $o);' \
-                "$out" "$scenario" "$title" "$server" "${args[*]}" "$note" "$rep")"
-            if [ "$server" = push ]; then stop_push; else stop_nchan; fi
+                echo json_encode(["scenario" => $argv[2], "title" => $argv[3], "server" => $argv[4], "run" => (int) $argv[7], "args" => $argv[5], "note" => $argv[6], "processes" => explode(",", $argv[8])] + $o);' \
+                "$out" "$scenario" "$title" "$server" "${args[*]}" "$note" "$rep" "$labels")"
+            case "$server" in
+                push) stop_push ;;
+                nchan) stop_nchan ;;
+                push-cross) stop_cross ;;
+            esac
             sleep 1   # let the closed connections settle
         done
     done
@@ -390,7 +481,7 @@ BEGAN=$(date +%s)
 record meta "$(php "$SCEN/report.php" meta "$ROOT" "$NOFILE" "$HISTORY" "$HISTORY_TTL" "$NGINX_WORKERS" "$FPM_CHILDREN")"
 
 # Is push-loadgen the one with `bench`? One subscriber, one message.
-if [[ " $ONLY " == *" s"[1-6]* ]]; then
+if [[ " $ONLY " == *" s"[1-68]* ]]; then
 start_push
 if ! probe="$(timeout 30 "$LOADGEN" bench --server push --addr "$PUSH_ADDR" --transport ws --subscribers 1 --channels 1 \
         --messages 1 --rate 10 --timeout 10 --pids "$PUSH_PID" 2>&1)" || [[ "$probe" != *'"delivered"'* ]]; then
@@ -414,6 +505,11 @@ wants s5 && bench s5 "10,000 WebSocket subscribers over 1,000 channels, 5,000 me
     --transport ws --subscribers 10000 --channels 1000 --messages 5000 --rate 500
 wants s6 && bench s6 "1,000 long-poll subscribers, one channel, 50 messages at 5/s" 40 \
     --transport poll --subscribers 1000 --channels 1 --messages 50 --rate 5
+# s8: push against itself, the subject first (push-cross, then push).
+wants s8 && BENCH_SERVERS="push-cross push" bench s8 "cross-engine: 1,000 WebSocket subscribers on engine B, 100 messages at 10/s published on engine A" 60 \
+    --transport ws --subscribers 1000 --channels 1 --messages 100 --rate 10
+wants s8 && BENCH_SERVERS="push-cross push" bench s8-flat "cross-engine: 1,000 WebSocket subscribers on engine B, publishing on engine A as fast as possible for $S8_FLAT_SECONDS s" 60 \
+    --transport ws --subscribers 1000 --channels 1 --messages 0 --rate 0 --duration "$S8_FLAT_SECONDS" --window "$S8_WINDOW"
 wants php && php_scenario
 wants tutorial && tutorial_scenario
 

@@ -8,7 +8,9 @@
  *       prints the markdown report of a run's JSON lines
  *
  * latest.json holds one object per line, "kind" saying which: meta,
- * loadgen (push-loadgen's object plus scenario, title, server, args, note),
+ * loadgen (push-loadgen's object plus scenario, title, server, args, note,
+ * processes: what each of --pids is; server push-cross is scenario s8's
+ * two engines and redis-server),
  * php (scenarios/php-send.php's, plus run), tutorial
  * (scenarios/sse-clients.php's), end.
  */
@@ -18,7 +20,7 @@ if (($argv[1] ?? '') === 'meta') {
     $sh = fn (string $cmd) => trim((string) shell_exec($cmd));
     preg_match('/MemTotal:\s+(\d+)/', (string) file_get_contents('/proc/meminfo'), $mem);
     preg_match('/model name\s*:\s*(.+)/', (string) file_get_contents('/proc/cpuinfo'), $cpu);
-    $dirty = $sh('git -C ' . escapeshellarg($root) . ' status --porcelain --untracked-files=no 2>/dev/null') !== '';
+    $dirty = $sh('git -C ' . escapeshellarg($root) . ' status --porcelain --untracked-files=no -- . ' . escapeshellarg(':(exclude)bench/results') . ' 2>/dev/null') !== '';   // the run's own output is not a change
     echo json_encode([
         'date' => date('Y-m-d H:i T'),
         'cores' => (int) $sh('nproc'),
@@ -37,6 +39,8 @@ if (($argv[1] ?? '') === 'meta') {
         'push_settings' => "bin/push-server --history=$history --history_ttl=$ttl; every other push.* setting at its default (push.threads = 2, push.channel_buffer = 256, push.max_queue_bytes = 1M)",
         'nchan_settings' => "worker_processes $workers; nchan_message_buffer_length $history; nchan_message_timeout {$ttl}s; nchan_subscriber_first_message newest; nchan_shared_memory_size 256M; listen backlog 4096 (bench/nchan.conf)",
         'fpm_settings' => "php8.2-fpm pm = static, pm.max_children = $children, behind nginx (fastcgi_buffering off), one worker per connection",
+        'cross_settings' => "engines A and B: bin/push-server with the push settings above plus --broker=redis://127.0.0.1:PORT/0 (push.redis_prefix = push); redis-server --bind 127.0.0.1 --save '' --appendonly no (a fresh one and fresh engines for each run); subscribers connect to B, push-loadgen publishes (POST /publish) to A",
+        'loadavg' => implode(' ', array_slice(explode(' ', (string) @file_get_contents('/proc/loadavg')), 0, 3)),
     ], JSON_UNESCAPED_SLASHES), "\n";
     exit(0);
 }
@@ -94,7 +98,7 @@ function median(array $v)
 }
 
 $out = [];
-$out[] = '# push benchmark — push against nginx + nchan, phpredis and the tutorial';
+$out[] = '# push benchmark — push against nginx + nchan, phpredis and the tutorial; two engines through Redis against one';
 $out[] = '';
 if ($meta) {
     $out[] = sprintf('Machine: %d cores, %s, %s GiB RAM, kernel %s, %s. Date: %s%s.',
@@ -109,10 +113,14 @@ if ($meta) {
     $out[] = "- push: `{$meta['push_settings']}`";
     $out[] = "- nginx + nchan: `{$meta['nchan_settings']}`";
     $out[] = "- tutorial: {$meta['fpm_settings']}";
-    $out[] = "- open files: {$meta['nofile']} per process (each server and the load generator); each scenario runs on a freshly started server, one server at a time, on loopback, the load generator (target/release/push-loadgen) on the same 2 cores";
+    if (isset($meta['cross_settings'])) {
+        $out[] = "- cross-engine (s8): {$meta['cross_settings']}";
+    }
+    $out[] = "- open files: {$meta['nofile']} per process (each server and the load generator); each scenario runs on a freshly started server, one server at a time, on loopback, the load generator (target/release/push-loadgen) on the same {$meta['cores']} cores"
+        . (isset($meta['loadavg']) ? "; load average when the run began: {$meta['loadavg']}" : '');
     $out[] = '';
 }
-$out[] = 'Ratios are push / reference: below 1 is better for push in rows marked (lower is better), above 1 in rows marked (higher is better). Each load-generator figure is the median of the runs listed under its table (push and nchan alternating); on a shared or virtual machine single runs can differ by 2× or more (s4 most), so compare push and its reference within one run, not figures across runs.';
+$out[] = 'Ratios are push / reference: below 1 is better for push in rows marked (lower is better), above 1 in rows marked (higher is better). Each load-generator figure is the median of the runs listed under its table (push and nchan alternating); on a shared or virtual machine single runs can differ by 2× or more (s4 most), so compare push and its reference within one run, not figures across runs. In s8 (cross-engine) the reference is push itself with one engine, and the ratio is two engines / one engine.';
 $out[] = '';
 
 // ---------------------------------------------------------------- push-loadgen scenarios
@@ -145,15 +153,34 @@ foreach ($rows as $r) {
         $scenarios[$r['scenario']][$r['server']][] = $r;
     }
 }
+/** The element-wise median of the runs' arrays under $key. */
+function medians(array $runs, string $key): array
+{
+    $cols = [];
+    foreach ($runs as $r) {
+        foreach ((array) ($r[$key] ?? []) as $i => $v) {
+            $cols[$i][] = $v;
+        }
+    }
+    return array_map('median', $cols);
+}
+
 $summary = [];
+$cross = [];
 $n = 0;
 $sections = [];
 foreach ($scenarios as $id => $s) {
     $n++;
+    // s8: push with two engines and Redis against push with one engine;
+    // every other scenario: push against nginx + nchan.
+    $s8 = str_starts_with($id, 's8');
+    [$subject, $ref] = $s8 ? ['push-cross', 'push'] : ['push', 'nchan'];
     $sec = [];
     $sec[] = "### $id. {$s['title']}";
     $sec[] = '';
-    $sec[] = "`push-loadgen bench {$s['args']}` (push: `--server push`, nchan: `--server nchan`)";
+    $sec[] = $s8
+        ? "`push-loadgen bench --server push {$s['args']}`: two engines: `--addr` engine B (subscribers) `--publish-addr` engine A, `--pids` A,B,redis-server; one engine: `--addr` the engine"
+        : "`push-loadgen bench {$s['args']}` (push: `--server push`, nchan: `--server nchan`)";
     $sec[] = '';
     if ($s['note'] !== '') {
         $sec[] = "Note: {$s['note']}.";
@@ -161,7 +188,7 @@ foreach ($scenarios as $id => $s) {
     }
     // With several runs of a scenario, each figure is the median.
     $fig = [];
-    foreach (['push', 'nchan'] as $server) {
+    foreach ([$subject, $ref] as $server) {
         foreach ($metrics as [$key]) {
             $fig[$server][$key] = median(array_column($s[$server] ?? [], $key));
         }
@@ -174,26 +201,61 @@ foreach ($scenarios as $id => $s) {
             }
         }
     }
-    $sec[] = '| metric | push | nginx + nchan | push / nchan |';
+    $sec[] = $s8
+        ? '| metric | two engines + Redis (subscribers on B, publishing on A) | one engine (memory broker) | two / one |'
+        : '| metric | push | nginx + nchan | push / nchan |';
     $sec[] = '|---|---:|---:|---:|';
     $idle = str_contains($s['args'], '--idle');
     foreach ($metrics as [$key, $label, $dir]) {
         if ($idle && !in_array($key, ['connected', 'failed', 'rss_before_kb', 'rss_after_kb', 'rss_per_conn_bytes', 'duration_s'], true)) {
             continue;   // nothing is published
         }
-        $p = $fig['push'][$key];
-        $c = $fig['nchan'][$key];
+        $p = $fig[$subject][$key];
+        $c = $fig[$ref][$key];
         if ($p === null && $c === null) {
             continue;
         }
+        if ($s8) {
+            $label = str_replace('server ', 'servers\' ', $label);
+        }
         $sec[] = sprintf('| %s%s | %s | %s | %s |', $label, $dir ? " ($dir is better)" : '', num($p), num($c), $dir ? ratio($p, $c) : '');
+        // Each process of the two engines' run on its own.
+        if ($s8 && in_array($key, ['cpu_s', 'cpu_us_per_msg', 'rss_after_kb'], true)) {
+            $names = $s[$subject][0]['processes'] ?? [];
+            $byKey = ['cpu_s' => 'cpu_s_by_pid', 'cpu_us_per_msg' => 'cpu_us_per_msg_by_pid', 'rss_after_kb' => 'rss_after_kb_by_pid'][$key];
+            foreach (medians($s[$subject] ?? [], $byKey) as $i => $v) {
+                $sec[] = sprintf('| … %s | %s | | |', $names[$i] ?? "process $i", num($v));
+                $fig[$subject][$byKey][$i] = $v;
+            }
+        }
     }
-    if ($fig['push']['runs'] > 1 || $fig['nchan']['runs'] > 1) {
+    if ($fig[$subject]['runs'] > 1 || $fig[$ref]['runs'] > 1) {
         $sec[] = '';
-        $sec[] = sprintf('Medians of %d (push) and %d (nchan) runs.', $fig['push']['runs'], $fig['nchan']['runs']);
+        $sec[] = $s8
+            ? sprintf('Medians of %d (two engines) and %d (one engine) runs, alternating; the rows "…" are per process, the median of each.', $fig[$subject]['runs'], $fig[$ref]['runs'])
+            : sprintf('Medians of %d (push) and %d (nchan) runs.', $fig['push']['runs'], $fig['nchan']['runs']);
     }
     $sec[] = '';
     $sections[] = $sec;
+    if ($s8) {
+        // The cross-engine summary: throughput, latency, CPU, loss.
+        $c = $fig[$subject];
+        $o = $fig[$ref];
+        $names = $s[$subject][0]['processes'] ?? [];
+        $line = fn (string $label, $a, $b) => sprintf('| %s | %s | %s | %s | %s |', $id, $label, num($a), num($b), ratio($a, $b));
+        $cross[] = $line('delivered messages/s', $c['msgs_per_s'], $o['msgs_per_s']);
+        foreach (['p50_ms', 'p99_ms'] as $k) {
+            $cross[] = $line(array_column($metrics, 1, 0)[$k], $c[$k], $o[$k]);
+        }
+        $cross[] = $line('CPU per delivered message, µs (all server processes)', $c['cpu_us_per_msg'], $o['cpu_us_per_msg']);
+        foreach ($c['cpu_us_per_msg_by_pid'] ?? [] as $i => $v) {
+            $cross[] = sprintf('| %s | … %s | %s | | |', $id, $names[$i] ?? "process $i", num($v));
+        }
+        $cross[] = sprintf('| %s | delivered / expected; lost; duplicated | %s / %s; %s; %s | %s / %s; %s; %s | |', $id,
+            num($c['delivered']), num($c['expected']), num($c['lost']), num($c['duplicated']),
+            num($o['delivered']), num($o['expected']), num($o['lost']), num($o['duplicated']));
+        continue;
+    }
     // The summary: the figure each scenario is about.
     $key = match (true) {
         str_starts_with($id, 's3') => 'rss_per_conn_bytes',
@@ -214,6 +276,18 @@ if ($summary) {
     $out[] = '|---|---|---:|---:|---:|';
     array_push($out, ...$summary);
     $out[] = '';
+}
+if ($cross) {
+    $out[] = '## Summary: cross-engine — two engines sharing channels through Redis against one engine';
+    $out[] = '';
+    $out[] = 'Subscribers on engine B, publications (POST /publish) on engine A, both with `push.broker = redis://…` to a local redis-server; the reference is one engine with the memory broker taking both. "…" rows: the two engines\' run per process.';
+    $out[] = '';
+    $out[] = '| scenario | figure | two engines + Redis | one engine | two / one |';
+    $out[] = '|---|---|---:|---:|---:|';
+    array_push($out, ...$cross);
+    $out[] = '';
+}
+if ($sections) {
     $out[] = '## Scenarios (push-loadgen)';
     $out[] = '';
     foreach ($sections as $sec) {

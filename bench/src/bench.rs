@@ -27,6 +27,9 @@ use crate::stats::{cpu_seconds, rss_kb, Histogram};
 pub struct Options {
     pub server: String,
     pub addr: String,
+    /// Where publications go, when not to `addr` (another engine sharing
+    /// the channels through a broker).
+    pub publish_addr: Option<String>,
     pub transport: String,
     pub subscribers: usize,
     pub channels: usize,
@@ -37,6 +40,11 @@ pub struct Options {
     pub pids: Vec<u32>,
     pub idle: bool,
     pub timeout: Duration,
+    /// With `rate` 0: publication `i` waits until the deliveries of the
+    /// publications before `i - window` arrived (0: no wait). Keeps a
+    /// publisher that does not share the subscribers' engine from running
+    /// ahead of their fan-out.
+    pub window: usize,
 }
 
 /// What one subscriber saw.
@@ -134,13 +142,15 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
     }
     // Long-poll subscribers and WebSocket handshakes settle a moment.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let rss_connected: u64 = o.pids.iter().map(|p| rss_kb(*p)).sum();
-    let cpu_start: f64 = o.pids.iter().map(|p| cpu_seconds(*p)).sum();
+    let rss_by_pid: Vec<u64> = o.pids.iter().map(|p| rss_kb(*p)).collect();
+    let rss_connected: u64 = rss_by_pid.iter().sum();
+    let cpu_start: Vec<f64> = o.pids.iter().map(|p| cpu_seconds(*p)).collect();
     let publish_start = Instant::now();
     let published = if o.idle {
         0
     } else {
-        publish(&o, &shared).await?
+        let connected = connected.load(Ordering::Relaxed);
+        publish(&o, &shared, connected).await?
     };
     // Drain: until everything expected arrived, or nothing arrived for 3 s.
     let expected: u64 = seens
@@ -158,7 +168,13 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
             break;
         }
     }
-    let cpu = o.pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>() - cpu_start;
+    let cpu_by_pid: Vec<f64> = o
+        .pids
+        .iter()
+        .zip(&cpu_start)
+        .map(|(p, start)| cpu_seconds(*p) - start)
+        .collect();
+    let cpu: f64 = cpu_by_pid.iter().sum();
     shared.stop.store(true, Ordering::SeqCst);
     for t in &tasks {
         t.abort();
@@ -188,9 +204,18 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
         .max(1e-3);
     let connected = connected.load(Ordering::Relaxed);
     let ms = |us: u64| (us as f64 / 1000.0 * 100.0).round() / 100.0;
+    let per_msg = |cpu: f64| {
+        if delivered > 0 {
+            (cpu * 1e6 / delivered as f64 * 100.0).round() / 100.0
+        } else {
+            0.0
+        }
+    };
     Ok(serde_json::json!({
         "server": o.server,
         "transport": o.transport,
+        "addr": o.addr,
+        "publish_addr": o.publish_addr.as_deref().unwrap_or(&o.addr),
         "subscribers": o.subscribers,
         "channels": o.channels,
         "connected": connected,
@@ -206,7 +231,12 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
         "max_ms": ms(hist.max()),
         "msgs_per_s": (delivered as f64 / span).round(),
         "cpu_s": (cpu * 1000.0).round() / 1000.0,
-        "cpu_us_per_msg": if delivered > 0 { (cpu * 1e6 / delivered as f64 * 100.0).round() / 100.0 } else { 0.0 },
+        "cpu_us_per_msg": per_msg(cpu),
+        // Per process, in the order of --pids.
+        "pids": o.pids,
+        "cpu_s_by_pid": cpu_by_pid.iter().map(|c| (c * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
+        "cpu_us_per_msg_by_pid": cpu_by_pid.iter().map(|c| per_msg(*c)).collect::<Vec<_>>(),
+        "rss_after_kb_by_pid": rss_by_pid,
         "rss_before_kb": rss_before,
         "rss_after_kb": rss_connected,
         "rss_per_conn_bytes": (rss_connected.saturating_sub(rss_before) * 1024).checked_div(connected).unwrap_or(0),
@@ -215,7 +245,7 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
 }
 
 /// Publishes over HTTP (keep-alive); returns how many were published.
-async fn publish(o: &Options, shared: &Arc<Shared>) -> Result<usize, String> {
+async fn publish(o: &Options, shared: &Arc<Shared>, connected: u64) -> Result<usize, String> {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let next = Arc::new(AtomicU64::new(0));
     let done = Arc::new(AtomicU64::new(0));
@@ -246,6 +276,16 @@ async fn publish(o: &Options, shared: &Arc<Shared>) -> Result<usize, String> {
                 }
                 if let Some(interval) = interval {
                     tokio::time::sleep_until(start + interval * i as u32).await;
+                } else if o.window > 0 && i >= o.window as u64 {
+                    // Deliveries of the publications before i - window
+                    // (exact for one channel, the average for several).
+                    let due = (i - o.window as u64) * connected / o.channels as u64;
+                    while shared.delivered.load(Ordering::Relaxed) < due {
+                        if Instant::now() >= until {
+                            return Ok(());
+                        }
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
                 }
                 let ch = channel(i as usize, o.channels);
                 let mut body = format!("{} {}", i, shared.start.elapsed().as_micros());
@@ -253,7 +293,8 @@ async fn publish(o: &Options, shared: &Arc<Shared>) -> Result<usize, String> {
                     body.push(' ');
                     body.extend(std::iter::repeat_n('x', o.size - body.len()));
                 }
-                let uri = format!("http://{}{}", o.addr, paths(&o, &ch).1);
+                let addr = o.publish_addr.as_deref().unwrap_or(&o.addr);
+                let uri = format!("http://{}{}", addr, paths(&o, &ch).1);
                 let req = hyper::Request::post(uri)
                     .header("content-type", "text/plain")
                     .body(Full::new(Bytes::from(body)))

@@ -13,11 +13,16 @@
 //! ```text
 //! push-loadgen bench --server push|nchan --addr HOST:PORT --transport ws|sse|poll
 //!     --subscribers N --channels C --messages M --rate R [--duration S] [--size B]
-//!     [--pids PID,PID] [--idle] [--timeout S]
+//!     [--publish-addr HOST:PORT] [--window W] [--pids PID,PID] [--idle] [--timeout S]
 //! ```
 //!
 //! `bench` runs one scenario and prints one JSON object of figures (see
-//! `bench.rs`).
+//! `bench.rs`). Subscribers connect to `--addr`; publications go to
+//! `--publish-addr` if given (another engine sharing the channels through
+//! a broker), else to `--addr`. With `--rate 0` (as fast as possible),
+//! `--window W` holds publication `i` until the publications before
+//! `i - W` were delivered. Server CPU and RSS are summed over
+//! `--pids`, and also given per process in that order.
 
 mod bench;
 mod sse;
@@ -41,6 +46,7 @@ fn bench_options(mut args: impl Iterator<Item = String>) -> Result<bench::Option
     let mut o = bench::Options {
         server: "push".into(),
         addr: "127.0.0.1:8080".into(),
+        publish_addr: None,
         transport: "ws".into(),
         subscribers: 1,
         channels: 1,
@@ -51,6 +57,7 @@ fn bench_options(mut args: impl Iterator<Item = String>) -> Result<bench::Option
         pids: Vec::new(),
         idle: false,
         timeout: Duration::from_secs(120),
+        window: 0,
     };
     let num = |v: &str, flag: &str| {
         v.parse::<f64>()
@@ -65,6 +72,7 @@ fn bench_options(mut args: impl Iterator<Item = String>) -> Result<bench::Option
         match flag.as_str() {
             "--server" => o.server = v,
             "--addr" => o.addr = v,
+            "--publish-addr" => o.publish_addr = Some(v),
             "--transport" => o.transport = v,
             "--subscribers" => o.subscribers = num(&v, &flag)? as usize,
             "--channels" => o.channels = (num(&v, &flag)? as usize).max(1),
@@ -72,6 +80,7 @@ fn bench_options(mut args: impl Iterator<Item = String>) -> Result<bench::Option
             "--rate" => o.rate = num(&v, &flag)?,
             "--duration" => o.duration = Duration::from_secs_f64(num(&v, &flag)?),
             "--size" => o.size = num(&v, &flag)? as usize,
+            "--window" => o.window = num(&v, &flag)? as usize,
             "--timeout" => o.timeout = Duration::from_secs_f64(num(&v, &flag)?),
             "--pids" => {
                 o.pids = v
