@@ -605,3 +605,33 @@ async fn channels_nobody_here_wants_do_not_fill_max_channels() {
     let answer = get(c.addr, "/poll/other7?since=&timeout=0").await;
     assert_eq!(answer.status, 200, "{}", answer.text());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browser_publishes_on_one_engine_reach_another() {
+    let redis = RedisServer::start();
+    let allow = |c: &mut push_engine::Config| c.set("client_publish", "On").unwrap();
+    let a = engine(&redis, allow).await;
+    let b = engine(&redis, allow).await;
+    let mut on_b = sse_open(b.addr, "/sse/chat", &[]).await;
+    b.wait_subscribers(1).await;
+    // A WebSocket client's message on engine A.
+    let mut ws = ws_open(a.addr, "/ws/chat").await;
+    a.wait_subscribers(1).await;
+    futures_util::SinkExt::send(&mut ws, Message::text("from a browser"))
+        .await
+        .unwrap();
+    let e = on_b.event().await;
+    assert_eq!(e.data(), "from a browser");
+    // POST /publish on engine A.
+    let answer = post(a.addr, "/publish/chat", &[], b"from a backend").await;
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let id = answer.json()["id"].as_str().unwrap().to_owned();
+    let e = on_b.event().await;
+    assert_eq!(
+        (e.id.as_deref(), e.data()),
+        (Some(id.as_str()), "from a backend")
+    );
+    // The sender's own engine delivers both to it too, in the same order.
+    assert_eq!(ws_text(&mut ws).await, "from a browser");
+    assert_eq!(ws_text(&mut ws).await, "from a backend");
+}
