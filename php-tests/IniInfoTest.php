@@ -36,6 +36,12 @@ final class IniInfoTest extends PushTestCase
             'push.max_cursors' => '1024',
             'push.broker' => 'memory',
             'push.redis_prefix' => 'push',
+            'push.secret' => '',
+            'push.private_channels' => '',
+            'push.auth' => 'optional',
+            'push.auth_cookie' => 'push_token',
+            'push.token_leeway' => '5',
+            'push.max_token_size' => '4K',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

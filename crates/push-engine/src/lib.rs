@@ -19,6 +19,9 @@
 //! - [`api`]: the HTTP router served on `push.listen`: CORS and origins,
 //!   publish, health, readiness and metrics; one error type mapped to
 //!   responses.
+//! - [`auth`]: private channels and the signed tokens (HS256 JWT under
+//!   `push.secret`) that grant subscribing and publishing; where a browser
+//!   puts its token.
 //! - [`transport`]: WebSocket, SSE and long-poll as thin adapters over the
 //!   hub; cursors (one id, or a composite for several channels) and the
 //!   per-connection feed bounded in bytes.
@@ -32,6 +35,7 @@
 //!   closed in children, SIGINT/SIGTERM while serving.
 
 pub mod api;
+pub mod auth;
 pub mod broker;
 pub mod config;
 pub mod cursors;

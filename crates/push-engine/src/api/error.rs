@@ -11,6 +11,8 @@ use crate::error::Error;
 pub enum ApiError {
     BadRequest(String),
     Unauthorized,
+    /// A subscription token is missing or does not verify: 401, saying why.
+    Token(String),
     Forbidden(String),
     NotFound,
     TooLarge(usize),
@@ -42,6 +44,7 @@ impl IntoResponse for ApiError {
                 StatusCode::UNAUTHORIZED,
                 "a valid Authorization: Bearer token is required".into(),
             ),
+            ApiError::Token(m) => (StatusCode::UNAUTHORIZED, m),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             ApiError::NotFound => (StatusCode::NOT_FOUND, "no such endpoint".into()),
             ApiError::TooLarge(max) => (

@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio_util::task::TaskTracker;
 
+use crate::config::Patterns;
 use crate::hub::Hub;
 use crate::message::Outgoing;
 use crate::transport::io::Peer;
@@ -52,7 +53,8 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Refuses origins not in `push.allowed_origins`, answers CORS preflights,
-/// and marks allowed origins on responses.
+/// and marks allowed origins on responses. Origins the list names (not
+/// merely `*`) may also send credentials (the token cookie).
 async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let origin = req.headers().get(header::ORIGIN).cloned();
     if let Some(o) = &origin {
@@ -84,7 +86,14 @@ async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Respon
         next.run(req).await
     };
     if let Some(o) = origin {
+        let listed = matches!(state.hub.config().allowed_origins, Patterns::List(_));
         let h = response.headers_mut();
+        if listed {
+            h.insert(
+                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
+                HeaderValue::from_static("true"),
+            );
+        }
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
     }

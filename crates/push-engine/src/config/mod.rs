@@ -9,9 +9,12 @@ use std::time::Duration;
 
 use crate::error::Error;
 
+mod auth;
 mod parse;
 mod patterns;
 
+use auth::{parse_cookie_name, parse_leeway, parse_token_size};
+pub use auth::{AuthMode, Secret};
 use parse::*;
 pub use parse::{parse_bool, parse_quantity};
 pub use patterns::Patterns;
@@ -78,6 +81,20 @@ pub struct Config {
     /// Prefix of every Redis key and pub/sub channel, so several apps can
     /// share one Redis.
     pub redis_prefix: String,
+    /// Key that signs subscription tokens (HS256); empty: private channels
+    /// cannot be used.
+    pub secret: Secret,
+    /// Channels that need a token to subscribe (and to publish from a
+    /// WebSocket).
+    pub private_channels: Patterns,
+    /// Whether only `private_channels` need a token, or every channel.
+    pub auth: AuthMode,
+    /// Cookie a browser may carry its token in (empty: none).
+    pub auth_cookie: String,
+    /// Tolerance on a token's `exp` and `nbf`, for clocks that differ.
+    pub token_leeway: Duration,
+    /// Longest token accepted, in bytes.
+    pub max_token_size: usize,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -290,7 +307,53 @@ pub const SETTINGS: &[Setting] = &[
         parse_prefix,
         show_str
     ),
+    setting!(
+        secret,
+        "",
+        "HS256 key of subscription tokens, 32 bytes or more (empty: no private channels)",
+        Secret::parse,
+        Secret::show
+    ),
+    setting!(
+        private_channels,
+        "",
+        "channels that need a token (names and prefix* patterns)",
+        Patterns::parse,
+        Patterns::show
+    ),
+    setting!(
+        auth,
+        "optional",
+        "optional (only private channels need a token) or required (every channel)",
+        AuthMode::parse,
+        AuthMode::show
+    ),
+    setting!(
+        auth_cookie,
+        "push_token",
+        "cookie that may carry a browser's token (empty: none)",
+        parse_cookie_name,
+        show_str
+    ),
+    setting!(
+        token_leeway,
+        "5",
+        "seconds of tolerance on a token's exp and nbf",
+        parse_leeway,
+        show_secs
+    ),
+    setting!(
+        max_token_size,
+        "4K",
+        "longest token accepted, in bytes",
+        parse_token_size,
+        show_usize
+    ),
 ];
+
+/// Settings whose values are credentials: never echoed in errors or shown
+/// by phpinfo().
+pub const SECRET_SETTINGS: &[&str] = &["publish_token", "secret"];
 
 impl Default for Config {
     fn default() -> Self {
@@ -321,6 +384,12 @@ impl Default for Config {
             max_cursors: 0,
             broker: None,
             redis_prefix: String::new(),
+            secret: Secret::default(),
+            private_channels: Patterns::None,
+            auth: AuthMode::Optional,
+            auth_cookie: String::new(),
+            token_leeway: Duration::ZERO,
+            max_token_size: 0,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.
@@ -336,7 +405,11 @@ impl Config {
         let setting = setting(name).ok_or_else(|| Error::UnknownSetting(name.to_owned()))?;
         (setting.apply)(self, value).map_err(|reason| Error::InvalidSetting {
             name: name.to_owned(),
-            value: value.to_owned(),
+            value: if SECRET_SETTINGS.contains(&name) {
+                "(hidden)".to_owned()
+            } else {
+                value.to_owned()
+            },
             reason,
         })
     }
@@ -352,6 +425,13 @@ impl Config {
                     "must exceed push.max_message_size ({}) by at least 1K",
                     self.max_message_size
                 ),
+            });
+        }
+        if self.auth == AuthMode::Required && self.secret.is_empty() {
+            return Err(Error::InvalidSetting {
+                name: "auth".into(),
+                value: "required".into(),
+                reason: "every channel would need a token, and push.secret is not set".into(),
             });
         }
         Ok(())

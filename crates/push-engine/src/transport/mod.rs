@@ -14,6 +14,7 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 
 use crate::api::error::ApiError;
+use crate::auth::{self, Access};
 use crate::config::Config;
 use crate::hub::{Cursor, Hub, Subscription};
 use crate::message::validate_channel;
@@ -36,11 +37,14 @@ pub struct Wanted {
     pub channels: Vec<(String, Cursor)>,
     /// JSON envelopes (WebSocket) instead of raw frames.
     pub json: bool,
+    /// What the request's token allows, if a private channel needed one.
+    pub access: Access,
 }
 
 impl Wanted {
     /// Channels from the path and `?channel=`; the cursor from
-    /// `?lastEventId=` or the `Last-Event-ID` header.
+    /// `?lastEventId=` or the `Last-Event-ID` header; the token that
+    /// private channels need (see [`crate::auth`]).
     pub fn parse(
         path_channel: Option<&str>,
         query: &Query,
@@ -70,6 +74,7 @@ impl Wanted {
                 config.max_channels_per_connection
             )));
         }
+        let access = auth::subscribe(config, names.iter().map(String::as_str), query, headers)?;
         let header = headers.get("last-event-id").and_then(|v| v.to_str().ok());
         let cursor = match param(query, "lastEventId")
             .or(header)
@@ -99,7 +104,11 @@ impl Wanted {
             }
             None => count > 1,
         };
-        Ok(Wanted { channels, json })
+        Ok(Wanted {
+            channels,
+            json,
+            access,
+        })
     }
 
     /// Subscribes to every channel and opens the feed.

@@ -8,6 +8,9 @@
 //! {"channel":"news","cursor":"…","lost":false,"messages":[{"channel":"news","id":"…","event":null,"data":"…"}]}
 //! ```
 //!
+//! A private channel needs a token (see [`crate::auth`]), checked when the
+//! request arrives; the wait ends no later than the token's expiry.
+//!
 //! `cursor` is the `since` of the next request (unchanged after an empty
 //! answer). `lost: true` says messages after `since` are gone and
 //! `messages` starts at the oldest held.
@@ -16,21 +19,26 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderValue, Response};
+use axum::http::{header, HeaderMap, HeaderValue, Response};
+use tokio::time::Instant;
 
 use super::Query as Pairs;
 use crate::api::error::ApiError;
 use crate::api::AppState;
+use crate::auth;
 use crate::hub::{Cursor, Event};
-use crate::message::Id;
+use crate::message::{validate_channel, Id};
 use crate::metrics::{Batch, Transport};
 
 pub async fn poll(
     State(state): State<AppState>,
     Path(channel): Path<String>,
     Query(query): Query<Pairs>,
+    headers: HeaderMap,
 ) -> Result<Response<Body>, ApiError> {
     let config = state.hub.config();
+    validate_channel(channel.as_bytes())?;
+    let access = auth::subscribe(config, [channel.as_str()], &query, &headers)?;
     let since = match super::param(&query, "since").filter(|s| !s.is_empty()) {
         Some(s) => Some(s.parse::<Id>()?),
         None => None,
@@ -48,6 +56,10 @@ pub async fn poll(
         }
         None => config.poll_timeout,
     };
+    // An answer is never sent after the token expires.
+    let wait = access.expires.map_or(wait, |at| {
+        wait.min(at.saturating_duration_since(Instant::now()))
+    });
     let mut sub = state
         .hub
         .join(&channel, since.map_or(Cursor::Live, Cursor::After))

@@ -7,16 +7,19 @@
 //! `Last-Event-ID` (header, as EventSource sends it, or `?lastEventId=`).
 //! Events of push's own: `push-lost` (messages after the cursor are gone;
 //! what follows starts at the oldest held) and `push-slow` (the stream fell
-//! `push.max_queue_bytes` behind and ends; reconnecting resumes).
+//! `push.max_queue_bytes` behind and ends; reconnecting resumes) and
+//! `push-expired` (the token that granted a private channel expired; the
+//! stream ends: renew the token and reconnect with `?lastEventId=`).
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Response};
 use bytes::Bytes;
-use tokio::time::{Instant, Interval};
+use tokio::time::{Instant, Interval, Sleep};
 
 use super::cursor::composite;
 use super::feed::{Feed, Item};
@@ -65,6 +68,10 @@ async fn stream(
         keepalive,
         pending: VecDeque::from([Bytes::from(retry)]),
         positions: (positions.len() > 1).then_some(positions),
+        expires: wanted
+            .access
+            .expires
+            .map(|at| Box::pin(tokio::time::sleep_until(at))),
         done: false,
     };
     let body = Body::from_stream(futures_util::stream::unfold(state, |mut s| async move {
@@ -92,8 +99,14 @@ struct Stream {
     /// Each channel's position, for the composite `id:` of a multi-channel
     /// stream; `None` for one channel.
     positions: Option<Vec<(Arc<str>, Id)>>,
+    /// Fires when the token that granted a private channel expires.
+    expires: Option<Pin<Box<Sleep>>>,
     done: bool,
 }
+
+/// The last event of a stream whose token expired.
+const EXPIRED: &[u8] =
+    b"event: push-expired\ndata: {\"reason\":\"token expired: renew it and reconnect with lastEventId\"}\n\n";
 
 impl Stream {
     async fn next(&mut self) -> Option<Bytes> {
@@ -104,9 +117,20 @@ impl Stream {
             if self.done {
                 return None;
             }
+            let expires = &mut self.expires;
+            let expiry = async move {
+                match expires {
+                    Some(sleep) => sleep.as_mut().await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 item = self.feed.recv() => self.push(item),
                 _ = self.keepalive.tick() => return Some(Bytes::from_static(b":\n\n")),
+                () = expiry => {
+                    self.done = true;
+                    return Some(Bytes::from_static(EXPIRED));
+                }
             }
         }
     }

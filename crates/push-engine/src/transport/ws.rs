@@ -9,6 +9,8 @@
 //! - 1001 going away: the engine is shutting down; reconnect with `?lastEventId=`.
 //! - 1007 a text frame was not UTF-8; 1008 publishing is not allowed here;
 //!   1009 a message exceeded `push.max_message_size`.
+//! - 4003 token expired: the token that granted a private channel expired
+//!   while connected; renew it and reconnect with `?lastEventId=`.
 //! - 4001 lost: raw mode only (JSON mode sends a `{"type":"lost"}` envelope):
 //!   messages after the cursor are gone; reconnect without a cursor.
 //! - 4008 slow: the connection fell `push.max_queue_bytes` behind; reconnect
@@ -33,13 +35,17 @@ use super::feed::{Feed, Item};
 use super::{Query as Pairs, Wanted};
 use crate::api::error::ApiError;
 use crate::api::AppState;
+use crate::auth;
 use crate::hub::Hub;
 use crate::message::{Outgoing, Publication};
 use crate::metrics::{Batch, Transport};
 
 /// Close codes of push's own (4000–4999), documented in the README.
 pub const CLOSE_LOST: u16 = 4001;
+pub use crate::auth::CLOSE_EXPIRED;
 pub const CLOSE_SLOW: u16 = 4008;
+
+const EXPIRED: &str = "token expired: renew it and reconnect with lastEventId";
 
 /// `GET /`: a WebSocket on `push.default_channel`.
 pub async fn root(
@@ -116,8 +122,8 @@ async fn upgrade(
     let config = state.hub.config();
     let wanted = Wanted::parse(path_channel, &query, headers, config)?;
     let publish_to = match wanted.channels.as_slice() {
-        [(name, _)] if config.client_publish.allows(name) => Some(name.clone()),
-        _ => None,
+        [(name, _)] => auth::publish(config, &wanted.access, name).map(|()| name.clone()),
+        _ => Err("publishing is not allowed here: see push.client_publish"),
     };
     let on_upgrade = req
         .extensions_mut()
@@ -128,6 +134,7 @@ async fn upgrade(
         hub: state.hub.clone(),
         json: wanted.json,
         publish_to,
+        expires: wanted.access.expires,
         keepalive: config.keepalive,
     };
     let ws_config = WebSocketConfig::default()
@@ -162,7 +169,10 @@ async fn upgrade(
 struct Session {
     hub: Hub,
     json: bool,
-    publish_to: Option<String>,
+    /// The channel a client's messages go to, or why they may not.
+    publish_to: Result<String, &'static str>,
+    /// When the token that granted a private channel expires.
+    expires: Option<Instant>,
     keepalive: Duration,
 }
 
@@ -183,6 +193,13 @@ impl Session {
         let mut ping = tokio::time::interval_at(Instant::now() + self.keepalive, self.keepalive);
         let mut last_seen = Instant::now();
         let write_limit = self.keepalive;
+        let expiry = async {
+            match self.expires {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(expiry);
         let end = loop {
             tokio::select! {
                 item = feed.recv() => {
@@ -247,6 +264,7 @@ impl Session {
                         Some(Err(_)) => break End::Drop,
                     }
                 }
+                () = &mut expiry => break End::Close(CLOSE_EXPIRED, EXPIRED),
                 _ = ping.tick() => {
                     if last_seen.elapsed() > 2 * self.keepalive {
                         break End::Drop; // a dead peer
@@ -320,12 +338,13 @@ impl Session {
     }
 
     async fn publish(&self, msg: Outgoing) -> Result<(), End> {
-        let Some(channel) = &self.publish_to else {
-            return Err(End::Close(
-                1008,
-                "publishing is not allowed here: see push.client_publish",
-            ));
-        };
+        let channel = self
+            .publish_to
+            .as_ref()
+            .map_err(|why| End::Close(1008, why))?;
+        if self.expires.is_some_and(|at| Instant::now() >= at) {
+            return Err(End::Close(CLOSE_EXPIRED, EXPIRED));
+        }
         match self.hub.send(channel, msg).await {
             Ok(_) => Ok(()),
             Err(crate::Error::Broker(_)) => Err(End::Close(
