@@ -32,7 +32,8 @@ fn runtime_exception() -> &'static ClassEntry {
     zend::runtime_exception().unwrap_or_else(ce::exception)
 }
 
-fn push_exception() -> &'static ClassEntry {
+/// `Push\PushException` (or `RuntimeException` before start-up registered it).
+pub fn push_exception() -> &'static ClassEntry {
     get(&PUSH_EXCEPTION).unwrap_or_else(runtime_exception)
 }
 

@@ -44,3 +44,17 @@ pub fn config() -> Result<Config, Error> {
     }
     Ok(config)
 }
+
+/// A default configuration with only `names` read from the current INI
+/// values (for a function that needs a setting or two, whatever the others
+/// hold).
+pub fn config_of(names: &[&str]) -> Result<Config, Error> {
+    let values = ExecutorGlobals::get().ini_values();
+    let mut config = Config::default();
+    for name in names {
+        if let Some(Some(v)) = values.get(&ini_name(name)) {
+            config.set(name, v)?;
+        }
+    }
+    Ok(config)
+}

@@ -77,6 +77,25 @@ namespace {
      * @return array{role: string, pid: int, listen: ?string, channels: int, subscribers: int, publications: int, history_messages: int, history_bytes: int, lagged: int, lost: int, collected: int, connections: array{ws: int, sse: int, poll: int, ipc: int}, deliveries: int, drops: int, slow_disconnects: int, queued_bytes: int, broker: ?string, broker_reconnects: int, ready: bool, memory_rss: int, threads: int}
      */
     function push_stats(): array {}
+
+    /**
+     * Mints a subscription token (an HS256 JSON Web Token signed with
+     * push.secret) that lets a browser subscribe to private channels, in this
+     * process (no engine needed). Pass it as ?token=, the push.auth_cookie
+     * cookie, or an Authorization: Bearer header.
+     *
+     * @param list<string> $channels channel names, or prefixes ending in * (user.42.* grants user.42.inbox)
+     * @param int $ttl seconds the token stays valid, 1 to 315360000
+     * @param array{secret?: string, publish?: bool} $options `secret`: the key (at least 32 bytes), instead of
+     *        the push.secret of the engine this process runs, or of php.ini; `publish`: the holder may also
+     *        publish to these channels from a WebSocket
+     * @return string the token: header.claims.signature, base64url
+     * @throws \TypeError if $channels holds anything but strings
+     * @throws \ValueError on an empty or invalid channel list, a bad $ttl or option, or a token longer than
+     *         push.max_token_size
+     * @throws \Push\PushException if no secret is set (push.secret, or $options['secret'])
+     */
+    function push_token(array $channels, int $ttl = 3600, array $options = []): string {}
 }
 
 namespace Push {

@@ -51,6 +51,7 @@ handler!(push_serve_handler, server::push_serve);
 handler!(push_server_start_handler, server::push_server_start);
 handler!(push_server_stop_handler, server::push_server_stop);
 handler!(push_stats_handler, server::push_stats);
+handler!(push_token_handler, tokens::push_token);
 
 /// Calls `zend_parse_parameters` with the given spec and out-pointers.
 macro_rules! parse {
@@ -58,8 +59,8 @@ macro_rules! parse {
         let zpp = zend::parse_parameters()
             .ok_or_else(|| PhpException::from_message("push: zend_parse_parameters not found".into()))?;
         // SAFETY: the spec's letters match the out-pointers' types (S:
-        // zend_string**, h: HashTable**, d: double*, S!: nullable
-        // zend_string**); we are inside the function call PHP is making.
+        // zend_string**, h: HashTable**, d: double*, l: zend_long*, S!:
+        // nullable zend_string**); we are inside the function call PHP is making.
         let rc = unsafe { zpp(zend::num_args($ex), $spec.as_ptr() as *const c_char $(, $out)*) };
         if rc != 0 {
             return Err(Fail::Thrown);
@@ -71,6 +72,7 @@ mod args;
 mod messages;
 mod server;
 mod signals;
+mod tokens;
 
 /// The functions, with their Reflection signatures.
 pub fn builders() -> Vec<FunctionBuilder<'static>> {
@@ -110,5 +112,11 @@ pub fn builders() -> Vec<FunctionBuilder<'static>> {
             false,
             false,
         ),
+        FunctionBuilder::new("push_token", push_token_handler)
+            .arg(Arg::new("channels", DataType::Array))
+            .not_required()
+            .arg(Arg::new("ttl", DataType::Long).default("3600"))
+            .arg(options())
+            .returns(DataType::String, false, false),
     ]
 }
