@@ -88,6 +88,20 @@ final class IniInfoTest extends PushTestCase
         self::assertMatchesRegularExpression('/push\.listen => 127\.0\.0\.1:8080 => 127\.0\.0\.1:8080/', $out);
     }
 
+    public function testPhpinfoMasksCredentials(): void
+    {
+        $secret = str_repeat('c0ffee', 6);
+        [$code, $out, $err] = self::command([PHP_BINARY, '-d', "push.secret=$secret", '-d', 'push.publish_token=tok3n', '--ri', 'push']);
+        self::assertSame(0, $code, $err);
+        self::assertStringContainsString('push.secret => ******** => ********', $out);
+        self::assertStringContainsString('push.publish_token => ******** => ********', $out);
+        self::assertStringNotContainsString($secret, $out);
+        self::assertStringNotContainsString('tok3n', $out);
+        [$code, $out, $err] = self::command([PHP_BINARY, '--ri', 'push']);
+        self::assertSame(0, $code, $err);
+        self::assertStringContainsString('push.secret => no value => no value', $out, 'an empty one shows as empty');
+    }
+
     public function testPhpinfoOfARunningEngine(): void
     {
         $addr = self::startEngine();
