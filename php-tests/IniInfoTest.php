@@ -36,6 +36,12 @@ final class IniInfoTest extends PushTestCase
             'push.max_cursors' => '1024',
             'push.broker' => 'memory',
             'push.redis_prefix' => 'push',
+            'push.max_connections' => '10000',
+            'push.max_connections_per_ip' => '256',
+            'push.max_header_size' => '16K',
+            'push.request_timeout' => '10',
+            'push.client_publish_rate' => '20',
+            'push.max_poll_waiters_per_ip' => '64',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

@@ -7,8 +7,9 @@
 //!
 //! Close codes (also in the README):
 //! - 1001 going away: the engine is shutting down; reconnect with `?lastEventId=`.
-//! - 1007 a text frame was not UTF-8; 1008 publishing is not allowed here;
-//!   1009 a message exceeded `push.max_message_size`.
+//! - 1007 a text frame was not UTF-8; 1008 publishing is not allowed here,
+//!   or faster than `push.client_publish_rate`; 1009 a message exceeded
+//!   `push.max_message_size`.
 //! - 4001 lost: raw mode only (JSON mode sends a `{"type":"lost"}` envelope):
 //!   messages after the cursor are gone; reconnect without a cursor.
 //! - 4008 slow: the connection fell `push.max_queue_bytes` behind; reconnect
@@ -30,12 +31,13 @@ use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::feed::{Feed, Item};
+use super::limits::Rate;
 use super::{Query as Pairs, Wanted};
 use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::hub::Hub;
 use crate::message::{Outgoing, Publication};
-use crate::metrics::{Batch, Transport};
+use crate::metrics::{Batch, Limit, Transport};
 
 /// Close codes of push's own (4000–4999), documented in the README.
 pub const CLOSE_LOST: u16 = 4001;
@@ -129,6 +131,7 @@ async fn upgrade(
         json: wanted.json,
         publish_to,
         keepalive: config.keepalive,
+        rate: Rate::new(config.client_publish_rate),
     };
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(4096)
@@ -164,6 +167,8 @@ struct Session {
     json: bool,
     publish_to: Option<String>,
     keepalive: Duration,
+    /// `push.client_publish_rate`.
+    rate: Rate,
 }
 
 /// Why a session ends.
@@ -174,12 +179,12 @@ enum End {
 }
 
 impl Session {
-    async fn run<S>(self, ws: WebSocketStream<S>, mut feed: Feed)
+    async fn run<S>(mut self, ws: WebSocketStream<S>, mut feed: Feed)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
         let (mut sink, mut stream) = ws.split();
-        let metrics = self.hub.metrics();
+        let metrics = self.hub.metrics().clone();
         let mut ping = tokio::time::interval_at(Instant::now() + self.keepalive, self.keepalive);
         let mut last_seen = Instant::now();
         let write_limit = self.keepalive;
@@ -311,21 +316,28 @@ impl Session {
         }
     }
 
-    async fn client_publish_binary(&self, data: Bytes) -> Result<(), End> {
+    async fn client_publish_binary(&mut self, data: Bytes) -> Result<(), End> {
         self.publish(Outgoing::new(data).binary()).await
     }
 
-    async fn client_publish(&self, data: Bytes) -> Result<(), End> {
+    async fn client_publish(&mut self, data: Bytes) -> Result<(), End> {
         self.publish(Outgoing::new(data)).await
     }
 
-    async fn publish(&self, msg: Outgoing) -> Result<(), End> {
+    async fn publish(&mut self, msg: Outgoing) -> Result<(), End> {
         let Some(channel) = &self.publish_to else {
             return Err(End::Close(
                 1008,
                 "publishing is not allowed here: see push.client_publish",
             ));
         };
+        if !self.rate.take() {
+            self.hub.metrics().refused(Limit::ClientPublishRate);
+            return Err(End::Close(
+                1008,
+                "publishing too fast: see push.client_publish_rate",
+            ));
+        }
         match self.hub.send(channel, msg).await {
             Ok(_) => Ok(()),
             Err(crate::Error::Broker(_)) => Err(End::Close(
