@@ -47,7 +47,9 @@
 #             (scenarios/sse-clients.php, scenarios/tutorial-stream.php)
 #
 # Fairness: push runs with its defaults (push.threads = 2) plus
-# push.history = 100; nginx runs worker_processes 2 (= the cores, nginx's
+# push.history = 100 and push.max_connections = the open-files limit - 100
+# (nginx's worker_connections; loopback clients are exempt from push's
+# per-address limits); nginx runs worker_processes 2 (= the cores, nginx's
 # `auto`): each server may use both cores, and both share them with the load
 # generator in the same way. nchan keeps the same history (100 messages,
 # 300 s) and, like push, starts a new subscriber at the next message. See
@@ -190,8 +192,10 @@ start_engine() {
     port="$(free_port)"
     ENGINE_ADDR="127.0.0.1:$port"
     rm -f "$TMP/$name.sock"
+    # push.max_connections as nginx's worker_connections (bench/nchan.conf):
+    # the open-files limit, not the default 10,000, bounds the scenarios.
     php "$ROOT/bin/push-server" --listen="$ENGINE_ADDR" --socket="$TMP/$name.sock" --history=$HISTORY \
-        --history_ttl=$HISTORY_TTL "$@" >>"$RESULTS/logs/$name.log" 2>&1 &
+        --history_ttl=$HISTORY_TTL --max_connections=$((NOFILE - 100)) "$@" >>"$RESULTS/logs/$name.log" 2>&1 &
     ENGINE_PID=$!
     STARTED+=("$ENGINE_PID")
     wait_http "http://$ENGINE_ADDR/health" || { tail -5 "$RESULTS/logs/$name.log" >&2; die "push ($name) did not start on $ENGINE_ADDR"; }

@@ -42,6 +42,12 @@ final class IniInfoTest extends PushTestCase
             'push.auth_cookie' => 'push_token',
             'push.token_leeway' => '5',
             'push.max_token_size' => '4K',
+            'push.max_connections' => '10000',
+            'push.max_connections_per_ip' => '256',
+            'push.max_header_size' => '16K',
+            'push.request_timeout' => '10',
+            'push.client_publish_rate' => '20',
+            'push.max_poll_waiters_per_ip' => '64',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

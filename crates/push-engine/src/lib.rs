@@ -24,7 +24,9 @@
 //!   puts its token.
 //! - [`transport`]: WebSocket, SSE and long-poll as thin adapters over the
 //!   hub; cursors (one id, or a composite for several channels) and the
-//!   per-connection feed bounded in bytes.
+//!   per-connection feed bounded in bytes; the accept loop of
+//!   `push.listen` (HTTP/1.1 with bounded request heads, the write-stall
+//!   guard) and the limits counted per connection and per client address.
 //! - [`server`]: `run(listener, hub, shutdown)`; binds nothing itself.
 //! - [`ipc`]: the local socket (`push.socket`) for worker processes: the
 //!   frame format, the engine side (tokio) and the worker side (blocking,

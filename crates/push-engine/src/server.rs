@@ -3,7 +3,6 @@
 //! broker) applies what the broker delivers. It binds nothing itself.
 
 use std::future::Future;
-use std::future::IntoFuture;
 
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -12,7 +11,8 @@ use tokio_util::task::TaskTracker;
 use crate::api::{self, AppState};
 use crate::broker;
 use crate::hub::Hub;
-use crate::transport::io::{Guarded, Peer};
+use crate::transport::limits::Limits;
+use crate::transport::listen;
 
 /// Serves `listener` until `shutdown` resolves; then stops accepting, closes
 /// every subscription (WebSockets get a close frame, SSE streams end,
@@ -34,42 +34,37 @@ pub async fn run(
     }
     let _stop_broker = stop_broker.drop_guard();
     let tasks = TaskTracker::new();
+    let metrics = hub.metrics().clone();
+    let config = hub.config();
+    let limits = Limits::new(config, metrics.clone());
     let state = AppState {
         hub: hub.clone(),
         tasks: tasks.clone(),
+        limits: limits.clone(),
     };
-    let config = hub.config();
-    let (limit, keepalive) = (config.shutdown_timeout, config.keepalive);
-    let closer = hub.clone();
-    let (fired, on_fire) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        shutdown.await;
-        closer.close_all();
-        let _ = fired.send(());
-    };
-    let listener = Guarded {
-        inner: listener,
-        limit: 2 * keepalive,
-        metrics: hub.metrics().clone(),
-    };
-    let app = api::app(state).into_make_service_with_connect_info::<Peer>();
-    let serve = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .into_future();
+    let limit = config.shutdown_timeout;
+    let stop = CancellationToken::new();
+    let serve = listen::serve(
+        listener,
+        api::app(state),
+        limits,
+        metrics,
+        config,
+        stop.clone(),
+    );
     // Connections get push.shutdown_timeout to finish once shutdown starts.
-    let served = tokio::select! {
-        served = serve => served,
+    tokio::select! {
+        _ = serve => {}
         _ = async {
-            let _ = on_fire.await;
+            shutdown.await;
+            hub.close_all();
+            stop.cancel();
             tokio::time::sleep(limit).await;
-        } => Ok(()),
-    };
+        } => {}
+    }
     tasks.close();
     let _ = tokio::time::timeout(limit, tasks.wait()).await;
     sweeper.abort();
-    if let Err(e) = served {
-        eprintln!("push: server stopped on error: {e}");
-    }
 }
 
 /// Collects idle channels and expired history every `push.sweep_interval`.

@@ -16,6 +16,10 @@ pub enum ApiError {
     Forbidden(String),
     NotFound,
     TooLarge(usize),
+    /// 408: the request did not arrive in time.
+    Timeout(String),
+    /// 429: a per-address limit.
+    TooMany(String),
     UpgradeRequired(&'static str),
     Unavailable(String),
     Internal(String),
@@ -51,6 +55,8 @@ impl IntoResponse for ApiError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 format!("message larger than push.max_message_size ({max} bytes)"),
             ),
+            ApiError::Timeout(m) => (StatusCode::REQUEST_TIMEOUT, m),
+            ApiError::TooMany(m) => (StatusCode::TOO_MANY_REQUESTS, m),
             ApiError::UpgradeRequired(m) => (StatusCode::UPGRADE_REQUIRED, m.into()),
             ApiError::Unavailable(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             ApiError::Internal(m) => {

@@ -6,6 +6,7 @@ pub mod error;
 pub mod ops;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
@@ -20,7 +21,9 @@ use tokio_util::task::TaskTracker;
 use crate::config::Patterns;
 use crate::hub::Hub;
 use crate::message::Outgoing;
+use crate::metrics::Limit;
 use crate::transport::io::Peer;
+use crate::transport::limits::Limits;
 use crate::transport::{self, poll, sse, ws};
 use error::ApiError;
 
@@ -31,6 +34,8 @@ pub struct AppState {
     /// Tasks that outlive their request (upgraded WebSockets), waited for
     /// at shutdown.
     pub tasks: TaskTracker,
+    /// What is counted per connection and per client address.
+    pub limits: Arc<Limits>,
 }
 
 /// The router for `push.listen`. Built without binding anything, so tests
@@ -119,8 +124,16 @@ async fn publish(
     let config = state.hub.config();
     authorize(&config.publish_token, &headers, peer)?;
     let max = config.max_message_size;
-    let data = to_bytes(body, max)
+    let within = config.request_timeout;
+    let data = tokio::time::timeout(within, to_bytes(body, max))
         .await
+        .map_err(|_| {
+            state.hub.metrics().refused(Limit::RequestTimeout);
+            ApiError::Timeout(format!(
+                "the request body did not arrive within push.request_timeout ({} s)",
+                within.as_secs_f64()
+            ))
+        })?
         .map_err(|_| ApiError::TooLarge(max))?;
     let mut msg = Outgoing::new(data);
     if let Some(event) = transport::param(&query, "event") {

@@ -95,6 +95,25 @@ pub struct Config {
     pub token_leeway: Duration,
     /// Longest token accepted, in bytes.
     pub max_token_size: usize,
+    /// Most connections open at once on `push.listen`; more are answered
+    /// 503 at once, before their request is read.
+    pub max_connections: usize,
+    /// Most connections open at once from one client address (an IPv6
+    /// /64); more are answered 429. Loopback peers are exempt.
+    pub max_connections_per_ip: usize,
+    /// Largest request head (request line and headers), in bytes; a larger
+    /// one is answered 431.
+    pub max_header_size: usize,
+    /// Longest time a client may take to send a request head (from the
+    /// connection's start, or its last answer on a kept-alive connection)
+    /// and a `POST /publish` body.
+    pub request_timeout: Duration,
+    /// Messages per second one WebSocket client may publish, in bursts of
+    /// as many; a faster one is closed with 1008.
+    pub client_publish_rate: usize,
+    /// Most long-polls waiting at once from one client address (an IPv6
+    /// /64); more are answered 429. Loopback peers are exempt.
+    pub max_poll_waiters_per_ip: usize,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -349,6 +368,48 @@ pub const SETTINGS: &[Setting] = &[
         parse_token_size,
         show_usize
     ),
+    setting!(
+        max_connections,
+        "10000",
+        "most open connections on push.listen (more: 503)",
+        parse_positive,
+        show_usize
+    ),
+    setting!(
+        max_connections_per_ip,
+        "256",
+        "most open connections from one address, loopback exempt (more: 429)",
+        parse_positive,
+        show_usize
+    ),
+    setting!(
+        max_header_size,
+        "16K",
+        "largest request head in bytes (larger: 431)",
+        parse_header_size,
+        show_usize
+    ),
+    setting!(
+        request_timeout,
+        "10",
+        "seconds a client may take to send a request head or POST body",
+        parse_positive_secs,
+        show_secs
+    ),
+    setting!(
+        client_publish_rate,
+        "20",
+        "messages per second a WebSocket client may publish (more: close 1008)",
+        parse_positive,
+        show_usize
+    ),
+    setting!(
+        max_poll_waiters_per_ip,
+        "64",
+        "long-polls waiting at once from one address, loopback exempt (more: 429)",
+        parse_positive,
+        show_usize
+    ),
 ];
 
 /// Settings whose values are credentials: never echoed in errors or shown
@@ -390,6 +451,12 @@ impl Default for Config {
             auth_cookie: String::new(),
             token_leeway: Duration::ZERO,
             max_token_size: 0,
+            max_connections: 0,
+            max_connections_per_ip: 0,
+            max_header_size: 0,
+            request_timeout: Duration::ZERO,
+            client_publish_rate: 0,
+            max_poll_waiters_per_ip: 0,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.
@@ -462,6 +529,32 @@ mod tests {
         assert_eq!(c.max_message_size, 65536);
         assert_eq!(c.history, 100);
         assert_eq!(c.listen, "127.0.0.1:8080");
+        assert_eq!(c.max_connections, 10_000);
+        assert_eq!(c.max_connections_per_ip, 256);
+        assert_eq!(c.max_header_size, 16 << 10);
+        assert_eq!(c.request_timeout, Duration::from_secs(10));
+        assert_eq!(c.client_publish_rate, 20);
+        assert_eq!(c.max_poll_waiters_per_ip, 64);
+    }
+
+    #[test]
+    fn limits_are_bounded() {
+        let mut c = Config::default();
+        for (name, bad) in [
+            ("max_connections", "0"),
+            ("max_connections_per_ip", "0"),
+            ("max_header_size", "512"),
+            ("max_header_size", "1M"),
+            ("request_timeout", "0"),
+            ("client_publish_rate", "0"),
+            ("max_poll_waiters_per_ip", "0"),
+        ] {
+            let e = c.set(name, bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("push.{name}")), "{e}");
+        }
+        c.set("max_header_size", "1K").unwrap();
+        c.set("max_header_size", "256K").unwrap();
+        assert_eq!(c.get("max_header_size").unwrap(), "262144");
     }
 
     #[test]

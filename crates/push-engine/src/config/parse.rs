@@ -77,6 +77,16 @@ pub(super) fn parse_positive_size(v: &str) -> Result<usize, String> {
     }
 }
 
+/// A request head limit: from 1K (a browser's request with a few cookies)
+/// to 256K (below hyper's own read buffer limit, so this one applies).
+pub(super) fn parse_header_size(v: &str) -> Result<usize, String> {
+    match parse_count(v)? {
+        n if n < 1 << 10 => Err("must be at least 1K".into()),
+        n if n > 256 << 10 => Err("must be at most 256K".into()),
+        n => Ok(n),
+    }
+}
+
 pub(super) fn parse_threads(v: &str) -> Result<usize, String> {
     match parse_positive(v)? {
         n if n > 256 => Err("must be at most 256".into()),

@@ -1,6 +1,7 @@
 //! The engine's health and metrics: connections by transport, deliveries
 //! and their latency, slow and stalled connections cut off, bytes queued
-//! for clients, the broker's state and readiness.
+//! for clients, clients refused by a limit, the broker's state and
+//! readiness.
 //!
 //! The hub owns one [`Metrics`] ([`crate::Hub::metrics`]); the transports
 //! and the local socket record into it, the broker sets its state, and
@@ -57,6 +58,48 @@ impl Transport {
             Transport::Sse => "sse",
             Transport::Poll => "poll",
             Transport::Ipc => "ipc",
+        }
+    }
+}
+
+/// A limit that refuses clients, as metrics name it: the setting's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// `push.max_connections`: a connection answered 503.
+    Connections,
+    /// `push.max_connections_per_ip`: a connection answered 429.
+    ConnectionsPerIp,
+    /// `push.max_header_size`: a request head answered 431.
+    HeaderSize,
+    /// `push.request_timeout`: a connection whose first request head was
+    /// not complete in time (closed), or a `POST /publish` body (408). A
+    /// kept-alive connection closed after it, idle or not, is not counted.
+    RequestTimeout,
+    /// `push.client_publish_rate`: a WebSocket closed with 1008.
+    ClientPublishRate,
+    /// `push.max_poll_waiters_per_ip`: a long-poll answered 429.
+    PollWaitersPerIp,
+}
+
+impl Limit {
+    pub const ALL: [Limit; 6] = [
+        Limit::Connections,
+        Limit::ConnectionsPerIp,
+        Limit::HeaderSize,
+        Limit::RequestTimeout,
+        Limit::ClientPublishRate,
+        Limit::PollWaitersPerIp,
+    ];
+
+    /// The label value: the setting's name without `push.`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Limit::Connections => "max_connections",
+            Limit::ConnectionsPerIp => "max_connections_per_ip",
+            Limit::HeaderSize => "max_header_size",
+            Limit::RequestTimeout => "request_timeout",
+            Limit::ClientPublishRate => "client_publish_rate",
+            Limit::PollWaitersPerIp => "max_poll_waiters_per_ip",
         }
     }
 }
@@ -209,6 +252,9 @@ fn shard_index() -> usize {
 pub struct Metrics {
     shards: [Shard; SHARDS],
     connections: [AtomicU64; 4],
+    /// Open connections on `push.listen`, from accept to close.
+    listen: AtomicU64,
+    refused: [AtomicU64; Limit::ALL.len()],
     slow_disconnects: AtomicU64,
     drops: AtomicU64,
     broker: AtomicU8,
@@ -221,6 +267,8 @@ impl Default for Metrics {
         Metrics {
             shards: Default::default(),
             connections: Default::default(),
+            listen: AtomicU64::new(0),
+            refused: Default::default(),
             slow_disconnects: AtomicU64::new(0),
             drops: AtomicU64::new(0),
             broker: AtomicU8::new(BrokerState::Memory as u8),
@@ -333,6 +381,21 @@ impl Metrics {
         self.drops.fetch_add(1, Relaxed);
     }
 
+    /// A connection on `push.listen` opened: returns how many are open now.
+    pub(crate) fn listen_opened(&self) -> u64 {
+        self.listen.fetch_add(1, Relaxed) + 1
+    }
+
+    /// A connection on `push.listen` closed (or was refused).
+    pub(crate) fn listen_closed(&self) {
+        self.listen.fetch_sub(1, Relaxed);
+    }
+
+    /// A client was refused by `limit`.
+    pub(crate) fn refused(&self, limit: Limit) {
+        self.refused[limit as usize].fetch_add(1, Relaxed);
+    }
+
     // ------------------------------------------------------------ the broker
 
     /// Sets the broker's state (called by the broker).
@@ -357,6 +420,17 @@ impl Metrics {
     /// Open connections of `transport` (long-polls waiting, for `Poll`).
     pub fn connections(&self, transport: Transport) -> u64 {
         self.connections[transport as usize].load(Relaxed)
+    }
+
+    /// Open connections on `push.listen` (every transport, from accept to
+    /// close; what `push.max_connections` bounds).
+    pub fn listen_connections(&self) -> u64 {
+        self.listen.load(Relaxed)
+    }
+
+    /// Clients refused by `limit` so far.
+    pub fn refusals(&self, limit: Limit) -> u64 {
+        self.refused[limit as usize].load(Relaxed)
     }
 
     /// The delivery latency histogram of `transport`.

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{BrokerState, EngineStats, Transport, LATENCY_BOUNDS};
+use super::{BrokerState, EngineStats, Limit, Transport, LATENCY_BOUNDS};
 use crate::hub::Hub;
 
 /// The `Content-Type` of [`render`]'s output.
@@ -33,6 +33,12 @@ pub fn render(hub: &Hub) -> String {
             m.connections(t),
         );
     }
+    out.single(
+        "push_listen_connections",
+        "gauge",
+        "Open TCP connections on push.listen, every transport, from accept to close (bounded by push.max_connections).",
+        m.listen_connections(),
+    );
     out.single(
         "push_subscriptions",
         "gauge",
@@ -102,6 +108,18 @@ pub fn render(hub: &Hub) -> String {
         "Connections dropped because the peer took no writes for twice push.keepalive.",
         stats.drops,
     );
+    out.family(
+        "push_refused_total",
+        "counter",
+        "Clients refused by a limit, labelled with the setting's name.",
+    );
+    for limit in Limit::ALL {
+        out.sample(
+            "push_refused_total",
+            &[("limit", limit.as_str())],
+            m.refusals(limit),
+        );
+    }
     out.single(
         "push_queued_bytes",
         "gauge",
@@ -263,6 +281,8 @@ mod tests {
         assert!(text.contains("push_publications_total 1\n"), "{text}");
         assert!(text.contains("push_broker_state{state=\"memory\"} 1\n"));
         assert!(text.contains("push_ready 1\n"));
+        assert!(text.contains("push_listen_connections 0\n"));
+        assert!(text.contains("push_refused_total{limit=\"request_timeout\"} 0\n"));
         assert!(text
             .contains("push_delivery_latency_seconds_bucket{transport=\"sse\",le=\"+Inf\"} 0\n"));
     }

@@ -1,8 +1,9 @@
-//! The listener of `push.listen`: accepted connections get `TCP_NODELAY`
-//! (small frames go out at once) and a write-stall guard — a connection
-//! whose peer does not take its writes for `limit` fails with `TimedOut`,
-//! so a stalled reader (on any transport) cannot hold memory or a graceful
-//! shutdown forever. Such drops are counted in [`Metrics::drops`].
+//! What wraps each connection of `push.listen` ([`super::listen`]): a
+//! write-stall guard — a connection whose peer does not take its writes for
+//! `limit` fails with `TimedOut`, so a stalled reader (on any transport)
+//! cannot hold memory or a graceful shutdown forever; such drops are counted
+//! in [`Metrics::drops`] — which also holds the connection's place in the
+//! limits ([`Admitted`]) until the connection, upgraded or not, is dropped.
 
 use std::future::Future;
 use std::io;
@@ -13,51 +14,14 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
 
+use super::limits::Admitted;
 use crate::metrics::Metrics;
-
-/// `push.listen`'s listener for `axum::serve`.
-pub struct Guarded {
-    pub inner: TcpListener,
-    pub limit: Duration,
-    /// Where stalled connections are counted.
-    pub metrics: Arc<Metrics>,
-}
-
-impl axum::serve::Listener for Guarded {
-    type Io = StallGuard<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        loop {
-            match self.inner.accept().await {
-                Ok((stream, addr)) => {
-                    let _ = stream.set_nodelay(true);
-                    let guard = StallGuard::new(stream, self.limit).counted(self.metrics.clone());
-                    return (guard, addr);
-                }
-                // Out of file descriptors and the like: back off, go on.
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    }
-
-    fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
-}
 
 /// The peer address of a connection (`ConnectInfo<Peer>` in handlers).
 #[derive(Debug, Clone, Copy)]
 pub struct Peer(pub SocketAddr);
-
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Guarded>> for Peer {
-    fn connect_info(stream: axum::serve::IncomingStream<'_, Guarded>) -> Self {
-        Peer(*stream.remote_addr())
-    }
-}
 
 /// Fails writes that stay pending for longer than `limit`.
 pub struct StallGuard<S> {
@@ -66,6 +30,8 @@ pub struct StallGuard<S> {
     stalled: Option<Pin<Box<Sleep>>>,
     /// Counts the first stall in [`Metrics::drops`] (then taken).
     metrics: Option<Arc<Metrics>>,
+    /// The connection's place in the limits, given back when dropped.
+    _admitted: Option<Admitted>,
 }
 
 impl<S> StallGuard<S> {
@@ -75,7 +41,14 @@ impl<S> StallGuard<S> {
             limit,
             stalled: None,
             metrics: None,
+            _admitted: None,
         }
+    }
+
+    /// Holds the connection's place in the limits until dropped.
+    pub fn holding(mut self, admitted: Admitted) -> Self {
+        self._admitted = Some(admitted);
+        self
     }
 
     /// Counts a stall of this connection in `metrics`.

@@ -1,10 +1,14 @@
 //! The browser transports — WebSocket, SSE, long-poll — as thin adapters
-//! over the hub. Each parses what the request asks for ([`request`]),
-//! subscribes, and writes a [`feed::Feed`] in its own framing.
+//! over the hub. Each parses what the request asks for ([`Wanted::parse`]),
+//! subscribes, and writes a [`feed::Feed`] in its own framing. Below them,
+//! [`listen`] accepts and serves the connections of `push.listen`, each
+//! wrapped by [`io`] and counted by [`limits`].
 
 pub mod cursor;
 pub mod feed;
 pub mod io;
+pub mod limits;
+pub mod listen;
 pub mod poll;
 pub mod sse;
 pub mod ws;

@@ -14,14 +14,18 @@
 //! `cursor` is the `since` of the next request (unchanged after an empty
 //! answer). `lost: true` says messages after `since` are gone and
 //! `messages` starts at the oldest held.
+//!
+//! A poll that would wait while `push.max_poll_waiters_per_ip` others from
+//! the same client address wait is answered 429 (loopback exempt).
 
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Response};
 use tokio::time::Instant;
 
+use super::io::Peer;
 use super::Query as Pairs;
 use crate::api::error::ApiError;
 use crate::api::AppState;
@@ -32,6 +36,7 @@ use crate::metrics::{Batch, Transport};
 
 pub async fn poll(
     State(state): State<AppState>,
+    ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     Path(channel): Path<String>,
     Query(query): Query<Pairs>,
     headers: HeaderMap,
@@ -88,6 +93,16 @@ pub async fn poll(
         }
     }
     if messages.is_empty() && more {
+        // Only a poll that waits counts towards push.max_poll_waiters_per_ip.
+        let _waiter = match wait.is_zero() {
+            true => None,
+            false => Some(state.limits.poll_waiter(peer.ip()).ok_or_else(|| {
+                ApiError::TooMany(format!(
+                    "too many long-polls waiting from this address: push.max_poll_waiters_per_ip is {}",
+                    state.limits.max_poll_waiters_per_ip()
+                ))
+            })?),
+        };
         let _waiting = state.hub.metrics().connection(Transport::Poll);
         if let Ok(event) = tokio::time::timeout(wait, sub.recv()).await {
             if take(event, &mut messages) {

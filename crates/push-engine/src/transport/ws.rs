@@ -7,8 +7,9 @@
 //!
 //! Close codes (also in the README):
 //! - 1001 going away: the engine is shutting down; reconnect with `?lastEventId=`.
-//! - 1007 a text frame was not UTF-8; 1008 publishing is not allowed here;
-//!   1009 a message exceeded `push.max_message_size`.
+//! - 1007 a text frame was not UTF-8; 1008 publishing is not allowed here,
+//!   or faster than `push.client_publish_rate`; 1009 a message exceeded
+//!   `push.max_message_size`.
 //! - 4003 token expired: the token that granted a private channel expired
 //!   while connected; renew it and reconnect with `?lastEventId=`.
 //! - 4001 lost: raw mode only (JSON mode sends a `{"type":"lost"}` envelope):
@@ -32,13 +33,14 @@ use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::feed::{Feed, Item};
+use super::limits::Rate;
 use super::{Query as Pairs, Wanted};
 use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::auth;
 use crate::hub::Hub;
 use crate::message::{Outgoing, Publication};
-use crate::metrics::{Batch, Transport};
+use crate::metrics::{Batch, Limit, Transport};
 
 /// Close codes of push's own (4000–4999), documented in the README.
 pub const CLOSE_LOST: u16 = 4001;
@@ -136,6 +138,7 @@ async fn upgrade(
         publish_to,
         expires: wanted.access.expires,
         keepalive: config.keepalive,
+        rate: Rate::new(config.client_publish_rate),
     };
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(4096)
@@ -174,6 +177,8 @@ struct Session {
     /// When the token that granted a private channel expires.
     expires: Option<Instant>,
     keepalive: Duration,
+    /// `push.client_publish_rate`.
+    rate: Rate,
 }
 
 /// Why a session ends.
@@ -184,17 +189,18 @@ enum End {
 }
 
 impl Session {
-    async fn run<S>(self, ws: WebSocketStream<S>, mut feed: Feed)
+    async fn run<S>(mut self, ws: WebSocketStream<S>, mut feed: Feed)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
         let (mut sink, mut stream) = ws.split();
-        let metrics = self.hub.metrics();
+        let metrics = self.hub.metrics().clone();
         let mut ping = tokio::time::interval_at(Instant::now() + self.keepalive, self.keepalive);
         let mut last_seen = Instant::now();
         let write_limit = self.keepalive;
-        let expiry = async {
-            match self.expires {
+        let expires = self.expires;
+        let expiry = async move {
+            match expires {
                 Some(at) => tokio::time::sleep_until(at).await,
                 None => std::future::pending().await,
             }
@@ -329,21 +335,28 @@ impl Session {
         }
     }
 
-    async fn client_publish_binary(&self, data: Bytes) -> Result<(), End> {
+    async fn client_publish_binary(&mut self, data: Bytes) -> Result<(), End> {
         self.publish(Outgoing::new(data).binary()).await
     }
 
-    async fn client_publish(&self, data: Bytes) -> Result<(), End> {
+    async fn client_publish(&mut self, data: Bytes) -> Result<(), End> {
         self.publish(Outgoing::new(data)).await
     }
 
-    async fn publish(&self, msg: Outgoing) -> Result<(), End> {
+    async fn publish(&mut self, msg: Outgoing) -> Result<(), End> {
         let channel = self
             .publish_to
             .as_ref()
             .map_err(|why| End::Close(1008, why))?;
         if self.expires.is_some_and(|at| Instant::now() >= at) {
             return Err(End::Close(CLOSE_EXPIRED, EXPIRED));
+        }
+        if !self.rate.take() {
+            self.hub.metrics().refused(Limit::ClientPublishRate);
+            return Err(End::Close(
+                1008,
+                "publishing too fast: see push.client_publish_rate",
+            ));
         }
         match self.hub.send(channel, msg).await {
             Ok(_) => Ok(()),

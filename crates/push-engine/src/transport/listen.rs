@@ -1,0 +1,129 @@
+//! The accept loop of `push.listen`: each accepted connection gets
+//! `TCP_NODELAY` (small frames go out at once), is admitted by the
+//! [`Limits`] or refused before its request is read (503 over
+//! `push.max_connections`, 429 over `push.max_connections_per_ip`), and is
+//! served as HTTP/1.1 by hyper with upgrades (WebSocket) and the request
+//! head bounded: `push.max_header_size` (larger: 431, hyper's answer with
+//! an empty body) and `push.request_timeout` (a head not complete in time:
+//! the connection is closed without an answer; the same bound applies to
+//! the next request on a kept-alive connection). The WebSocket handshake
+//! is one request head and its answer, so these bound it too.
+//!
+//! Graceful shutdown: once `stop` is cancelled nothing more is accepted,
+//! idle connections close, and connections finish their current response.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::Service;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::io::{Peer, StallGuard};
+use super::limits::Limits;
+use crate::config::Config;
+use crate::metrics::{Limit, Metrics};
+
+/// Serves `app` on `listener` until `stop` is cancelled and every
+/// connection still served over HTTP has finished (upgraded WebSockets
+/// live on in their own tasks).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: Arc<Limits>,
+    metrics: Arc<Metrics>,
+    config: &Config,
+    stop: CancellationToken,
+) {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(config.request_timeout)
+        .max_header_size(config.max_header_size);
+    // A peer that takes no writes for two keep-alive intervals is gone.
+    let stall = 2 * config.keepalive;
+    let connections = TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, addr) = match accepted {
+            Ok(accepted) => accepted,
+            Err(_) => {
+                // Out of file descriptors and the like: back off, go on.
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => continue,
+                }
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let admitted = match limits.admit(addr.ip()) {
+            Ok(admitted) => admitted,
+            Err(refusal) => {
+                limits.refuse(stream, refusal);
+                continue;
+            }
+        };
+        let io = StallGuard::new(stream, stall)
+            .counted(metrics.clone())
+            .holding(admitted);
+        // Whether a request head arrived: a timeout before one is a
+        // refusal; after, it may be a kept-alive connection left idle.
+        let spoke = Arc::new(AtomicBool::new(false));
+        let conn = http
+            .serve_connection(TokioIo::new(io), service(&app, addr, spoke.clone()))
+            .with_upgrades();
+        let (stop, metrics) = (stop.clone(), metrics.clone());
+        connections.spawn(async move {
+            tokio::pin!(conn);
+            let served = tokio::select! {
+                served = conn.as_mut() => served,
+                _ = stop.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = served {
+                if e.is_timeout() && !spoke.load(Relaxed) {
+                    metrics.refused(Limit::RequestTimeout);
+                } else if e.is_parse_too_large() {
+                    metrics.refused(Limit::HeaderSize);
+                }
+            }
+        });
+    }
+    drop(listener);
+    connections.close();
+    connections.wait().await;
+}
+
+/// The router for one connection: every request carries the peer's
+/// address (`ConnectInfo<Peer>`) and sets `spoke`.
+fn service(
+    app: &Router,
+    addr: SocketAddr,
+    spoke: Arc<AtomicBool>,
+) -> impl Service<
+    hyper::Request<Incoming>,
+    Response = axum::response::Response,
+    Error = std::convert::Infallible,
+    Future = impl Send,
+> {
+    let app = TowerToHyperService::new(app.clone());
+    hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        spoke.store(true, Relaxed);
+        req.extensions_mut().insert(ConnectInfo(Peer(addr)));
+        app.call(req)
+    })
+}
