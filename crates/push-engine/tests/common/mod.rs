@@ -167,6 +167,13 @@ pub fn enc(text: &str) -> String {
 
 /// A local IPv4 address that is not loopback, if this host has one (the
 /// address of the interface a route to the outside would use; nothing is sent).
+/// This host's non-loopback address, for tests of a peer on another host.
+/// A machine with no network interface but `lo` fails them rather than
+/// skipping them.
+pub fn host_ip() -> IpAddr {
+    non_loopback_ip().expect("this test needs a non-loopback address (an interface besides lo)")
+}
+
 pub fn non_loopback_ip() -> Option<IpAddr> {
     let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
     socket
