@@ -7,7 +7,7 @@ pub mod ops;
 
 use std::net::SocketAddr;
 
-use axum::body::{to_bytes, Body};
+use axum::body::{to_bytes, Body, HttpBody};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -110,9 +110,11 @@ async fn publish(
     let config = state.hub.config();
     authorize(&config.publish_token, &headers, peer)?;
     let max = config.max_message_size;
-    let data = to_bytes(body, max)
-        .await
-        .map_err(|_| ApiError::TooLarge(max))?;
+    // A declared length over the limit is refused before any byte is read.
+    if body.size_hint().lower() > max as u64 {
+        return Err(ApiError::TooLarge(max));
+    }
+    let data = to_bytes(body, max).await.map_err(|e| body_error(&e, max))?;
     let mut msg = Outgoing::new(data);
     if let Some(event) = transport::param(&query, "event") {
         msg = msg.event(event);
@@ -121,6 +123,19 @@ async fn publish(
     Ok(Json(
         json!({ "channel": &*p.channel, "id": p.id.to_string() }),
     ))
+}
+
+/// A body hyper could not read (bad chunking, cut short) is the client's
+/// mistake (400); any other error is the size limit (413).
+fn body_error(e: &axum::Error, max: usize) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<hyper::Error>() {
+            return ApiError::BadRequest("malformed request body".into());
+        }
+        source = err.source();
+    }
+    ApiError::TooLarge(max)
 }
 
 fn authorize(token: &str, headers: &HeaderMap, peer: SocketAddr) -> Result<(), ApiError> {
