@@ -253,6 +253,42 @@ async fn a_malformed_chunked_body_is_a_bad_request() {
     assert_eq!(server.hub.stats().publications, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_routers_own_refusals_are_json_too() {
+    let server = Server::start().await;
+    // A path that is not UTF-8 once decoded: axum's rejection.
+    for path in ["/sse/a%FFb", "/poll/%C3", "/publish/%FF"] {
+        let r = request(
+            server.addr,
+            if path.starts_with("/publish") {
+                "POST"
+            } else {
+                "GET"
+            },
+            path,
+            &[],
+            b"",
+        )
+        .await;
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        assert_eq!(r.header("content-type"), Some("application/json"), "{path}");
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("UTF-8"),
+            "{path}: {}",
+            r.text()
+        );
+    }
+    // A method a route does not take: 405 with its Allow header.
+    let r = request(server.addr, "DELETE", "/health", &[], b"").await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.json(), json!({"error": "method not allowed"}));
+    assert!(
+        r.header("allow").is_some_and(|a| a.contains("GET")),
+        "{:?}",
+        r.headers
+    );
+}
+
 // ---------------------------------------------------------------- CORS and origins
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

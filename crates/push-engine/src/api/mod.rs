@@ -47,6 +47,7 @@ pub fn app(state: AppState) -> Router {
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::map_response(error::json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), cors))
         .with_state(state)
 }
