@@ -114,8 +114,9 @@ pub async fn run(
     let _ = std::fs::remove_file(&path);
 }
 
-/// Reads one frame; `None` at a clean end of stream.
-async fn read_frame<R: AsyncRead + Unpin>(
+/// Reads one frame — a length of 1 to `max` bytes, then the kind and the
+/// payload — as `(kind, payload)`; `None` at a clean end of stream.
+pub async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     max: usize,
 ) -> Result<Option<(u8, Bytes)>, Error> {
@@ -205,6 +206,13 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
 }
 
 async fn publish(hub: &Hub, payload: Bytes) -> Result<Id, Error> {
+    let (channel, msg) = parse_publish(payload)?;
+    Ok(hub.send(&channel, msg).await?.id)
+}
+
+/// A PUBLISH payload: the channel (UTF-8, not yet checked against the
+/// name rules) and the message.
+pub fn parse_publish(payload: Bytes) -> Result<(String, Outgoing), Error> {
     let mut r = Reader(payload);
     let channel = r.str()?;
     let event = r.str()?;
@@ -217,10 +225,12 @@ async fn publish(hub: &Hub, payload: Bytes) -> Result<Id, Error> {
             .map_err(|_| Error::InvalidEvent(String::from_utf8_lossy(&event).into()))?;
         msg = msg.event(event);
     }
-    Ok(hub.send(channel, msg).await?.id)
+    Ok((channel.to_owned(), msg))
 }
 
-fn parse_wait(payload: Bytes) -> Result<(String, Cursor, Duration), Error> {
+/// A WAIT payload: the channel (UTF-8, not yet checked against the name
+/// rules), where to start, and how long to wait.
+pub fn parse_wait(payload: Bytes) -> Result<(String, Cursor, Duration), Error> {
     let mut r = Reader(payload);
     let channel = r.str()?;
     let channel =
