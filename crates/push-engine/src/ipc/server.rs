@@ -115,7 +115,9 @@ pub async fn run(
 }
 
 /// Reads one frame — a length of 1 to `max` bytes, then the kind and the
-/// payload — as `(kind, payload)`; `None` at a clean end of stream.
+/// payload — as `(kind, payload)`; `None` at a clean end of stream. A
+/// length over `max` is [`Error::MessageTooLarge`] (`size` the length),
+/// before anything of the frame is read.
 pub async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     max: usize,
@@ -127,8 +129,11 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         Err(e) => return Err(Error::Protocol(e.to_string())),
     }
     let len = u32::from_be_bytes(len) as usize;
-    if len == 0 || len > max {
-        return Err(Error::Protocol(format!("frame of {len} bytes")));
+    if len > max {
+        return Err(Error::MessageTooLarge { size: len, max });
+    }
+    if len == 0 {
+        return Err(Error::Protocol("frame of 0 bytes".into()));
     }
     let mut buf = vec![0u8; len];
     r.read_exact(&mut buf)
@@ -165,6 +170,16 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
         };
         let (kind, payload) = match next {
             Ok(Some(f)) => f,
+            // Too large to read: say so (the worker finds the answer when
+            // its write fails), then close — the rest of the frame is
+            // never read.
+            Err(Error::MessageTooLarge { size, .. }) => {
+                let max = hub.config().max_message_size;
+                let _ = wr
+                    .write_all(&error_frame(&Error::MessageTooLarge { size, max }))
+                    .await;
+                return;
+            }
             Ok(None) | Err(_) => return,
         };
         let answer = match kind {

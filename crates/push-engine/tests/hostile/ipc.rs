@@ -32,6 +32,8 @@ enum Got {
     Closed,
     /// An ERROR answer with this code; the connection stays usable.
     Error(u8),
+    /// An ERROR answer with this code, then the end of the connection.
+    ErrorThenClosed(u8),
     /// These answers (their kinds), in order; the connection stays usable.
     Answers(&'static [u8], usize),
 }
@@ -201,12 +203,12 @@ async fn garbage_on_the_local_socket_closes_only_that_connection() {
         (
             "length beyond the limit",
             with_len(max + 1, &[ipc::STATS]),
-            Got::Closed,
+            Got::ErrorThenClosed(code::TOO_LARGE),
         ),
         (
             "length u32::MAX",
             with_len(u32::MAX, &[ipc::STATS]),
-            Got::Closed,
+            Got::ErrorThenClosed(code::TOO_LARGE),
         ),
         ("kind 0x00", frame(0x00, b""), Got::Closed),
         ("kind 0x05", frame(0x05, b"x"), Got::Closed),
@@ -218,9 +220,10 @@ async fn garbage_on_the_local_socket_closes_only_that_connection() {
         ),
         ("kind 0xff", frame(ipc::R_ERROR, b"\x01oops"), Got::Closed),
         (
+            // "GET " read as a length: 1.2 GB.
             "HTTP on the socket",
             b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
-            Got::Closed,
+            Got::ErrorThenClosed(code::TOO_LARGE),
         ),
         ("HELLO version 0", version(0), Got::Error(code::BAD_REQUEST)),
         ("HELLO version 2", version(2), Got::Error(code::BAD_REQUEST)),
@@ -379,6 +382,11 @@ async fn garbage_on_the_local_socket_closes_only_that_connection() {
                 );
                 still_usable(&mut stream, name).await;
             }
+            Got::ErrorThenClosed(code) => {
+                let (got, ended) = answers(&mut stream, 2).await;
+                assert!(ended && got.len() == 1, "{name}: {got:?}");
+                assert_eq!((got[0].0, got[0].1[0]), (ipc::R_ERROR, code), "{name}");
+            }
             Got::Answers(kinds, n) => {
                 let (got, _) = answers(&mut stream, n).await;
                 assert_eq!(got.len(), n, "{name}");
@@ -393,6 +401,24 @@ async fn garbage_on_the_local_socket_closes_only_that_connection() {
         drop(stream);
         worker.check(&server, &mut sentinel, name).await;
     }
+    // The real client publishing a message too large for a frame: the
+    // engine refuses it unread, the client reports the size.
+    let name = "a client publishing 1 MB";
+    tally.case(name);
+    let p = path.clone();
+    let refused = tokio::task::spawn_blocking(move || {
+        let mut c = Client::connect(&p, Duration::from_secs(1), T).unwrap();
+        c.publish("big", &Outgoing::new(vec![b'b'; 1 << 20]))
+    })
+    .await
+    .unwrap();
+    match refused {
+        Err(push_engine::Error::MessageTooLarge { size, max }) => {
+            assert_eq!((size, max), (1 << 20, MAX), "{name}")
+        }
+        other => panic!("{name}: {other:?}"),
+    }
+    worker.check(&server, &mut sentinel, name).await;
     // Cut short, then the end of the stream: closed, nothing left behind.
     for (name, bytes) in [
         ("half a length, then EOF", vec![0u8, 0]),

@@ -53,7 +53,7 @@ pub const FLOORS: &[(&str, usize)] = &[
     ("names", 78),
     ("names-literal", 5),
     ("queries", 25),
-    ("ipc", 50),
+    ("ipc", 51),
     ("slow", 4),
 ];
 
