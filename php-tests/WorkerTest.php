@@ -233,11 +233,20 @@ final class WorkerTest extends PushTestCase
     public function testGarbageOnTheSocketClosesOnlyThatConnection(): void
     {
         [, $socket] = $this->daemon();
+        // A length over the limit ("GET " is 1.2 GB) is answered with a
+        // TOO_LARGE error, then the connection closes unread.
+        foreach (['a length over the limit' => "\xff\xff\xff\xff", 'HTTP' => "GET / HTTP/1.1\r\nHost: x\r\n\r\n"] as $what => $garbage) {
+            $c = stream_socket_client("unix://$socket");
+            fwrite($c, $garbage);
+            stream_set_timeout($c, 5);
+            $answer = stream_get_contents($c);
+            self::assertSame("\xff\x03", substr($answer, 4, 2), "$what: an ERROR answer, code TOO_LARGE");
+            self::assertTrue(feof($c), "$what: then the end of the connection");
+            fclose($c);
+        }
         $closed = [
-            'a length over the limit' => "\xff\xff\xff\xff",
             'an empty frame' => "\x00\x00\x00\x00",
             'an unknown request' => "\x00\x00\x00\x01\x7f",
-            'HTTP' => "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
         ];
         foreach ($closed as $what => $garbage) {
             $c = stream_socket_client("unix://$socket");

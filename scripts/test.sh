@@ -16,6 +16,8 @@ php -n -l stubs/push.stub.php   # -n: an installed push.so would clash with the 
 status=0
 say "cargo test (engine)"
 cargo test --release -p push-engine -p push-bench || status=$?
+say "fuzz (each target ${FUZZ_SECONDS:-10} s)"
+bash "$ROOT/scripts/fuzz.sh" || status=$?
 say "PHPUnit (extension: $SO)"
 # PHP's own conf.d, minus any installed push.ini, plus this build: every php
 # the tests start (they inherit PHP_INI_SCAN_DIR) loads this very build.

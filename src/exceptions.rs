@@ -60,20 +60,30 @@ pub fn register() -> ext_php_rs::error::Result<()> {
     Ok(())
 }
 
+/// An exception of `class`. A message that quotes what the caller gave
+/// may hold NUL bytes, which ext-php-rs cannot throw (it would throw an
+/// `Error` about that instead): they are shown as `\0`.
+fn exception(msg: String, class: &'static ClassEntry) -> PhpException {
+    let msg = if msg.contains('\0') {
+        msg.replace('\0', "\\0")
+    } else {
+        msg
+    };
+    PhpException::new(msg, 0, class)
+}
+
 /// `ValueError` for argument `n` of `func`, in PHP's own message shape.
 pub fn value_error(func: &str, n: u32, name: &str, msg: impl std::fmt::Display) -> PhpException {
-    PhpException::new(
+    exception(
         format!("{func}(): Argument #{n} (${name}) {msg}"),
-        0,
         ce::value_error(),
     )
 }
 
 /// `TypeError` for argument `n` of `func`, in PHP's own message shape.
 pub fn type_error(func: &str, n: u32, name: &str, msg: impl std::fmt::Display) -> PhpException {
-    PhpException::new(
+    exception(
         format!("{func}(): Argument #{n} (${name}) {msg}"),
-        0,
         ce::type_error(),
     )
 }
@@ -101,5 +111,5 @@ pub fn from_engine(func: &str, e: &Error) -> PhpException {
         | Error::Protocol(_)
         | Error::Broker(_) => push_exception(),
     };
-    PhpException::new(msg, 0, class)
+    exception(msg, class)
 }

@@ -1,7 +1,8 @@
 //! Argument helpers: strings and options arrays as PHP parsed them.
 
 use ext_php_rs::ffi::{zend_string, HashTable};
-use ext_php_rs::types::{ArrayKey, ZendHashTable, ZendStr};
+use ext_php_rs::types::array::Iter;
+use ext_php_rs::types::{ZendHashTable, ZendStr};
 use push_engine::message::validate_channel;
 
 use super::Fail;
@@ -36,21 +37,23 @@ pub(super) fn options(
         return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    for (key, value) in ht.iter() {
-        let key = match key {
-            ArrayKey::String(s) => s,
-            ArrayKey::Str(s) => s.to_owned(),
-            ArrayKey::ZendString(s) => String::from_utf8_lossy(s.as_bytes()).into_owned(),
-            ArrayKey::Long(i) => {
-                return Err(value_error(
-                    func,
-                    n,
-                    "options",
-                    format!("must have string keys, {i} given"),
-                )
-                .into())
-            }
-        };
+    // Keys as raw zvals: ext-php-rs's own iterator panics on a string key
+    // that is not UTF-8.
+    let mut entries = Iter::new(ht);
+    while let Some((key, value)) = entries.next_zval() {
+        if let Some(i) = key.long().filter(|_| key.is_long()) {
+            return Err(value_error(
+                func,
+                n,
+                "options",
+                format!("must have string keys, {i} given"),
+            )
+            .into());
+        }
+        let key = key
+            .zend_str()
+            .map(|s| String::from_utf8_lossy(s.as_bytes()).into_owned())
+            .unwrap_or_default();
         if !allowed.contains(&key.as_str()) {
             let known = allowed.join(", ");
             return Err(value_error(

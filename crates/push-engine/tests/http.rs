@@ -201,6 +201,91 @@ async fn publish_refuses_too_large_bodies_bad_channels_and_bad_events() {
     assert_eq!(get(server.addr, "/publish/big").await.status, 405);
 }
 
+/// Sends `head` (and `body`) on a new connection; the response within T.
+async fn raw_exchange(addr: SocketAddr, bytes: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(T, async {
+        // Connection: close — the answer ends with the connection.
+        while let Ok(n @ 1..) = stream.read(&mut buf).await {
+            raw.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .expect("an answer within T");
+    String::from_utf8_lossy(&raw).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_length_over_the_limit_is_refused_before_the_body() {
+    let server = Server::start_with(|c| {
+        c.max_message_size = 1024;
+        c.max_queue_bytes = 64 * 1024;
+    })
+    .await;
+    // 10 GB announced, one byte sent: refused at once, not awaited.
+    let answer = raw_exchange(
+        server.addr,
+        b"POST /publish/big HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 10000000000\r\n\r\nx",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(answer.contains("push.max_message_size"), "{answer}");
+    assert_eq!(server.hub.stats().publications, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_chunked_body_is_a_bad_request() {
+    let server = Server::start().await;
+    let answer = raw_exchange(
+        server.addr,
+        b"POST /publish/c HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nxx\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.contains("malformed request body"), "{answer}");
+    assert_eq!(server.hub.stats().publications, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_routers_own_refusals_are_json_too() {
+    let server = Server::start().await;
+    // A path that is not UTF-8 once decoded: axum's rejection.
+    for path in ["/sse/a%FFb", "/poll/%C3", "/publish/%FF"] {
+        let r = request(
+            server.addr,
+            if path.starts_with("/publish") {
+                "POST"
+            } else {
+                "GET"
+            },
+            path,
+            &[],
+            b"",
+        )
+        .await;
+        assert_eq!(r.status, 400, "{path}: {}", r.text());
+        assert_eq!(r.header("content-type"), Some("application/json"), "{path}");
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("UTF-8"),
+            "{path}: {}",
+            r.text()
+        );
+    }
+    // A method a route does not take: 405 with its Allow header.
+    let r = request(server.addr, "DELETE", "/health", &[], b"").await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.json(), json!({"error": "method not allowed"}));
+    assert!(
+        r.header("allow").is_some_and(|a| a.contains("GET")),
+        "{:?}",
+        r.headers
+    );
+}
+
 // ---------------------------------------------------------------- CORS and origins
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

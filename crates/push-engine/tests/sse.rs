@@ -319,6 +319,26 @@ async fn bad_requests_are_refused_with_400() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_last_event_id_that_is_not_ascii_is_refused_not_ignored() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let server = Server::start().await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /sse/a HTTP/1.1\r\nHost: x\r\nConnection: close\r\nLast-Event-ID: 1-\xc3\xa9\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(T, stream.read_to_end(&mut raw))
+        .await
+        .expect("an answer within T")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&raw);
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(answer.contains("invalid message id"), "{answer}");
+    assert_eq!(server.hub.stats().subscribers, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_goes_away_is_unsubscribed_at_once() {
     // Long keep-alives: no write is needed to notice.
     let server = Server::start_with(|c| c.keepalive = Duration::from_secs(30)).await;

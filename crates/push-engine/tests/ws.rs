@@ -136,6 +136,51 @@ async fn bad_requests_are_refused_with_400() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_that_are_not_16_base64_bytes_are_refused_with_400() {
+    let server = Server::start().await;
+    for key in [
+        "!!!!!!!!!!!!!!!!!!!!!!!!", // 24 characters, not base64
+        "AAAAAAAAAAAAAAAAAAAAAAAA", // base64 of 18 bytes
+        "dGhlIHNhbXBs ZSBub25jZQ=",
+    ] {
+        let r = get_with(
+            server.addr,
+            "/ws/a",
+            &[
+                ("Connection", "Upgrade"),
+                ("Upgrade", "websocket"),
+                ("Sec-WebSocket-Version", "13"),
+                ("Sec-WebSocket-Key", key),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 400, "{key}: {}", r.text());
+        assert!(r.text().contains("Sec-WebSocket-Key"), "{key}");
+    }
+    assert_eq!(server.hub.stats().subscribers, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_1_0_upgrade_is_a_bad_request_not_an_internal_error() {
+    use tokio::io::AsyncWriteExt;
+    let server = Server::start().await;
+    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    stream
+        .write_all(b"GET /ws/a HTTP/1.0\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    timeout(T, stream.read_to_end(&mut raw))
+        .await
+        .expect("an answer within T")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&raw);
+    assert!(answer.starts_with("HTTP/1.0 400 "), "{answer}");
+    assert!(answer.contains("needs HTTP/1.1"), "{answer}");
+    assert_eq!(server.hub.stats().subscribers, 0);
+}
+
 // ---------------------------------------------------------------- resuming
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -84,3 +84,36 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// Gives the answers axum makes itself — an extractor's rejection (a path
+/// that is not UTF-8 once decoded: plain text) and 405 (no body) — the
+/// JSON shape of every other error, keeping their status and headers.
+pub async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // axum's own messages are short; a longer one is cut, not awaited.
+    let text = axum::body::to_bytes(body, 1024).await.unwrap_or_default();
+    let message = match std::str::from_utf8(&text).map(str::trim) {
+        Ok(t) if !t.is_empty() => t.to_owned(),
+        _ => status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase(),
+    };
+    let mut json = Json(serde_json::json!({ "error": message })).into_response();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    *json.headers_mut() = parts.headers;
+    *json.status_mut() = status;
+    json
+}

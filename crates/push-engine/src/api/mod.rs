@@ -8,7 +8,7 @@ pub mod ops;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body};
+use axum::body::{to_bytes, Body, HttpBody};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -53,6 +53,7 @@ pub fn app(state: AppState) -> Router {
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .fallback(|| async { ApiError::NotFound })
+        .layer(middleware::map_response(error::json_errors))
         .layer(middleware::from_fn_with_state(state.clone(), cors))
         .with_state(state)
 }
@@ -124,6 +125,10 @@ async fn publish(
     let config = state.hub.config();
     authorize(&config.publish_token, &headers, peer)?;
     let max = config.max_message_size;
+    // A declared length over the limit is refused before any byte is read.
+    if body.size_hint().lower() > max as u64 {
+        return Err(ApiError::TooLarge(max));
+    }
     let within = config.request_timeout;
     let data = tokio::time::timeout(within, to_bytes(body, max))
         .await
@@ -134,7 +139,7 @@ async fn publish(
                 within.as_secs_f64()
             ))
         })?
-        .map_err(|_| ApiError::TooLarge(max))?;
+        .map_err(|e| body_error(&e, max))?;
     let mut msg = Outgoing::new(data);
     if let Some(event) = transport::param(&query, "event") {
         msg = msg.event(event);
@@ -143,6 +148,19 @@ async fn publish(
     Ok(Json(
         json!({ "channel": &*p.channel, "id": p.id.to_string() }),
     ))
+}
+
+/// A body hyper could not read (bad chunking, cut short) is the client's
+/// mistake (400); any other error is the size limit (413).
+fn body_error(e: &axum::Error, max: usize) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<hyper::Error>() {
+            return ApiError::BadRequest("malformed request body".into());
+        }
+        source = err.source();
+    }
+    ApiError::TooLarge(max)
 }
 
 fn authorize(token: &str, headers: &HeaderMap, peer: SocketAddr) -> Result<(), ApiError> {

@@ -352,8 +352,10 @@ async fn catch_up_all(hub: &Hub, broker: &Redis) -> Result<()> {
     Ok(())
 }
 
-/// `epoch \n offset \n kind \n event \n data`, as `publish.lua` sends it.
-fn decode(payload: &[u8]) -> Option<Numbered> {
+/// `epoch \n offset \n kind \n event \n data`, as `publish.lua` sends it;
+/// `None` for anything else (an event name that publishing would refuse
+/// included: it becomes an SSE `event:` line).
+pub fn decode(payload: &[u8]) -> Option<Numbered> {
     let mut parts = payload.splitn(5, |&b| b == b'\n');
     let epoch = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
     let offset = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
@@ -363,6 +365,9 @@ fn decode(payload: &[u8]) -> Option<Numbered> {
         _ => return None,
     };
     let event = std::str::from_utf8(parts.next()?).ok()?;
+    if !event.is_empty() {
+        crate::message::validate_event(event).ok()?;
+    }
     let data = Bytes::copy_from_slice(parts.next()?);
     Some(Numbered {
         id: Id { epoch, offset },
@@ -485,6 +490,8 @@ mod tests {
             b"1\nx\nt\n\n",
             b"1\n2\nq\n\n",
             b"1\n2\nt\n",
+            b"1\n2\nt\na\rb\ndata",
+            b"1\n2\nt\na\0b\ndata",
         ] {
             assert!(decode(bad).is_none(), "{bad:?}");
         }

@@ -600,6 +600,13 @@ mod tests {
         assert_eq!(Patterns::parse("").unwrap(), Patterns::None);
         assert_eq!(Patterns::parse("*").unwrap(), Patterns::All);
         assert!(Patterns::parse("a b").is_err());
+        assert_eq!(Patterns::parse(" , ,").unwrap(), Patterns::None);
+        // A list of one name that reads as a keyword shows as a list.
+        for keyword in ["on", "Off", "*", "1"] {
+            let list = Patterns::parse(&format!("{keyword},")).unwrap();
+            assert_eq!(list, Patterns::List(vec![keyword.into()]));
+            assert_eq!(Patterns::parse(&list.show()).unwrap(), list);
+        }
     }
 
     #[test]

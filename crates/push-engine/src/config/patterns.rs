@@ -53,6 +53,10 @@ impl Patterns {
                 "'{v}' is not a comma-separated list of names or prefixes ending in *"
             ));
         }
+        // Commas alone name nothing: the same as Off.
+        if list.is_empty() {
+            return Ok(Patterns::None);
+        }
         Ok(Patterns::List(list))
     }
 
@@ -60,7 +64,16 @@ impl Patterns {
         match self {
             Patterns::None => "Off".into(),
             Patterns::All => "*".into(),
-            Patterns::List(l) => l.join(","),
+            Patterns::List(l) => {
+                let s = l.join(",");
+                // A lone entry that reads as a keyword (On, Off, *, 1 …)
+                // keeps a comma, so the list reads back as a list.
+                if l.len() == 1 && Patterns::parse(&s).as_ref() != Ok(self) {
+                    format!("{s},")
+                } else {
+                    s
+                }
+            }
         }
     }
 }

@@ -105,7 +105,15 @@ impl Client {
         });
         match self.request(&request)? {
             (R_PUBLISHED, payload) => Reader(payload).id(),
-            (R_ERROR, payload) => Err(decode_error(Reader(payload))),
+            (R_ERROR, payload) => match decode_error(Reader(payload)) {
+                // The engine counts a frame it refused unread; the size is
+                // the message's.
+                Error::MessageTooLarge { max, .. } => Err(Error::MessageTooLarge {
+                    size: msg.data.len(),
+                    max,
+                }),
+                e => Err(e),
+            },
             (kind, _) => Err(Error::Protocol(format!(
                 "unexpected answer {kind:#x} to PUBLISH"
             ))),
@@ -211,8 +219,23 @@ impl Client {
     }
 
     fn request(&mut self, frame: &[u8]) -> Result<(u8, Bytes), Error> {
-        self.send(frame)?;
+        let sent = self.send(frame);
         let deadline = Instant::now() + self.io_timeout;
+        if let Err(e) = sent {
+            // An engine that refuses a frame too large to read answers
+            // and closes while the rest is being written: its answer is
+            // still there to read.
+            let closed = matches!(&e, Error::Socket { source, .. }
+                if matches!(source.kind(), io::ErrorKind::BrokenPipe | io::ErrorKind::ConnectionReset));
+            if closed {
+                if let Ok(Some(answer)) = self.read_frame(deadline, None) {
+                    if answer.0 == R_ERROR {
+                        return Ok(answer);
+                    }
+                }
+            }
+            return Err(e);
+        }
         self.read_frame(deadline, None)?
             .ok_or_else(|| Error::Protocol("request interrupted".into()))
     }

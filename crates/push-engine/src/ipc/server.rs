@@ -114,8 +114,11 @@ pub async fn run(
     let _ = std::fs::remove_file(&path);
 }
 
-/// Reads one frame; `None` at a clean end of stream.
-async fn read_frame<R: AsyncRead + Unpin>(
+/// Reads one frame — a length of 1 to `max` bytes, then the kind and the
+/// payload — as `(kind, payload)`; `None` at a clean end of stream. A
+/// length over `max` is [`Error::MessageTooLarge`] (`size` the length),
+/// before anything of the frame is read.
+pub async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     max: usize,
 ) -> Result<Option<(u8, Bytes)>, Error> {
@@ -126,8 +129,11 @@ async fn read_frame<R: AsyncRead + Unpin>(
         Err(e) => return Err(Error::Protocol(e.to_string())),
     }
     let len = u32::from_be_bytes(len) as usize;
-    if len == 0 || len > max {
-        return Err(Error::Protocol(format!("frame of {len} bytes")));
+    if len > max {
+        return Err(Error::MessageTooLarge { size: len, max });
+    }
+    if len == 0 {
+        return Err(Error::Protocol("frame of 0 bytes".into()));
     }
     let mut buf = vec![0u8; len];
     r.read_exact(&mut buf)
@@ -164,6 +170,16 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
         };
         let (kind, payload) = match next {
             Ok(Some(f)) => f,
+            // Too large to read: say so (the worker finds the answer when
+            // its write fails), then close — the rest of the frame is
+            // never read.
+            Err(Error::MessageTooLarge { size, .. }) => {
+                let max = hub.config().max_message_size;
+                let _ = wr
+                    .write_all(&error_frame(&Error::MessageTooLarge { size, max }))
+                    .await;
+                return;
+            }
             Ok(None) | Err(_) => return,
         };
         let answer = match kind {
@@ -205,6 +221,13 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
 }
 
 async fn publish(hub: &Hub, payload: Bytes) -> Result<Id, Error> {
+    let (channel, msg) = parse_publish(payload)?;
+    Ok(hub.send(&channel, msg).await?.id)
+}
+
+/// A PUBLISH payload: the channel (UTF-8, not yet checked against the
+/// name rules) and the message.
+pub fn parse_publish(payload: Bytes) -> Result<(String, Outgoing), Error> {
     let mut r = Reader(payload);
     let channel = r.str()?;
     let event = r.str()?;
@@ -217,10 +240,12 @@ async fn publish(hub: &Hub, payload: Bytes) -> Result<Id, Error> {
             .map_err(|_| Error::InvalidEvent(String::from_utf8_lossy(&event).into()))?;
         msg = msg.event(event);
     }
-    Ok(hub.send(channel, msg).await?.id)
+    Ok((channel.to_owned(), msg))
 }
 
-fn parse_wait(payload: Bytes) -> Result<(String, Cursor, Duration), Error> {
+/// A WAIT payload: the channel (UTF-8, not yet checked against the name
+/// rules), where to start, and how long to wait.
+pub fn parse_wait(payload: Bytes) -> Result<(String, Cursor, Duration), Error> {
     let mut r = Reader(payload);
     let channel = r.str()?;
     let channel =

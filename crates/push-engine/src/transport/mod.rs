@@ -79,7 +79,18 @@ impl Wanted {
             )));
         }
         let access = auth::subscribe(config, names.iter().map(String::as_str), query, headers)?;
-        let header = headers.get("last-event-id").and_then(|v| v.to_str().ok());
+        // A header that is not visible ASCII is a bad cursor, not none.
+        let header = match headers.get("last-event-id") {
+            Some(v) => Some(v.to_str().map_err(|_| {
+                crate::error::Error::InvalidId(
+                    String::from_utf8_lossy(v.as_bytes())
+                        .chars()
+                        .take(64)
+                        .collect(),
+                )
+            })?),
+            None => None,
+        };
         let cursor = match param(query, "lastEventId")
             .or(header)
             .filter(|s| !s.is_empty())

@@ -48,19 +48,7 @@ pub async fn poll(
         Some(s) => Some(s.parse::<Id>()?),
         None => None,
     };
-    let wait = match super::param(&query, "timeout") {
-        Some(t) => {
-            let secs: f64 = t
-                .parse()
-                .ok()
-                .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-                .ok_or_else(|| {
-                    ApiError::BadRequest(format!("timeout must be a number of seconds, not {t:?}"))
-                })?;
-            Duration::from_secs_f64(secs.min(config.poll_timeout.as_secs_f64()))
-        }
-        None => config.poll_timeout,
-    };
+    let wait = wait_time(super::param(&query, "timeout"), config.poll_timeout)?;
     // An answer is never sent after the token expires.
     let wait = access.expires.map_or(wait, |at| {
         wait.min(at.saturating_duration_since(Instant::now()))
@@ -140,4 +128,20 @@ pub async fn poll(
     );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The wait a `timeout` parameter asks for: a number of seconds, at most
+/// `max`; without one, `max`.
+pub fn wait_time(timeout: Option<&str>, max: Duration) -> Result<Duration, ApiError> {
+    let Some(t) = timeout else {
+        return Ok(max);
+    };
+    let secs: f64 = t
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!("timeout must be a number of seconds, not {t:?}"))
+        })?;
+    Ok(Duration::from_secs_f64(secs.min(max.as_secs_f64())))
 }

@@ -22,6 +22,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
+use base64::Engine as _;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
@@ -116,9 +117,15 @@ async fn upgrade(
             "Sec-WebSocket-Version must be 13",
         ));
     }
+    // RFC 6455 4.1: the key is 16 bytes, base64-encoded (24 characters).
     let key = headers
         .get(header::SEC_WEBSOCKET_KEY)
-        .filter(|k| k.len() == 24)
+        .filter(|k| {
+            k.len() == 24
+                && base64::engine::general_purpose::STANDARD
+                    .decode(k.as_bytes())
+                    .is_ok_and(|raw| raw.len() == 16)
+        })
         .ok_or_else(|| ApiError::BadRequest("Sec-WebSocket-Key is missing or malformed".into()))?;
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
     let config = state.hub.config();
@@ -130,7 +137,8 @@ async fn upgrade(
     let on_upgrade = req
         .extensions_mut()
         .remove::<OnUpgrade>()
-        .ok_or_else(|| ApiError::Internal("connection cannot be upgraded".into()))?;
+        // hyper upgrades HTTP/1.1 connections only (RFC 6455 4.1 asks for it).
+        .ok_or_else(|| ApiError::BadRequest("a WebSocket upgrade needs HTTP/1.1".into()))?;
     let feed = wanted.open(&state.hub).await?;
     let session = Session {
         hub: state.hub.clone(),

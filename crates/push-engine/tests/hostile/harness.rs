@@ -1,0 +1,465 @@
+//! What every family shares: the case tally, the sentinel subscribers,
+//! raw HTTP exchanges and raw WebSocket frames.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::time::timeout;
+
+use crate::common::*;
+
+// ---------------------------------------------------------------- tally
+
+/// Counts a family's cases; [`Tally::done`] prints the count and checks it
+/// against the family's floor.
+pub struct Tally {
+    family: &'static str,
+    names: Vec<String>,
+}
+
+impl Tally {
+    pub fn new(family: &'static str) -> Tally {
+        Tally {
+            family,
+            names: Vec::new(),
+        }
+    }
+
+    /// Records a case; names must be distinct within a family.
+    pub fn case(&mut self, name: impl Into<String>) {
+        let name = name.into();
+        assert!(
+            !self.names.contains(&name),
+            "{}: case {name:?} twice",
+            self.family
+        );
+        self.names.push(name);
+    }
+
+    pub fn done(self) {
+        let floor = crate::FLOORS
+            .iter()
+            .find(|(f, _)| *f == self.family)
+            .map(|(_, n)| *n)
+            .unwrap_or_else(|| panic!("no floor for {}", self.family));
+        println!("hostile {}: {} cases", self.family, self.names.len());
+        assert!(
+            self.names.len() >= floor,
+            "{}: {} cases, the floor is {floor}",
+            self.family,
+            self.names.len()
+        );
+    }
+}
+
+// ---------------------------------------------------------------- sentinel
+
+/// A well-behaved WebSocket and SSE subscriber on `sentinel`: after each
+/// case a message is published and both must receive exactly it, next.
+pub struct Sentinel {
+    /// Text frames of the WebSocket, read by a task of their own so that
+    /// pings are answered however long a case takes.
+    ws: tokio::sync::mpsc::UnboundedReceiver<String>,
+    sse: Sse,
+    pub sent: usize,
+}
+
+/// The channel the sentinels listen to.
+pub const SENTINEL: &str = "sentinel";
+
+/// Subscriptions the sentinel holds (its WebSocket and its SSE stream).
+pub const SENTINEL_SUBS: u64 = 2;
+
+impl Sentinel {
+    pub async fn open(server: &Server) -> Sentinel {
+        let mut socket = ws_open(server.addr, "/ws/sentinel").await;
+        let (tx, ws) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            use futures_util::StreamExt;
+            use tokio_tungstenite::tungstenite::Message;
+            while let Some(Ok(m)) = socket.next().await {
+                if let Message::Text(t) = m {
+                    let _ = tx.send(t.as_str().to_owned());
+                }
+            }
+        });
+        let sse = sse_open(server.addr, "/sse/sentinel", &[]).await;
+        server.wait_subscribers(SENTINEL_SUBS).await;
+        Sentinel { ws, sse, sent: 0 }
+    }
+
+    /// Publishes a message after `case` and checks both subscribers get it.
+    pub async fn check(&mut self, server: &Server, case: &str) {
+        let text = format!("after {case}");
+        server.publish(SENTINEL, text.clone());
+        self.received(&text, case).await;
+    }
+
+    /// Checks both subscribers get `text` next (published by the caller).
+    pub async fn received(&mut self, text: &str, case: &str) {
+        self.sent += 1;
+        let got = timeout(T, self.ws.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{case}: the WebSocket sentinel got nothing"))
+            .unwrap_or_else(|| panic!("{case}: the WebSocket sentinel was closed"));
+        assert_eq!(got, text, "{case}: the WebSocket sentinel");
+        let event = self.sse.event().await;
+        assert_eq!(event.data(), text, "{case}: the SSE sentinel");
+    }
+
+    /// Checks the sentinel, then that only its own subscriptions are left
+    /// (the case's connection let go of whatever it held).
+    pub async fn after(&mut self, server: &Server, case: &str) {
+        self.check(server, case).await;
+        server.wait_subscribers(SENTINEL_SUBS).await;
+    }
+}
+
+// ---------------------------------------------------------------- raw HTTP
+
+/// What a raw exchange ended with.
+#[derive(Debug)]
+pub enum Outcome {
+    /// A response (101 responses end at their head).
+    Reply(Response),
+    /// The connection closed (or was reset) without a byte.
+    Closed,
+    /// Nothing within the wait, and the connection still open.
+    Silent,
+}
+
+/// What a case must end with.
+#[derive(Debug, Clone, Copy)]
+pub enum Want {
+    /// This status, and a body containing the fragment ("" for any).
+    Status(u16, &'static str),
+}
+
+impl Outcome {
+    pub fn check(&self, case: &str, want: Want) {
+        match (self, want) {
+            (Outcome::Reply(r), Want::Status(status, fragment)) => {
+                assert_eq!(r.status, status, "{case}: {:?}", r.text());
+                assert!(
+                    r.text().contains(fragment),
+                    "{case}: {:?} lacks {fragment:?}",
+                    r.text()
+                );
+                if status >= 400 && !r.body.is_empty() {
+                    let json = r.json();
+                    assert!(json["error"].is_string(), "{case}: {json}");
+                }
+            }
+            (other, want) => panic!("{case}: expected {want:?}, got {other:?}"),
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn parse_head(head: &[u8]) -> (u16, Vec<(String, String)>) {
+    let head = String::from_utf8_lossy(head);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or_default();
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("a status line, not {status_line:?}"));
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    (status, headers)
+}
+
+/// Reads one response from `stream` (`raw` holds bytes already read and
+/// keeps those read past the response). `None` at EOF before a byte.
+pub async fn read_reply(
+    stream: &mut TcpStream,
+    raw: &mut Vec<u8>,
+    within: Duration,
+) -> Option<Outcome> {
+    let mut buf = vec![0u8; 65536];
+    let mut eof = false;
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        if let Some(end) = find(raw, b"\r\n\r\n") {
+            let (status, headers) = parse_head(&raw[..end]);
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v.clone())
+            };
+            let rest = &raw[end + 4..];
+            let body_end = if status == 101 || status == 204 || status == 304 {
+                Some((0, Vec::new()))
+            } else if header("transfer-encoding").is_some_and(|v| v.contains("chunked")) {
+                let mut chunks = Dechunk::default();
+                let body = chunks.push(rest);
+                // The consumed length is unknown to Dechunk: take it all.
+                chunks.done.then_some((rest.len(), body))
+            } else if let Some(len) = header("content-length") {
+                let len: usize = len.parse().expect("a Content-Length");
+                (rest.len() >= len).then(|| (len, rest[..len].to_vec()))
+            } else {
+                eof.then(|| (rest.len(), rest.to_vec()))
+            };
+            if let Some((used, body)) = body_end {
+                let taken = end + 4 + used;
+                raw.drain(..taken);
+                return Some(Outcome::Reply(Response {
+                    status,
+                    headers,
+                    body,
+                }));
+            }
+        }
+        if eof {
+            assert!(
+                raw.is_empty(),
+                "the connection closed in a response: {:?}",
+                String::from_utf8_lossy(raw)
+            );
+            return None;
+        }
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Err(_) if raw.is_empty() => return Some(Outcome::Silent),
+            Err(_) => panic!(
+                "a partial response within {within:?}: {:?}",
+                String::from_utf8_lossy(raw)
+            ),
+            Ok(Ok(0)) | Ok(Err(_)) => eof = true,
+            Ok(Ok(n)) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+/// Sends `bytes` on a new connection and reads one response (or the close).
+pub async fn exchange(addr: SocketAddr, bytes: &[u8]) -> Outcome {
+    exchange_within(addr, bytes, T).await
+}
+
+pub async fn exchange_within(addr: SocketAddr, bytes: &[u8], within: Duration) -> Outcome {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    // The server may refuse and close before reading everything.
+    let _ = stream.write_all(bytes).await;
+    let mut raw = Vec::new();
+    read_reply(&mut stream, &mut raw, within)
+        .await
+        .unwrap_or(Outcome::Closed)
+}
+
+/// Sends `bytes`, expects `want`, then checks the sentinel.
+pub async fn run_case(
+    server: &Server,
+    sentinel: &mut Sentinel,
+    tally: &mut Tally,
+    name: &str,
+    bytes: &[u8],
+    want: Want,
+) {
+    tally.case(name);
+    exchange(server.addr, bytes).await.check(name, want);
+    sentinel.after(server, name).await;
+}
+
+/// A request head with `Host` and `Connection: close`, the extra header
+/// lines as given (each without its CRLF), and the blank line.
+pub fn head(request_line: &str, lines: &[&str]) -> Vec<u8> {
+    let mut s = format!("{request_line}\r\nHost: localhost\r\nConnection: close\r\n");
+    for l in lines {
+        s.push_str(l);
+        s.push_str("\r\n");
+    }
+    s.push_str("\r\n");
+    s.into_bytes()
+}
+
+// ---------------------------------------------------------------- raw WebSocket frames
+
+pub const CONT: u8 = 0x0;
+pub const TEXT: u8 = 0x1;
+pub const BINARY: u8 = 0x2;
+pub const CLOSE: u8 = 0x8;
+pub const PING: u8 = 0x9;
+pub const PONG: u8 = 0xA;
+
+/// A client frame: `fin`, reserved bits (`rsv` in the low 3 bits:
+/// RSV1 = 4, RSV2 = 2, RSV3 = 1), `opcode`, masked unless `mask` is None.
+pub fn frame_raw(fin: bool, rsv: u8, opcode: u8, mask: Option<[u8; 4]>, payload: &[u8]) -> Vec<u8> {
+    frame_len(fin, rsv, opcode, mask, payload, payload.len() as u64)
+}
+
+/// As [`frame_raw`], but the header declares `declared` bytes.
+pub fn frame_len(
+    fin: bool,
+    rsv: u8,
+    opcode: u8,
+    mask: Option<[u8; 4]>,
+    payload: &[u8],
+    declared: u64,
+) -> Vec<u8> {
+    let mut f = vec![(u8::from(fin) << 7) | ((rsv & 7) << 4) | (opcode & 0xf)];
+    let m = if mask.is_some() { 0x80 } else { 0 };
+    if declared < 126 {
+        f.push(m | declared as u8);
+    } else if declared <= 0xffff {
+        f.push(m | 126);
+        f.extend_from_slice(&(declared as u16).to_be_bytes());
+    } else {
+        f.push(m | 127);
+        f.extend_from_slice(&declared.to_be_bytes());
+    }
+    match mask {
+        Some(key) => {
+            f.extend_from_slice(&key);
+            f.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+        }
+        None => f.extend_from_slice(payload),
+    }
+    f
+}
+
+/// A final, masked client frame.
+pub fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    frame_raw(true, 0, opcode, Some([0x37, 0xfa, 0x21, 0x3d]), payload)
+}
+
+/// A masked close frame with `code` and `reason` bytes.
+pub fn close_frame(code: u16, reason: &[u8]) -> Vec<u8> {
+    let mut payload = code.to_be_bytes().to_vec();
+    payload.extend_from_slice(reason);
+    frame(CLOSE, &payload)
+}
+
+/// A frame from the server (never masked).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerFrame {
+    pub opcode: u8,
+    pub fin: bool,
+    pub payload: Vec<u8>,
+}
+
+impl ServerFrame {
+    pub fn close_code(&self) -> Option<u16> {
+        (self.opcode == CLOSE && self.payload.len() >= 2)
+            .then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
+    }
+}
+
+/// Splits whole server frames off the front of `raw`.
+pub fn server_frames(raw: &mut Vec<u8>) -> Vec<ServerFrame> {
+    let mut out = Vec::new();
+    loop {
+        if raw.len() < 2 {
+            return out;
+        }
+        assert_eq!(raw[1] & 0x80, 0, "a server frame is never masked");
+        let (len, at) = match raw[1] & 0x7f {
+            126 if raw.len() >= 4 => (u16::from_be_bytes([raw[2], raw[3]]) as usize, 4),
+            127 if raw.len() >= 10 => (
+                u64::from_be_bytes(raw[2..10].try_into().unwrap()) as usize,
+                10,
+            ),
+            126 | 127 => return out,
+            n => (n as usize, 2),
+        };
+        if raw.len() < at + len {
+            return out;
+        }
+        out.push(ServerFrame {
+            opcode: raw[0] & 0xf,
+            fin: raw[0] & 0x80 != 0,
+            payload: raw[at..at + len].to_vec(),
+        });
+        raw.drain(..at + len);
+    }
+}
+
+/// A raw upgraded WebSocket: the stream and what it has received.
+pub struct RawWs {
+    pub stream: TcpStream,
+    raw: Vec<u8>,
+    pub frames: Vec<ServerFrame>,
+}
+
+/// How a raw WebSocket ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum WsEnd {
+    /// A close frame with this code, then the end of the connection.
+    Close(u16),
+    /// The end of the connection without a close frame (pings and pongs
+    /// may come before).
+    Dropped,
+}
+
+impl RawWs {
+    pub async fn open(addr: SocketAddr, path: &str) -> RawWs {
+        let (stream, raw) = raw_upgrade(addr, path).await;
+        RawWs {
+            stream,
+            raw,
+            frames: Vec::new(),
+        }
+    }
+
+    /// Writes bytes; the server may have closed already.
+    pub async fn send(&mut self, bytes: &[u8]) {
+        let _ = self.stream.write_all(bytes).await;
+    }
+
+    /// Reads until the next frame that is not a ping.
+    pub async fn next_frame(&mut self) -> Option<ServerFrame> {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            self.frames.extend(server_frames(&mut self.raw));
+            if let Some(i) = self.frames.iter().position(|f| f.opcode != PING) {
+                let f = self.frames.remove(i);
+                return Some(f);
+            }
+            match timeout(T, self.stream.read(&mut buf))
+                .await
+                .expect("a frame within T")
+            {
+                Ok(0) | Err(_) => return None,
+                Ok(n) => self.raw.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+
+    /// Reads to the end of the connection (within [`T`]); how it ended.
+    pub async fn end(&mut self) -> WsEnd {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            match timeout(T, self.stream.read(&mut buf))
+                .await
+                .expect("the connection ends within T")
+            {
+                Ok(0) | Err(_) => break,
+                Ok(n) => self.raw.extend_from_slice(&buf[..n]),
+            }
+        }
+        self.frames.extend(server_frames(&mut self.raw));
+        let closes: Vec<&ServerFrame> = self.frames.iter().filter(|f| f.opcode == CLOSE).collect();
+        match closes.as_slice() {
+            [] => {
+                let others: Vec<_> = self
+                    .frames
+                    .iter()
+                    .filter(|f| f.opcode != PING && f.opcode != PONG)
+                    .collect();
+                assert!(others.is_empty(), "frames before the drop: {others:?}");
+                WsEnd::Dropped
+            }
+            // 1005: a close frame without a code (RFC 6455 7.1.5).
+            [close] => WsEnd::Close(close.close_code().unwrap_or(1005)),
+            many => panic!("several close frames: {many:?}"),
+        }
+    }
+}
