@@ -2,7 +2,7 @@
 //! trickles a frame that never completes, or sends nothing, is dropped as
 //! silent after about two `push.keepalive` intervals (only whole messages,
 //! pongs included, count as life). The slow HTTP heads and bodies that
-//! need a header or body timeout are listed in [`crate::pending`].
+//! need a header or body timeout are in `tests/slowloris.rs`.
 
 use std::time::Duration;
 
