@@ -17,7 +17,9 @@
 //! names, literal dot names and bad query values ([`names`]); the local
 //! socket ([`ipc`]); slow WebSocket peers ([`slow`]). [`pending`] lists the
 //! cases that wait for the settings they test (header timeout and limits,
-//! signed tokens).
+//! signed tokens). Shared: [`harness`] (tally, sentinel, raw HTTP),
+//! [`wsraw`] (raw WebSocket frames), [`ipcwire`] (the local socket's
+//! frames, the second worker).
 //!
 //! `cargo test -p push-engine --test hostile -- --nocapture` prints each
 //! family's count.
@@ -32,11 +34,13 @@ mod frames;
 mod handshake;
 mod harness;
 mod ipc;
+mod ipcwire;
 mod names;
 mod pending;
 mod requests;
 mod slow;
 mod utf8;
+mod wsraw;
 
 /// Each family's floor: the cases it must run.
 pub const FLOORS: &[(&str, usize)] = &[
@@ -53,7 +57,8 @@ pub const FLOORS: &[(&str, usize)] = &[
     ("names", 78),
     ("names-literal", 5),
     ("queries", 25),
-    ("ipc", 51),
+    ("ipc", 38),
+    ("ipc-streams", 13),
     ("slow", 4),
 ];
 
