@@ -56,7 +56,7 @@ pub const FLOORS: &[(&str, usize)] = &[
     ("cursors-lost", 14),
     ("names", 78),
     ("names-literal", 5),
-    ("queries", 25),
+    ("queries", 26),
     ("ipc", 38),
     ("ipc-streams", 13),
     ("slow", 4),
