@@ -23,8 +23,19 @@
 //! `--window W` holds publication `i` until the publications before
 //! `i - W` were delivered. Server CPU and RSS are summed over
 //! `--pids`, and also given per process in that order.
+//!
+//! ```text
+//! push-loadgen soak --addr HOST:PORT --socket PATH --pid PID [--duration S]
+//!     [--channels C] [--ws N] [--sse N] [--poll N] [--rate R] [--hostile N] [--settle S]
+//! ```
+//!
+//! `soak` runs mixed and hostile load against an engine, samples its RSS,
+//! fds and threads, prints a table and exits non-zero unless they came
+//! back and no well-behaved client saw an error (`soak/mod.rs`;
+//! `bench/soak.sh` runs it against `bin/push-server`).
 
 mod bench;
+mod soak;
 mod sse;
 mod stats;
 
@@ -123,6 +134,23 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<(String, Args), Strin
 
 #[tokio::main]
 async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("soak") {
+        let passed = match soak::Options::parse(std::env::args().skip(2)) {
+            Ok(o) => soak::run(o).await,
+            Err(e) => {
+                eprintln!("push-loadgen: {e}");
+                std::process::exit(2);
+            }
+        };
+        match passed {
+            Ok(true) => return,
+            Ok(false) => std::process::exit(1),
+            Err(e) => {
+                eprintln!("push-loadgen: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
     if std::env::args().nth(1).as_deref() == Some("bench") {
         match bench_options(std::env::args().skip(2)) {
             Ok(o) => match bench::run(o).await {

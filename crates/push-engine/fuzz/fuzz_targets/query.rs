@@ -27,8 +27,10 @@ fuzz_target!(|data: &[u8]| {
     if let Some(value) = header.and_then(|h| HeaderValue::from_bytes(h).ok()) {
         headers.insert("last-event-id", value);
     }
-    let mut config = Config::default();
-    config.max_channels_per_connection = 8;
+    let config = Config {
+        max_channels_per_connection: 8,
+        ..Config::default()
+    };
     if let Ok(wanted) = Wanted::parse(path, &query, &headers, &config) {
         let n = wanted.channels.len();
         assert!((1..=8).contains(&n));

@@ -10,6 +10,7 @@ use tokio::io::AsyncWriteExt;
 use crate::common::*;
 use crate::frames::{server, ws_case, ws_ok};
 use crate::harness::*;
+use crate::wsraw::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn close_frames_and_control_frames() {

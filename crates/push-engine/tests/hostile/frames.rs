@@ -9,6 +9,7 @@ use push_engine::config::Patterns;
 
 use crate::common::*;
 use crate::harness::*;
+use crate::wsraw::*;
 
 /// `push.max_message_size` of these engines.
 pub const MAX: usize = 1024;

@@ -6,187 +6,20 @@
 //! keeps publishing and waiting throughout, and what it publishes reaches
 //! the sentinel subscribers.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::BufMut;
-use push_engine::hub::Cursor;
 use push_engine::ipc::{self, client::Client, code};
 use push_engine::Outgoing;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{UnixListener, UnixStream};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use tokio::io::AsyncWriteExt;
+use tokio::net::UnixStream;
 
 use crate::common::*;
 use crate::harness::*;
-
-/// `push.max_message_size` of this engine: frames may carry it plus
-/// [`ipc::FRAME_OVERHEAD`].
-const MAX: usize = 4096;
-
-/// What a raw connection must get.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Got {
-    /// Closed without an answer.
-    Closed,
-    /// An ERROR answer with this code; the connection stays usable.
-    Error(u8),
-    /// An ERROR answer with this code, then the end of the connection.
-    ErrorThenClosed(u8),
-    /// These answers (their kinds), in order; the connection stays usable.
-    Answers(&'static [u8], usize),
-}
-
-fn frame(kind: u8, payload: &[u8]) -> Vec<u8> {
-    ipc::frame(kind, |b| b.put_slice(payload)).to_vec()
-}
-
-fn with_len(len: u32, rest: &[u8]) -> Vec<u8> {
-    let mut b = len.to_be_bytes().to_vec();
-    b.extend_from_slice(rest);
-    b
-}
-
-/// `u8` length + bytes, as the protocol writes strings.
-fn s(bytes: &[u8]) -> Vec<u8> {
-    let mut b = vec![bytes.len() as u8];
-    b.extend_from_slice(bytes);
-    b
-}
-
-fn publish(channel: &[u8], event: &[u8], data: &[u8]) -> Vec<u8> {
-    frame(
-        ipc::PUBLISH,
-        &[s(channel), s(event), data.to_vec()].concat(),
-    )
-}
-
-fn wait(channel: &[u8], cursor: &[u8], timeout_ms: Option<u32>) -> Vec<u8> {
-    let mut p = [s(channel), cursor.to_vec()].concat();
-    if let Some(ms) = timeout_ms {
-        p.extend_from_slice(&ms.to_be_bytes());
-    }
-    frame(ipc::WAIT, &p)
-}
-
-/// Reads answer frames until `n` have come or the connection ends.
-async fn answers(stream: &mut UnixStream, n: usize) -> (Vec<(u8, Vec<u8>)>, bool) {
-    let mut out = Vec::new();
-    loop {
-        if out.len() == n {
-            return (out, false);
-        }
-        let mut len = [0u8; 4];
-        let read = tokio::time::timeout(T, stream.read_exact(&mut len))
-            .await
-            .expect("an answer or the end within T");
-        if read.is_err() {
-            return (out, true);
-        }
-        let len = u32::from_be_bytes(len) as usize;
-        assert!(
-            (1..=MAX + ipc::FRAME_OVERHEAD).contains(&len),
-            "answer of {len} bytes"
-        );
-        let mut payload = vec![0u8; len];
-        stream
-            .read_exact(&mut payload)
-            .await
-            .expect("a whole answer");
-        let kind = payload.remove(0);
-        out.push((kind, payload));
-    }
-}
-
-/// Checks the raw connection still answers: STATS gets STATS.
-async fn still_usable(stream: &mut UnixStream, name: &str) {
-    stream.write_all(&frame(ipc::STATS, b"")).await.unwrap();
-    let (got, _) = answers(stream, 1).await;
-    assert_eq!(
-        got.first().map(|(k, _)| *k),
-        Some(ipc::R_STATS),
-        "{name}: still usable"
-    );
-}
-
-/// The second worker: publishes on the sentinel channel (the sentinel
-/// subscribers must get it) and waits for it through the socket.
-struct Worker(Arc<Mutex<Client>>);
-
-impl Worker {
-    async fn check(&self, server: &Server, sentinel: &mut Sentinel, name: &str) {
-        let client = self.0.clone();
-        let text = format!("worker after {name}");
-        let sent = text.clone();
-        let waited = tokio::task::spawn_blocking(move || {
-            let mut c = client.lock().unwrap();
-            let id = c
-                .publish(SENTINEL, &Outgoing::new(sent))
-                .expect("the worker publishes");
-            let before = push_engine::Id {
-                offset: id.offset - 1,
-                ..id
-            };
-            c.wait(SENTINEL, Cursor::After(before), T, &mut || {
-                std::ops::ControlFlow::Continue(())
-            })
-            .expect("the worker waits")
-        })
-        .await
-        .unwrap();
-        let p = waited
-            .publication
-            .unwrap_or_else(|| panic!("{name}: the worker got nothing"));
-        assert_eq!(p.data, text.as_bytes(), "{name}: the worker");
-        sentinel.received(&text, name).await;
-        server.wait_subscribers(SENTINEL_SUBS).await;
-    }
-}
-
-fn random(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
-}
+use crate::ipcwire::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_on_the_local_socket_closes_only_that_connection() {
-    let server = Server::start_with(|c| {
-        c.max_message_size = MAX;
-        c.max_queue_bytes = 64 * 1024;
-    })
-    .await;
-    let path = format!(
-        "{}/push-hostile-{}.sock",
-        std::env::temp_dir().display(),
-        std::process::id()
-    );
-    let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path).unwrap();
-    let cancel = CancellationToken::new();
-    let tasks = TaskTracker::new();
-    tokio::spawn(ipc::server::run(
-        listener,
-        path.clone(),
-        server.hub.clone(),
-        cancel.clone(),
-        tasks.clone(),
-    ));
-    let p = path.clone();
-    let client =
-        tokio::task::spawn_blocking(move || Client::connect(&p, Duration::from_secs(1), T))
-            .await
-            .unwrap()
-            .expect("the worker connects");
-    let worker = Worker(Arc::new(Mutex::new(client)));
-    let mut sentinel = Sentinel::open(&server).await;
+    let (server, path, cancel, worker, mut sentinel) = start("frames").await;
     let mut tally = Tally::new("ipc");
     let max = (MAX + ipc::FRAME_OVERHEAD) as u32;
     let version = |v: u16| frame(ipc::HELLO, &v.to_be_bytes());
@@ -401,6 +234,14 @@ async fn garbage_on_the_local_socket_closes_only_that_connection() {
         drop(stream);
         worker.check(&server, &mut sentinel, name).await;
     }
+    cancel.cancel();
+    tally.done();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cut_short_random_and_oversized_streams() {
+    let (server, path, cancel, worker, mut sentinel) = start("streams").await;
+    let mut tally = Tally::new("ipc-streams");
     // The real client publishing a message too large for a frame: the
     // engine refuses it unread, the client reports the size.
     let name = "a client publishing 1 MB";
@@ -466,7 +307,7 @@ async fn garbage_on_the_local_socket_closes_only_that_connection() {
         if seed % 2 == 0 {
             // After a valid HELLO, and with a small length first.
             bytes[..4].copy_from_slice(&(seed as u32 * 3).to_be_bytes());
-            bytes.splice(0..0, version(1));
+            bytes.splice(0..0, frame(ipc::HELLO, &1u16.to_be_bytes()));
         }
         let _ = stream.write_all(&bytes).await;
         let _ = stream.shutdown().await;

@@ -20,6 +20,9 @@
 //! endpoint) and the connection limits have their own files,
 //! `tests/slowloris.rs` and `tests/limits.rs`, with a subscriber checked
 //! the same way.
+//! Shared: [`harness`] (tally, sentinel, raw HTTP), [`wsraw`] (raw
+//! WebSocket frames), [`ipcwire`] (the local socket's frames, the second
+//! worker).
 //!
 //! `cargo test -p push-engine --test hostile -- --nocapture` prints each
 //! family's count.
@@ -34,11 +37,13 @@ mod frames;
 mod handshake;
 mod harness;
 mod ipc;
+mod ipcwire;
 mod names;
 mod requests;
 mod slow;
 mod tokens;
 mod utf8;
+mod wsraw;
 
 /// Each family's floor: the cases it must run.
 pub const FLOORS: &[(&str, usize)] = &[
@@ -54,8 +59,9 @@ pub const FLOORS: &[(&str, usize)] = &[
     ("cursors-lost", 14),
     ("names", 78),
     ("names-literal", 5),
-    ("queries", 25),
-    ("ipc", 51),
+    ("queries", 26),
+    ("ipc", 38),
+    ("ipc-streams", 13),
     ("slow", 4),
     ("tokens", 254),
 ];

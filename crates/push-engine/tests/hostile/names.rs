@@ -242,6 +242,21 @@ async fn bad_query_values_are_refused() {
         };
         run_case(&server, &mut sentinel, &mut tally, &case, &bytes, want).await;
     }
+    // A huge timeout is capped by push.poll_timeout; with a message after
+    // `since` the answer comes at once.
+    let case = "/poll?since=…&timeout=1e18";
+    let held = server.publish("qh", "held");
+    let path = format!("/poll/qh?since={:x}-0&timeout=1e18", held.id.epoch);
+    let bytes = head(&format!("GET {path} HTTP/1.1"), &[]);
+    run_case(
+        &server,
+        &mut sentinel,
+        &mut tally,
+        case,
+        &bytes,
+        Want::Status(200, "\"data\":\"held\""),
+    )
+    .await;
     // Repeated or at the limit: accepted.
     let same: String = (0..1000).map(|_| "channel=same&").collect();
     let sixty_four: String = (0..64).map(|i| format!("channel=k{i}&")).collect();

@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::common::*;
 use crate::harness::*;
+use crate::wsraw::*;
 
 /// A case: its name, the first bytes, then the pieces repeated.
 type Trickle = (&'static str, Vec<u8>, Vec<Vec<u8>>);

@@ -4,6 +4,7 @@
 
 use crate::frames::{server, ws_case, ws_ok};
 use crate::harness::*;
+use crate::wsraw::*;
 
 const KEY: Option<[u8; 4]> = Some([9, 8, 7, 6]);
 
