@@ -581,6 +581,9 @@ async fn a_slow_consumer_is_cut_off_without_disturbing_a_reader() {
     });
 
     let mut fast = ws_open(server.addr, "/ws/flood").await;
+    // The reader reads everything, then goes on reading (so it answers the
+    // engine's pings) until the text published after the slow one is gone.
+    let (all_read, read_all) = tokio::sync::oneshot::channel();
     let reader = tokio::spawn(async move {
         let mut got = Vec::with_capacity(N);
         while got.len() < N {
@@ -589,7 +592,9 @@ async fn a_slow_consumer_is_cut_off_without_disturbing_a_reader() {
                 other => panic!("expected a binary frame, got {other:?}"),
             }
         }
-        (fast, got)
+        let _ = all_read.send(());
+        let after = ws_text(&mut fast).await;
+        (got, after)
     });
     server.wait_subscribers(2).await;
 
@@ -602,14 +607,10 @@ async fn a_slow_consumer_is_cut_off_without_disturbing_a_reader() {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
-    let (mut fast, got) = timeout(T, reader)
+    timeout(T, read_all)
         .await
         .expect("the reader gets everything within T")
-        .unwrap();
-    for (i, b) in got.iter().enumerate() {
-        assert_eq!(b.len(), SIZE);
-        assert_eq!(b[..8], (i as u64).to_be_bytes(), "message {i} in order");
-    }
+        .expect("the reader is running");
     // The slow one is gone on the server while it still has not read a byte.
     server.wait_subscribers(1).await;
     let cut_after = started.elapsed();
@@ -647,11 +648,65 @@ async fn a_slow_consumer_is_cut_off_without_disturbing_a_reader() {
     eprintln!("slow consumer: cut after {cut_after:?}, had {received} of {N} messages, {end}");
 
     server.publish("flood", "after");
-    assert_eq!(
-        ws_text(&mut fast).await,
-        "after",
-        "the reader is undisturbed"
-    );
+    let (got, after) = timeout(T, reader).await.expect("the reader ends").unwrap();
+    for (i, b) in got.iter().enumerate() {
+        assert_eq!(b.len(), SIZE);
+        assert_eq!(b[..8], (i as u64).to_be_bytes(), "message {i} in order");
+    }
+    assert_eq!(after, "after", "the reader is undisturbed");
+}
+
+/// A reader that keeps reading, but more slowly than it is sent to: once
+/// what it is handed was published more than push.keepalive ago, it is
+/// slow, and told so with 4008 after a whole prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_falls_behind_is_told_it_is_slow() {
+    const N: usize = 300;
+    let server = Server::start_with(|c| {
+        c.keepalive = Duration::from_millis(300);
+        c.channel_buffer = 1024;
+        c.history = 10;
+    })
+    .await;
+    let socket = small_socket(server.addr, 4096).await;
+    let (lagging, _) =
+        tokio_tungstenite::client_async(format!("ws://{}/ws/trickle", server.addr), socket)
+            .await
+            .expect("handshake");
+    let (mut lagging_tx, mut lagging) = lagging.split();
+    // It shows it is alive (unsolicited pongs), so only its pace counts.
+    let heartbeat = tokio::spawn(async move {
+        while lagging_tx.send(Message::Pong(Bytes::new())).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    server.wait_subscribers(1).await;
+    for i in 0..N {
+        let mut data = vec![0xffu8; 32 * 1024];
+        data[..8].copy_from_slice(&(i as u64).to_be_bytes());
+        server.publish("trickle", data);
+    }
+    // About 16 MB/s: the whole would take about 600 ms.
+    let mut received = 0u64;
+    let end = loop {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        match timeout(T, lagging.next()).await.expect("a frame within T") {
+            Some(Ok(Message::Binary(b))) => {
+                assert_eq!(b[..8], received.to_be_bytes(), "in order, no gap");
+                received += 1;
+            }
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+            other => panic!(
+                "expected binary frames then a close, got {:?} after {received}",
+                other.map(|m| m.map(|m| m.len()))
+            ),
+        }
+    };
+    heartbeat.abort();
+    assert_eq!(end, Some(4008), "after {received} of {N}");
+    assert!(received < N as u64, "cut before the end ({received})");
+    server.wait_subscribers(0).await;
 }
 
 // ---------------------------------------------------------------- origins and shutdown

@@ -55,7 +55,8 @@ pub struct Config {
     pub publish_token: String,
     /// Most channels one connection may subscribe to.
     pub max_channels_per_connection: usize,
-    /// Bytes queued for one connection before it is dropped as too slow.
+    /// Bytes queued for a connection of several channels before it is
+    /// dropped as too slow (one of one channel reads the ring, queuing nothing).
     pub max_queue_bytes: usize,
     /// Interval of SSE keep-alive comments and WebSocket pings; a WebSocket
     /// peer silent for two intervals is dropped.

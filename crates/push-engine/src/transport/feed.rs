@@ -1,8 +1,19 @@
-//! A connection's feed: its subscriptions merged into one queue bounded in
-//! bytes (`push.max_queue_bytes`). A connection that cannot take what it is
-//! sent for `push.keepalive` seconds is reported as slow, so it never slows
-//! the publisher or anyone else and its memory stays bounded. The bytes
-//! queued and the connections found slow are counted in [`Metrics`].
+//! A connection's feed. A connection is reported as slow when it cannot
+//! take what it is sent for `push.keepalive` seconds, so it never slows the
+//! publisher or anyone else and its memory stays bounded; the connections
+//! found slow are counted in [`Metrics`].
+//!
+//! - One channel (the common case) is read **directly**: the connection's
+//!   task takes publications from the channel's ring itself, with no task,
+//!   queue or lock of its own in between, so the only per-connection cost
+//!   of a delivery is the write. Nothing is queued per connection; a
+//!   connection that falls behind reads history (or is told of a loss), and
+//!   one that is handed a live publication more than `push.keepalive` old
+//!   is slow.
+//! - Several channels are **merged**: a task per subscription forwards into
+//!   one queue bounded in bytes (`push.max_queue_bytes`, counted in the
+//!   metrics' queued bytes); a connection that leaves it full for
+//!   `push.keepalive` is slow.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -28,10 +39,11 @@ pub enum Item {
     Closed,
 }
 
-/// Bytes of the queue taken by one message; released when dropped.
+/// Bytes of the queue taken by one message; released when dropped. A
+/// direct feed queues nothing: its budget is empty.
 #[derive(Debug)]
 pub struct Budget {
-    queue: Arc<Queue>,
+    queue: Option<Arc<Queue>>,
     cost: u32,
 }
 
@@ -47,8 +59,10 @@ struct Queue {
 
 impl Drop for Budget {
     fn drop(&mut self) {
-        self.queue.space.add_permits(self.cost as usize);
-        self.queue.metrics.unqueue(u64::from(self.cost));
+        if let Some(queue) = &self.queue {
+            queue.space.add_permits(self.cost as usize);
+            queue.metrics.unqueue(u64::from(self.cost));
+        }
     }
 }
 
@@ -56,20 +70,81 @@ impl Drop for Budget {
 const OVERHEAD: usize = 64;
 
 pub struct Feed {
-    rx: mpsc::UnboundedReceiver<Item>,
-    forwarders: Vec<AbortHandle>,
+    source: Source,
     positions: Vec<(Arc<str>, Id)>,
 }
 
+enum Source {
+    Direct(Direct),
+    Merged {
+        rx: mpsc::UnboundedReceiver<Item>,
+        forwarders: Vec<AbortHandle>,
+    },
+}
+
+/// One subscription, read by the connection's own task.
+struct Direct {
+    sub: Subscription,
+    /// Publications after this are live; older ones are the history the
+    /// connection asked for, and are never late.
+    opened: tokio::time::Instant,
+    patience: Duration,
+    metrics: Arc<Metrics>,
+    /// Set once the feed has said `Slow`: it says `Closed` from then on.
+    ended: bool,
+}
+
+impl Direct {
+    fn item(&mut self, event: Event) -> Item {
+        if self.ended {
+            return Item::Closed;
+        }
+        match event {
+            Event::Message(p) => {
+                if p.at > self.opened && p.at.elapsed() > self.patience {
+                    self.ended = true;
+                    self.metrics.slow_disconnect();
+                    return Item::Slow;
+                }
+                Item::Message(
+                    p,
+                    Budget {
+                        queue: None,
+                        cost: 0,
+                    },
+                )
+            }
+            Event::Lost(lost) => Item::Lost(self.sub.channel().clone(), lost),
+            Event::Closed => Item::Closed,
+        }
+    }
+}
+
 impl Feed {
-    /// Starts forwarding `subs` into one queue of at most `max_bytes`,
-    /// counted in `metrics`' queued bytes.
+    /// Opens the feed of `subs`: direct for one subscription, else merged
+    /// into one queue of at most `max_bytes`, counted in `metrics`' queued
+    /// bytes.
     pub fn open(
-        subs: Vec<Subscription>,
+        mut subs: Vec<Subscription>,
         max_bytes: usize,
         patience: Duration,
         metrics: Arc<Metrics>,
     ) -> Feed {
+        if subs.len() == 1 {
+            if let Some(sub) = subs.pop() {
+                let positions = vec![(sub.channel().clone(), sub.position())];
+                return Feed {
+                    source: Source::Direct(Direct {
+                        sub,
+                        opened: tokio::time::Instant::now(),
+                        patience,
+                        metrics,
+                        ended: false,
+                    }),
+                    positions,
+                };
+            }
+        }
         let budget = Arc::new(Queue {
             space: Semaphore::new(max_bytes.min(Semaphore::MAX_PERMITS)),
             metrics,
@@ -87,8 +162,7 @@ impl Feed {
             })
             .collect();
         Feed {
-            rx,
-            forwarders,
+            source: Source::Merged { rx, forwarders },
             positions,
         }
     }
@@ -100,19 +174,35 @@ impl Feed {
 
     /// The next item; cancel-safe.
     pub async fn recv(&mut self) -> Item {
-        self.rx.recv().await.unwrap_or(Item::Closed)
+        match &mut self.source {
+            Source::Direct(d) if d.ended => Item::Closed,
+            Source::Direct(d) => {
+                let event = d.sub.recv().await;
+                d.item(event)
+            }
+            Source::Merged { rx, .. } => rx.recv().await.unwrap_or(Item::Closed),
+        }
     }
 
-    /// The next item if one is queued.
+    /// The next item if one is ready.
     pub fn try_recv(&mut self) -> Option<Item> {
-        self.rx.try_recv().ok()
+        match &mut self.source {
+            Source::Direct(d) if d.ended => None,
+            Source::Direct(d) => {
+                let event = d.sub.try_recv()?;
+                Some(d.item(event))
+            }
+            Source::Merged { rx, .. } => rx.try_recv().ok(),
+        }
     }
 }
 
 impl Drop for Feed {
     fn drop(&mut self) {
-        for f in &self.forwarders {
-            f.abort();
+        if let Source::Merged { forwarders, .. } = &self.source {
+            for f in forwarders {
+                f.abort();
+            }
         }
     }
 }
@@ -136,7 +226,7 @@ async fn forward(
                         Item::Message(
                             p,
                             Budget {
-                                queue: budget.clone(),
+                                queue: Some(budget.clone()),
                                 cost,
                             },
                         )

@@ -48,6 +48,9 @@ pub const CLOSE_LOST: u16 = 4001;
 pub use crate::auth::CLOSE_EXPIRED;
 pub const CLOSE_SLOW: u16 = 4008;
 
+/// Bytes of messages written with one flush, at most (then the next batch).
+const WRITE_BATCH: usize = 64 * 1024;
+
 const EXPIRED: &str = "token expired: renew it and reconnect with lastEventId";
 
 /// `GET /`: a WebSocket on `push.default_channel`.
@@ -220,10 +223,15 @@ impl Session {
                     let mut item = Some(item);
                     let mut end = None;
                     let mut delivered = Batch::new(Transport::Ws);
-                    // Batch: everything already queued goes out with one flush.
+                    // Batch: what is already queued (up to WRITE_BATCH
+                    // bytes) goes out with one flush.
+                    let mut batched = 0;
                     while let Some(next) = item.take() {
                         let published = match &next {
-                            Item::Message(p, _) => Some(p.at),
+                            Item::Message(p, _) => {
+                                batched += p.data.len();
+                                Some(p.at)
+                            }
                             _ => None,
                         };
                         match self.frame(next) {
@@ -243,7 +251,9 @@ impl Session {
                                 break;
                             }
                         }
-                        item = feed.try_recv();
+                        if batched < WRITE_BATCH {
+                            item = feed.try_recv();
+                        }
                     }
                     metrics.record(&delivered);
                     if end.is_none() && sink.flush().await.is_err() {

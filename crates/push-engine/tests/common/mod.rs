@@ -539,6 +539,8 @@ pub struct Sse {
     ended: bool,
     /// Every body byte received so far.
     pub raw: Vec<u8>,
+    /// The server closed the connection before the stream's last chunk.
+    pub cut: bool,
 }
 
 /// `GET path` as an SSE stream; the response must be a 200 stream.
@@ -572,6 +574,7 @@ impl Sse {
             items: VecDeque::new(),
             ended: false,
             raw: Vec::new(),
+            cut: false,
         };
         sse.take(&rest);
         sse
@@ -609,6 +612,30 @@ impl Sse {
                 "the connection closed before the stream's last chunk"
             );
             self.take(&buf[..n]);
+        }
+    }
+
+    /// The next item within [`T`], or `None` when the stream ended, cleanly
+    /// or cut off by the server (`cut` tells which).
+    pub async fn next_or_cut(&mut self) -> Option<SseItem> {
+        let mut buf = vec![0u8; 65536];
+        loop {
+            if let Some(item) = self.items.pop_front() {
+                return Some(item);
+            }
+            if self.ended {
+                return None;
+            }
+            let read = timeout(T, self.stream.read(&mut buf))
+                .await
+                .expect("an SSE item or the end within T");
+            match read {
+                Ok(n) if n > 0 => self.take(&buf[..n]),
+                _ => {
+                    self.cut = true;
+                    return None;
+                }
+            }
         }
     }
 
