@@ -6,6 +6,7 @@
 
 pub mod cursor;
 pub mod feed;
+mod gate;
 pub mod io;
 pub mod limits;
 pub mod listen;

@@ -17,6 +17,8 @@
 //! - 4008 slow: the connection fell `push.max_queue_bytes` behind; reconnect
 //!   with `?lastEventId=` to resume from history.
 
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -34,6 +36,7 @@ use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::feed::{Feed, Item};
+use super::gate::Gate;
 use super::limits::Rate;
 use super::{Query as Pairs, Wanted};
 use crate::api::error::ApiError;
@@ -192,6 +195,16 @@ struct Session {
     rate: Rate,
 }
 
+/// What woke a session besides its feed.
+enum Quiet {
+    /// A frame from the client, an error, or the end of its stream.
+    Frame(Option<Result<Message, tungstenite::Error>>),
+    /// The token that granted a private channel expired.
+    Expired,
+    /// Time to ping.
+    Ping,
+}
+
 /// Why a session ends.
 enum End {
     Close(u16, &'static str),
@@ -217,6 +230,9 @@ impl Session {
             }
         };
         tokio::pin!(expiry);
+        // The client's frames and the timers are polled only when one of
+        // them woke the task, not on every delivery (see `gate`).
+        let mut gate = Gate::new();
         let end = loop {
             tokio::select! {
                 item = feed.recv() => {
@@ -263,7 +279,16 @@ impl Session {
                         break end;
                     }
                 }
-                msg = stream.next() => {
+                quiet = std::future::poll_fn(|cx| gate.poll(cx, |cx| {
+                    if let Poll::Ready(msg) = stream.poll_next_unpin(cx) {
+                        return Poll::Ready(Quiet::Frame(msg));
+                    }
+                    if expiry.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Quiet::Expired);
+                    }
+                    ping.poll_tick(cx).map(|_| Quiet::Ping)
+                })) => match quiet {
+                Quiet::Frame(msg) => {
                     last_seen = Instant::now();
                     match msg {
                         None => break End::Drop,
@@ -288,8 +313,8 @@ impl Session {
                         Some(Err(_)) => break End::Drop,
                     }
                 }
-                () = &mut expiry => break End::Close(CLOSE_EXPIRED, EXPIRED),
-                _ = ping.tick() => {
+                Quiet::Expired => break End::Close(CLOSE_EXPIRED, EXPIRED),
+                Quiet::Ping => {
                     if last_seen.elapsed() > 2 * self.keepalive {
                         break End::Drop; // a dead peer
                     }
@@ -297,6 +322,7 @@ impl Session {
                         break End::Drop;
                     }
                 }
+                },
             }
         };
         drop(feed);
@@ -376,7 +402,8 @@ impl Session {
                 "publishing too fast: see push.client_publish_rate",
             ));
         }
-        match self.hub.send(channel, msg).await {
+        // Boxed: rare, and large enough to double every connection's task.
+        match Box::pin(self.hub.send(channel, msg)).await {
             Ok(_) => Ok(()),
             Err(crate::Error::Broker(_)) => Err(End::Close(
                 1013,
