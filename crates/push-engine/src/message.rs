@@ -72,13 +72,13 @@ struct Frames {
     json: OnceLock<Bytes>,
 }
 
-/// A publication as an SSE event: the `id:` line, and the rest (`event:`,
-/// `data:` lines and the blank line). A stream of one channel sends both;
-/// a stream of several channels sends its own composite `id:` line, then
-/// `rest`.
+/// A publication as an SSE event: `whole` is the `id:` line and the rest
+/// (`event:`, `data:` lines and the blank line), which a stream of one
+/// channel sends as one chunk; a stream of several channels sends its own
+/// composite `id:` line, then `rest` (a view of the same bytes).
 #[derive(Debug, Clone)]
 pub struct SseFrame {
-    pub id_line: Bytes,
+    pub whole: Bytes,
     pub rest: Bytes,
 }
 
@@ -115,7 +115,11 @@ impl Publication {
     /// The SSE encoding (binary data is base64-encoded).
     pub fn sse(&self) -> &SseFrame {
         self.frames.sse.get_or_init(|| {
-            let mut rest = String::with_capacity(self.data.len() + 32);
+            let mut rest = String::with_capacity(self.data.len() + 64);
+            rest.push_str("id: ");
+            rest.push_str(&self.id.to_string());
+            rest.push('\n');
+            let id_len = rest.len();
             if let Some(event) = &self.event {
                 rest.push_str("event: ");
                 rest.push_str(event);
@@ -131,9 +135,10 @@ impl Publication {
                 rest.push('\n');
             }
             rest.push('\n');
+            let whole = Bytes::from(rest);
             SseFrame {
-                id_line: Bytes::from(format!("id: {}\n", self.id)),
-                rest: Bytes::from(rest),
+                rest: whole.slice(id_len..),
+                whole,
             }
         })
     }

@@ -12,8 +12,10 @@
 //! stream ends: renew the token and reconnect with `?lastEventId=`).
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
@@ -23,6 +25,7 @@ use tokio::time::{Instant, Interval, Sleep};
 
 use super::cursor::composite;
 use super::feed::{Feed, Item};
+use super::gate::Gate;
 use super::{Query as Pairs, Wanted};
 use crate::api::error::ApiError;
 use crate::api::AppState;
@@ -72,6 +75,7 @@ async fn stream(
             .access
             .expires
             .map(|at| Box::pin(tokio::time::sleep_until(at))),
+        gate: Gate::new(),
         done: false,
     };
     let body = Body::from_stream(futures_util::stream::unfold(state, |mut s| async move {
@@ -101,6 +105,8 @@ struct Stream {
     positions: Option<Vec<(Arc<str>, Id)>>,
     /// Fires when the token that granted a private channel expires.
     expires: Option<Pin<Box<Sleep>>>,
+    /// Before the timers.
+    gate: Gate,
     done: bool,
 }
 
@@ -117,17 +123,26 @@ impl Stream {
             if self.done {
                 return None;
             }
-            let expires = &mut self.expires;
-            let expiry = async move {
-                match expires {
-                    Some(sleep) => sleep.as_mut().await,
-                    None => std::future::pending().await,
-                }
-            };
+            // The timers are polled only when they woke the task, not on
+            // every delivery (see `gate`).
+            let (gate, keepalive, expires) =
+                (&mut self.gate, &mut self.keepalive, &mut self.expires);
+            let timers = std::future::poll_fn(|cx| {
+                gate.poll(cx, |cx| {
+                    if let Some(sleep) = expires.as_mut() {
+                        if sleep.as_mut().poll(cx).is_ready() {
+                            return Poll::Ready(true);
+                        }
+                    }
+                    keepalive.poll_tick(cx).map(|_| false)
+                })
+            });
             tokio::select! {
                 item = self.feed.recv() => self.push(item),
-                _ = self.keepalive.tick() => return Some(Bytes::from_static(b":\n\n")),
-                () = expiry => {
+                expired = timers => {
+                    if !expired {
+                        return Some(Bytes::from_static(b":\n\n"));
+                    }
                     self.done = true;
                     return Some(Bytes::from_static(EXPIRED));
                 }
@@ -142,10 +157,7 @@ impl Stream {
                 self.metrics.delivered(Transport::Sse, p.at);
                 let frame = p.sse();
                 match &mut self.positions {
-                    None => {
-                        self.pending.push_back(frame.id_line.clone());
-                        self.pending.push_back(frame.rest.clone());
-                    }
+                    None => self.pending.push_back(frame.whole.clone()),
                     Some(positions) => {
                         if let Some(pos) = positions.iter_mut().find(|(c, _)| *c == p.channel) {
                             pos.1 = p.id;
