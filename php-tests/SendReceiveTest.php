@@ -88,6 +88,20 @@ final class SendReceiveTest extends PushTestCase
         self::assertSame('x', $m->data);
     }
 
+    public function testALossTheWaitTimedOutOnIsReportedWithTheNextMessage(): void
+    {
+        self::startEngine();
+        // A cursor of another engine run, on a channel with nothing held:
+        // the loss is known at once, but there is no message to carry it.
+        self::assertNull(push_get_message('gone', 0.2, '1-5'));
+        push_send('gone', 'next');
+        $m = push_get_message('gone', 1);
+        self::assertSame('next', $m->data);
+        self::assertTrue($m->lost, 'the loss is not forgotten with the timeout');
+        push_send('gone', 'after');
+        self::assertFalse(push_get_message('gone', 1)->lost, 'and told once');
+    }
+
     public function testBinaryDataRoundTrips(): void
     {
         self::startEngine();

@@ -72,6 +72,20 @@ final class WorkerTest extends PushTestCase
         self::assertSame(400, $status, $body);
     }
 
+    public function testWorkerIsToldOfALossItsWaitTimedOutOn(): void
+    {
+        [, $socket] = $this->daemon();
+        $out = self::worker($socket, <<<'PHP'
+            var_export(push_get_message('gone', 0.2, '1-5')); echo "\n";
+            push_send('gone', 'next');
+            $m = push_get_message('gone', 1);
+            echo json_encode([$m->data, $m->lost]), "\n";
+            push_send('gone', 'after');
+            echo json_encode(push_get_message('gone', 1)->lost), "\n";
+            PHP);
+        self::assertSame("NULL\n" . json_encode(['next', true]) . "\nfalse\n", $out);
+    }
+
     public function testWorkerErrorsAreThoseOfTheEngine(): void
     {
         [, $socket] = $this->daemon(null, ['--max_message_size=1K', '--max_channels=1']);

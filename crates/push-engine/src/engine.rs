@@ -293,7 +293,7 @@ impl Engine {
                 }
                 Ok((Ok(Err(e)), _, _)) => return Err(e),
                 Ok((Err(_elapsed), lost, position)) => {
-                    return Ok(waited(None, lost, position, false))
+                    return Ok(waited(None, lost, resume_at(cursor, lost, position), false))
                 }
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
                     return Err(Error::ShuttingDown)
@@ -305,7 +305,7 @@ impl Engine {
             }
             if Instant::now() > deadline {
                 // The runtime did not answer in time: do not hang the caller.
-                return Ok(waited(None, lost, start, false));
+                return Ok(waited(None, lost, resume_at(cursor, lost, start), false));
             }
         }
     }
@@ -315,6 +315,16 @@ impl Engine {
         while stop().is_continue() {
             std::thread::sleep(WAIT_SLICE);
         }
+    }
+}
+
+/// Where a wait that ends with no message leaves the cursor: where it
+/// got to, unless it was told of a loss — then where it started, so the
+/// next wait is told again and reports the loss with its message.
+pub fn resume_at(cursor: Cursor, lost: Option<Lost>, position: Id) -> Id {
+    match (cursor, lost) {
+        (Cursor::After(start), Some(_)) => start,
+        _ => position,
     }
 }
 

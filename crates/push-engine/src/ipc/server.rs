@@ -15,6 +15,7 @@ use tokio_util::task::TaskTracker;
 
 use super::*;
 use crate::config::Config;
+use crate::engine::resume_at;
 use crate::error::Error;
 use crate::hub::{Cursor, Event, Hub};
 use crate::message::Outgoing;
@@ -273,7 +274,7 @@ async fn wait<R: AsyncRead + Unpin>(
         Ok(sub) => sub,
         Err(e) => return Some(error_frame(&e)),
     };
-    let mut lost = false;
+    let mut lost = None;
     let deadline = tokio::time::sleep(timeout);
     tokio::pin!(deadline);
     let mut probe = [0u8; 1];
@@ -283,17 +284,17 @@ async fn wait<R: AsyncRead + Unpin>(
                 Event::Message(p) => {
                     hub.metrics().delivered(Transport::Ipc, p.at);
                     return Some(frame(R_MESSAGE, |b| {
-                        b.put_u8(u8::from(lost) | (u8::from(p.text) << 1));
+                        b.put_u8(u8::from(lost.is_some()) | (u8::from(p.text) << 1));
                         put_id(b, p.id);
                         put_str(b, p.event.as_deref().unwrap_or("").as_bytes());
                         b.put_slice(&p.data);
                     }));
                 }
-                Event::Lost(_) => lost = true,
+                Event::Lost(l) => lost = Some(l),
                 Event::Closed => return Some(error_frame(&Error::ShuttingDown)),
             },
             _ = &mut deadline => {
-                let position = sub.position();
+                let position = resume_at(cursor, lost, sub.position());
                 return Some(frame(R_TIMEOUT, |b| put_id(b, position)));
             }
             // Anything from the worker during a wait (normally its close)
