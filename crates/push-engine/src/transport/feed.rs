@@ -95,13 +95,15 @@ struct Direct {
 }
 
 impl Direct {
-    fn item(&mut self, event: Event) -> Item {
+    /// `first`: the first item of a batch. Only it is checked for lateness:
+    /// what follows it in the batch was published after it.
+    fn item(&mut self, event: Event, first: bool) -> Item {
         if self.ended {
             return Item::Closed;
         }
         match event {
             Event::Message(p) => {
-                if p.at > self.opened && p.at.elapsed() > self.patience {
+                if first && p.at > self.opened && p.at.elapsed() > self.patience {
                     self.ended = true;
                     self.metrics.slow_disconnect();
                     return Item::Slow;
@@ -178,7 +180,7 @@ impl Feed {
             Source::Direct(d) if d.ended => Item::Closed,
             Source::Direct(d) => {
                 let event = d.sub.recv().await;
-                d.item(event)
+                d.item(event, true)
             }
             Source::Merged { rx, .. } => rx.recv().await.unwrap_or(Item::Closed),
         }
@@ -190,7 +192,7 @@ impl Feed {
             Source::Direct(d) if d.ended => None,
             Source::Direct(d) => {
                 let event = d.sub.try_recv()?;
-                Some(d.item(event))
+                Some(d.item(event, false))
             }
             Source::Merged { rx, .. } => rx.try_recv().ok(),
         }
