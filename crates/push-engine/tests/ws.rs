@@ -11,7 +11,7 @@ use bytes::Bytes;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use push_engine::config::Patterns;
-use push_engine::Id;
+use push_engine::{Id, Outgoing};
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
 use tokio::time::timeout;
@@ -707,6 +707,56 @@ async fn a_reader_that_falls_behind_is_told_it_is_slow() {
     assert_eq!(end, Some(4008), "after {received} of {N}");
     assert!(received < N as u64, "cut before the end ({received})");
     server.wait_subscribers(0).await;
+}
+
+/// Deliveries are written next to tungstenite's own frames: pongs to a
+/// client that pings while it is flooded arrive whole, between whole
+/// messages, and every message arrives in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pongs_and_deliveries_interleave_whole() {
+    const N: u64 = 2000;
+    let server = Server::start_with(|c| c.channel_buffer = 4096).await;
+    let ws = ws_open(server.addr, "/ws/mixed").await;
+    let (mut tx, mut rx) = ws.split();
+    server.wait_subscribers(1).await;
+    let pinger = tokio::spawn(async move {
+        for i in 0..200u32 {
+            tx.send(Message::Ping(Bytes::from(i.to_be_bytes().to_vec())))
+                .await
+                .expect("ping");
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        tx
+    });
+    let publisher = {
+        let hub = server.hub.clone();
+        tokio::spawn(async move {
+            for i in 0..N {
+                let data = format!("{i:06}{}", "y".repeat(200));
+                hub.publish("mixed", Outgoing::new(data)).expect("publish");
+                if i % 50 == 49 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        })
+    };
+    let (mut received, mut pongs) = (0u64, 0u32);
+    while received < N || pongs < 200 {
+        match timeout(T, rx.next()).await.expect("a frame within T") {
+            Some(Ok(Message::Text(t))) => {
+                assert_eq!(t[..6], format!("{received:06}"), "in order, whole");
+                assert_eq!(t.len(), 206);
+                received += 1;
+            }
+            Some(Ok(Message::Pong(p))) => {
+                assert_eq!(p[..], pongs.to_be_bytes(), "pongs in order, whole");
+                pongs += 1;
+            }
+            other => panic!("after {received} messages, {pongs} pongs: {other:?}"),
+        }
+    }
+    drop(pinger.await.unwrap());
+    publisher.await.unwrap();
 }
 
 // ---------------------------------------------------------------- origins and shutdown

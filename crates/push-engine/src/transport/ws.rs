@@ -29,8 +29,10 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
 use tokio::time::{timeout, Instant};
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
@@ -43,7 +45,7 @@ use crate::api::error::ApiError;
 use crate::api::AppState;
 use crate::auth;
 use crate::hub::Hub;
-use crate::message::{Outgoing, Publication};
+use crate::message::Outgoing;
 use crate::metrics::{Batch, Limit, Transport};
 
 /// Close codes of push's own (4000–4999), documented in the README.
@@ -51,8 +53,12 @@ pub const CLOSE_LOST: u16 = 4001;
 pub use crate::auth::CLOSE_EXPIRED;
 pub const CLOSE_SLOW: u16 = 4008;
 
-/// Bytes of messages written with one flush, at most (then the next batch).
+/// Bytes of frames written at once, at most (then the next batch).
 const WRITE_BATCH: usize = 64 * 1024;
+
+/// Capacity of the frame buffer a connection keeps between batches (a
+/// larger one is freed).
+const OUT_KEPT: usize = 4096;
 
 const EXPIRED: &str = "token expired: renew it and reconnect with lastEventId";
 
@@ -195,6 +201,36 @@ struct Session {
     rate: Rate,
 }
 
+/// Appends one unfragmented, unmasked server frame, its header encoded by
+/// tungstenite.
+fn put_frame(out: &mut Vec<u8>, kind: Data, payload: &[u8]) {
+    let header = FrameHeader {
+        is_final: true,
+        opcode: OpCode::Data(kind),
+        mask: None,
+        ..FrameHeader::default()
+    };
+    // Writing into a Vec cannot fail.
+    let _ = header.format(payload.len() as u64, out);
+    out.extend_from_slice(payload);
+}
+
+/// Writes framed deliveries to the socket, after what tungstenite holds.
+async fn write_out<S>(
+    ws: &mut WebSocketStream<S>,
+    pending: &mut bool,
+    bytes: &[u8],
+) -> Result<(), ()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if *pending {
+        ws.flush().await.map_err(drop)?;
+        *pending = false;
+    }
+    ws.get_mut().write_all(bytes).await.map_err(drop)
+}
+
 /// What woke a session besides its feed.
 enum Quiet {
     /// A frame from the client, an error, or the end of its stream.
@@ -213,11 +249,10 @@ enum End {
 }
 
 impl Session {
-    async fn run<S>(mut self, ws: WebSocketStream<S>, mut feed: Feed)
+    async fn run<S>(mut self, mut ws: WebSocketStream<S>, mut feed: Feed)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
-        let (mut sink, mut stream) = ws.split();
         let metrics = self.hub.metrics().clone();
         let mut ping = tokio::time::interval_at(Instant::now() + self.keepalive, self.keepalive);
         let mut last_seen = Instant::now();
@@ -233,6 +268,12 @@ impl Session {
         // The client's frames and the timers are polled only when one of
         // them woke the task, not on every delivery (see `gate`).
         let mut gate = Gate::new();
+        // Deliveries are framed here and written to the socket directly;
+        // tungstenite reads, and writes pings, pongs and the close.
+        let mut out = Vec::new();
+        // tungstenite may hold a frame not written yet (a pong): it goes
+        // out before our own.
+        let mut pending = false;
         let end = loop {
             tokio::select! {
                 item = feed.recv() => {
@@ -240,47 +281,39 @@ impl Session {
                     let mut end = None;
                     let mut delivered = Batch::new(Transport::Ws);
                     // Batch: what is already queued (up to WRITE_BATCH
-                    // bytes) goes out with one flush.
-                    let mut batched = 0;
+                    // bytes) goes out with one write.
                     while let Some(next) = item.take() {
                         let published = match &next {
-                            Item::Message(p, _) => {
-                                batched += p.data.len();
-                                Some(p.at)
-                            }
+                            Item::Message(p, _) => Some(p.at),
                             _ => None,
                         };
-                        match self.frame(next) {
-                            // No timer per message: the stall guard on the
-                            // connection fails writes that stay stuck.
-                            Ok(msg) => {
-                                if sink.feed(msg).await.is_err() {
-                                    end = Some(End::Drop);
-                                    break;
-                                }
-                                if let Some(at) = published {
-                                    delivered.add(at);
-                                }
-                            }
-                            Err(e) => {
-                                end = Some(e);
-                                break;
-                            }
+                        if let Err(e) = self.encode(next, &mut out) {
+                            end = Some(e);
+                            break;
                         }
-                        if batched < WRITE_BATCH {
+                        if let Some(at) = published {
+                            delivered.add(at);
+                        }
+                        if out.len() < WRITE_BATCH {
                             item = feed.try_recv();
                         }
                     }
                     metrics.record(&delivered);
-                    if end.is_none() && sink.flush().await.is_err() {
+                    // No timer per write: the stall guard on the connection
+                    // fails writes that stay stuck.
+                    if !out.is_empty() && write_out(&mut ws, &mut pending, &out).await.is_err() {
                         end = Some(End::Drop);
+                    }
+                    out.clear();
+                    if out.capacity() > OUT_KEPT {
+                        out = Vec::new();
                     }
                     if let Some(end) = end {
                         break end;
                     }
                 }
                 quiet = std::future::poll_fn(|cx| gate.poll(cx, |cx| {
-                    if let Poll::Ready(msg) = stream.poll_next_unpin(cx) {
+                    if let Poll::Ready(msg) = ws.poll_next_unpin(cx) {
                         return Poll::Ready(Quiet::Frame(msg));
                     }
                     if expiry.as_mut().poll(cx).is_ready() {
@@ -290,11 +323,13 @@ impl Session {
                 })) => match quiet {
                 Quiet::Frame(msg) => {
                     last_seen = Instant::now();
+                    // Reading may have queued an answer (a pong).
+                    pending = true;
                     match msg {
                         None => break End::Drop,
                         Some(Ok(Message::Close(_))) => {
                             // tungstenite queued the closing answer: send it.
-                            let _ = timeout(write_limit, sink.flush()).await;
+                            let _ = timeout(write_limit, ws.flush()).await;
                             break End::Drop;
                         }
                         Some(Ok(Message::Text(t))) => {
@@ -318,7 +353,7 @@ impl Session {
                     if last_seen.elapsed() > 2 * self.keepalive {
                         break End::Drop; // a dead peer
                     }
-                    if !matches!(timeout(write_limit, sink.send(Message::Ping(Bytes::new()))).await, Ok(Ok(()))) {
+                    if !matches!(timeout(write_limit, ws.send(Message::Ping(Bytes::new()))).await, Ok(Ok(()))) {
                         break End::Drop;
                     }
                 }
@@ -331,23 +366,29 @@ impl Session {
                 code: CloseCode::from(code),
                 reason: Utf8Bytes::from_static(reason),
             };
-            let _ = timeout(
-                Duration::from_secs(1),
-                sink.send(Message::Close(Some(frame))),
-            )
-            .await;
+            let _ = timeout(Duration::from_secs(1), ws.send(Message::Close(Some(frame)))).await;
             // Let the peer answer the close (tungstenite completes it).
             let _ = timeout(Duration::from_secs(1), async {
-                while let Some(Ok(_)) = stream.next().await {}
+                while let Some(Ok(_)) = ws.next().await {}
             })
             .await;
         }
     }
 
-    /// The frame for a feed item, or why the session ends.
-    fn frame(&self, item: Item) -> Result<Message, End> {
+    /// Appends the frame for a feed item to `out`, or says why the session
+    /// ends.
+    fn encode(&self, item: Item, out: &mut Vec<u8>) -> Result<(), End> {
         match item {
-            Item::Message(p, _budget) => Ok(self.message(&p)),
+            Item::Message(p, _budget) => {
+                if self.json {
+                    put_frame(out, Data::Text, p.json());
+                } else {
+                    // `text` is set only when the data was checked to be UTF-8.
+                    let kind = if p.text { Data::Text } else { Data::Binary };
+                    put_frame(out, kind, &p.data);
+                }
+                Ok(())
+            }
             Item::Lost(channel, lost) if self.json => {
                 let v = serde_json::json!({
                     "type": "lost",
@@ -355,7 +396,8 @@ impl Session {
                     "requested": lost.requested.to_string(),
                     "oldest": lost.oldest.map(|id| id.to_string()),
                 });
-                Ok(Message::Text(Utf8Bytes::from(v.to_string())))
+                put_frame(out, Data::Text, v.to_string().as_bytes());
+                Ok(())
             }
             Item::Lost(..) => Err(End::Close(
                 CLOSE_LOST,
@@ -363,19 +405,6 @@ impl Session {
             )),
             Item::Slow => Err(End::Close(CLOSE_SLOW, "slow: resume with lastEventId")),
             Item::Closed => Err(End::Close(1001, "going away: reconnect with lastEventId")),
-        }
-    }
-
-    fn message(&self, p: &Publication) -> Message {
-        if self.json {
-            // SAFETY: the envelope is serde_json output, valid UTF-8.
-            return Message::Text(unsafe { Utf8Bytes::from_bytes_unchecked(p.json().clone()) });
-        }
-        if p.text {
-            // SAFETY: `text` is set only when the data was checked to be UTF-8.
-            Message::Text(unsafe { Utf8Bytes::from_bytes_unchecked(p.data.clone()) })
-        } else {
-            Message::Binary(p.data.clone())
         }
     }
 
