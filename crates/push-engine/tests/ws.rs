@@ -550,6 +550,29 @@ async fn a_client_that_goes_away_is_unsubscribed_at_once() {
 
 // ---------------------------------------------------------------- slow consumers
 
+/// A WebSocket on a socket with a 4 KB receive buffer that keeps showing it
+/// is alive (an unsolicited pong every 50 ms, until the returned task is
+/// aborted), so only how it reads can get it cut off.
+async fn small_and_alive(
+    addr: std::net::SocketAddr,
+    path: &str,
+) -> (
+    futures_util::stream::SplitStream<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let socket = small_socket(addr, 4096).await;
+    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}{path}"), socket)
+        .await
+        .expect("handshake");
+    let (mut tx, rx) = ws.split();
+    let heartbeat = tokio::spawn(async move {
+        while tx.send(Message::Pong(Bytes::new())).await.is_ok() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    (rx, heartbeat)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_consumer_is_cut_off_without_disturbing_a_reader() {
     const N: usize = 160;
@@ -565,20 +588,7 @@ async fn a_slow_consumer_is_cut_off_without_disturbing_a_reader() {
 
     // The slow one: a small receive buffer, never reads, but keeps showing
     // it is alive (unsolicited pongs), so only its slowness can cut it off.
-    let socket = small_socket(server.addr, 4096).await;
-    let (slow, _) =
-        tokio_tungstenite::client_async(format!("ws://{}/ws/flood", server.addr), socket)
-            .await
-            .expect("handshake");
-    let (mut slow_tx, mut slow_rx) = slow.split();
-    let heartbeat = tokio::spawn(async move {
-        loop {
-            if slow_tx.send(Message::Pong(Bytes::new())).await.is_err() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
+    let (mut slow_rx, heartbeat) = small_and_alive(server.addr, "/ws/flood").await;
 
     let mut fast = ws_open(server.addr, "/ws/flood").await;
     // The reader reads everything, then goes on reading (so it answers the
@@ -668,18 +678,8 @@ async fn a_reader_that_falls_behind_is_told_it_is_slow() {
         c.history = 10;
     })
     .await;
-    let socket = small_socket(server.addr, 4096).await;
-    let (lagging, _) =
-        tokio_tungstenite::client_async(format!("ws://{}/ws/trickle", server.addr), socket)
-            .await
-            .expect("handshake");
-    let (mut lagging_tx, mut lagging) = lagging.split();
-    // It shows it is alive (unsolicited pongs), so only its pace counts.
-    let heartbeat = tokio::spawn(async move {
-        while lagging_tx.send(Message::Pong(Bytes::new())).await.is_ok() {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    });
+    // It shows it is alive, so only its pace counts.
+    let (mut lagging, heartbeat) = small_and_alive(server.addr, "/ws/trickle").await;
     server.wait_subscribers(1).await;
     for i in 0..N {
         let mut data = vec![0xffu8; 32 * 1024];

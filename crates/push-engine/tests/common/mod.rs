@@ -593,50 +593,40 @@ impl Sse {
         }
     }
 
-    async fn next_item(&mut self) -> Option<SseItem> {
+    /// The next item; `Ok(None)`: the stream ended cleanly; `Err(())`: the
+    /// connection closed (or failed) before the stream's last chunk.
+    async fn next_or_closed(&mut self) -> Result<Option<SseItem>, ()> {
         let mut buf = vec![0u8; 65536];
         loop {
             if let Some(item) = self.items.pop_front() {
-                return Some(item);
+                return Ok(Some(item));
             }
             if self.ended {
-                return None;
+                return Ok(None);
             }
-            let n = self
-                .stream
-                .read(&mut buf)
-                .await
-                .expect("read the SSE stream");
-            assert!(
-                n > 0,
-                "the connection closed before the stream's last chunk"
-            );
-            self.take(&buf[..n]);
+            match self.stream.read(&mut buf).await {
+                Ok(n) if n > 0 => self.take(&buf[..n]),
+                _ => return Err(()),
+            }
         }
+    }
+
+    async fn next_item(&mut self) -> Option<SseItem> {
+        self.next_or_closed()
+            .await
+            .expect("the connection closed before the stream's last chunk")
     }
 
     /// The next item within [`T`], or `None` when the stream ended, cleanly
     /// or cut off by the server (`cut` tells which).
     pub async fn next_or_cut(&mut self) -> Option<SseItem> {
-        let mut buf = vec![0u8; 65536];
-        loop {
-            if let Some(item) = self.items.pop_front() {
-                return Some(item);
-            }
-            if self.ended {
-                return None;
-            }
-            let read = timeout(T, self.stream.read(&mut buf))
-                .await
-                .expect("an SSE item or the end within T");
-            match read {
-                Ok(n) if n > 0 => self.take(&buf[..n]),
-                _ => {
-                    self.cut = true;
-                    return None;
-                }
-            }
-        }
+        let next = timeout(T, self.next_or_closed())
+            .await
+            .expect("an SSE item or the end within T");
+        next.unwrap_or_else(|()| {
+            self.cut = true;
+            None
+        })
     }
 
     /// The next item within `within`; `Ok(None)`: the stream ended cleanly.
