@@ -3,7 +3,8 @@
 //! `push.request_timeout` — on every endpoint, a WebSocket handshake
 //! included — closes the connection without an answer, however the bytes
 //! trickle in; a `POST /publish` body that does not arrive in time is
-//! answered 408. A well-behaved subscriber on the same engine keeps
+//! answered 408, and a frame on the local socket left unfinished closes
+//! that connection. A well-behaved subscriber on the same engine keeps
 //! receiving throughout, and the connections are counted out.
 
 mod common;
@@ -206,4 +207,59 @@ async fn an_idle_connection_is_closed_after_request_timeout() {
     );
     assert_eq!(server.hub.metrics().refusals(Limit::RequestTimeout), 1);
     open(&server, 0).await;
+}
+
+/// The local socket: a worker may stay idle between frames as long as it
+/// likes, but a frame begun must be finished within push.request_timeout,
+/// else only that connection is closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_local_socket_frame_left_unfinished_is_closed_after_request_timeout() {
+    use push_engine::ipc;
+    use tokio::net::{UnixListener, UnixStream};
+
+    let server = server().await;
+    let path = format!(
+        "{}/push-slowloris-{}.sock",
+        std::env::temp_dir().display(),
+        std::process::id()
+    );
+    let _ = std::fs::remove_file(&path);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(ipc::server::run(
+        UnixListener::bind(&path).unwrap(),
+        path.clone(),
+        server.hub.clone(),
+        cancel.clone(),
+        tokio_util::task::TaskTracker::new(),
+    ));
+    let stats = ipc::frame(ipc::STATS, |_| {});
+
+    let mut idle = UnixStream::connect(&path).await.unwrap();
+    let mut stalled = UnixStream::connect(&path).await.unwrap();
+    // Half a STATS frame: its length and nothing more.
+    stalled.write_all(&stats[..4]).await.unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(T, stalled.read(&mut buf))
+        .await
+        .expect("closed within T");
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "closed without an answer: {read:?}"
+    );
+    let after = started.elapsed();
+    assert!(
+        after >= TIMEOUT,
+        "not before push.request_timeout: {after:?}"
+    );
+
+    // The idle one, silent for longer than that, still answers.
+    idle.write_all(&stats).await.unwrap();
+    let mut len = [0u8; 4];
+    idle.read_exact(&mut len).await.expect("an answer");
+    let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
+    idle.read_exact(&mut answer).await.expect("a whole answer");
+    assert_eq!(answer[0], ipc::R_STATS);
+    cancel.cancel();
+    let _ = std::fs::remove_file(&path);
 }

@@ -123,12 +123,45 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
     r: &mut R,
     max: usize,
 ) -> Result<Option<(u8, Bytes)>, Error> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len).await {
+    read_frame_within(r, max, None).await
+}
+
+/// [`read_frame`], with the frame's bytes after its first one to arrive
+/// within `limit` (a worker may stay idle between frames for as long as it
+/// likes, but not stop in the middle of one).
+pub async fn read_frame_within<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+    limit: Option<Duration>,
+) -> Result<Option<(u8, Bytes)>, Error> {
+    let mut first = [0u8; 1];
+    match r.read_exact(&mut first).await {
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(Error::Protocol(e.to_string())),
     }
+    let rest = read_rest(r, first[0], max);
+    match limit {
+        Some(limit) => tokio::time::timeout(limit, rest).await.map_err(|_| {
+            Error::Protocol(format!(
+                "the rest of a frame did not arrive within {} s (push.request_timeout)",
+                limit.as_secs_f64()
+            ))
+        })?,
+        None => rest.await,
+    }
+    .map(Some)
+}
+
+async fn read_rest<R: AsyncRead + Unpin>(
+    r: &mut R,
+    first: u8,
+    max: usize,
+) -> Result<(u8, Bytes), Error> {
+    let mut len = [first, 0, 0, 0];
+    r.read_exact(&mut len[1..])
+        .await
+        .map_err(|e| Error::Protocol(e.to_string()))?;
     let len = u32::from_be_bytes(len) as usize;
     if len > max {
         return Err(Error::MessageTooLarge { size: len, max });
@@ -141,7 +174,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         .await
         .map_err(|e| Error::Protocol(e.to_string()))?;
     let payload = Bytes::from(buf);
-    Ok(Some((payload[0], payload.slice(1..))))
+    Ok((payload[0], payload.slice(1..)))
 }
 
 fn error_frame(e: &Error) -> Bytes {
@@ -163,10 +196,13 @@ fn error_frame(e: &Error) -> Bytes {
 async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
     let _connection = hub.metrics().connection(Transport::Ipc);
     let max = hub.config().max_message_size + FRAME_OVERHEAD;
+    // A frame begun must be finished, and an answer taken, within
+    // push.request_timeout: a stalled worker holds no task for ever.
+    let limit = hub.config().request_timeout;
     let (mut rd, mut wr) = stream.into_split();
     loop {
         let next = tokio::select! {
-            f = read_frame(&mut rd, max) => f,
+            f = read_frame_within(&mut rd, max, Some(limit)) => f,
             _ = cancel.cancelled() => return,
         };
         let (kind, payload) = match next {
@@ -176,9 +212,8 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
             // never read.
             Err(Error::MessageTooLarge { size, .. }) => {
                 let max = hub.config().max_message_size;
-                let _ = wr
-                    .write_all(&error_frame(&Error::MessageTooLarge { size, max }))
-                    .await;
+                let too_large = error_frame(&Error::MessageTooLarge { size, max });
+                let _ = tokio::time::timeout(limit, wr.write_all(&too_large)).await;
                 return;
             }
             Ok(None) | Err(_) => return,
@@ -215,7 +250,10 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
             }
             _ => return,
         };
-        if wr.write_all(&answer).await.is_err() {
+        if !matches!(
+            tokio::time::timeout(limit, wr.write_all(&answer)).await,
+            Ok(Ok(()))
+        ) {
             return;
         }
     }
