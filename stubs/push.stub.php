@@ -32,7 +32,9 @@ namespace {
      * Without $lastId, a process's first call on a channel waits for the next
      * publication and later calls continue where the previous one stopped, so
      * a loop of calls misses nothing. With $lastId, returns the message after
-     * it at once if it is in the history.
+     * it at once if it is in the history. If messages after the cursor left
+     * the history, the message returned has $lost set — also when the loss
+     * was found by an earlier call that timed out.
      *
      * @param float $timeout seconds to wait, 0 to 86400
      * @param string|null $lastId an id from push_send() or Push\Message::$id
