@@ -1,0 +1,109 @@
+//! The settings: defaults, bounds, parsing like PHP, read-back.
+use super::parse::*;
+use super::*;
+
+#[test]
+fn every_default_parses() {
+    let mut c = Config::default();
+    for s in SETTINGS {
+        c.set(s.name, s.default).unwrap();
+    }
+    assert_eq!(c.max_message_size, 65536);
+    assert_eq!(c.history, 100);
+    assert_eq!(c.listen, "127.0.0.1:8080");
+    assert_eq!(c.max_connections, 10_000);
+    assert_eq!(c.max_connections_per_ip, 256);
+    assert_eq!(c.max_header_size, 16 << 10);
+    assert_eq!(c.request_timeout, Duration::from_secs(10));
+    assert_eq!(c.client_publish_rate, 20);
+    assert_eq!(c.max_poll_waiters_per_ip, 64);
+}
+
+#[test]
+fn limits_are_bounded() {
+    let mut c = Config::default();
+    for (name, bad) in [
+        ("max_connections", "0"),
+        ("max_connections_per_ip", "0"),
+        ("max_header_size", "512"),
+        ("max_header_size", "1M"),
+        ("request_timeout", "0"),
+        ("client_publish_rate", "0"),
+        ("max_poll_waiters_per_ip", "0"),
+    ] {
+        let e = c.set(name, bad).unwrap_err().to_string();
+        assert!(e.contains(&format!("push.{name}")), "{e}");
+    }
+    c.set("max_header_size", "1K").unwrap();
+    c.set("max_header_size", "256K").unwrap();
+    assert_eq!(c.get("max_header_size").unwrap(), "262144");
+}
+
+#[test]
+fn quantities_parse_like_php() {
+    assert_eq!(parse_quantity("64K").unwrap(), 65536);
+    assert_eq!(parse_quantity(" 8m ").unwrap(), 8 << 20);
+    assert_eq!(parse_quantity("1G").unwrap(), 1 << 30);
+    assert_eq!(parse_quantity("0x10").unwrap(), 16);
+    assert_eq!(parse_quantity("0b101").unwrap(), 5);
+    assert!(parse_quantity("abc").is_err());
+    assert!(parse_quantity("-1").is_err());
+    assert!(parse_quantity("99999999999999999999G").is_err());
+}
+
+#[test]
+fn booleans_parse_like_php() {
+    for t in ["On", "yes", "TRUE", "1", "2", "10abc"] {
+        assert!(parse_bool(t), "{t}");
+    }
+    for f in ["Off", "no", "false", "0", "", "abc", "00"] {
+        assert!(!parse_bool(f), "{f}");
+    }
+}
+
+#[test]
+fn bad_values_are_refused_with_the_name() {
+    let mut c = Config::default();
+    let e = c.set("history", "lots").unwrap_err().to_string();
+    assert!(e.contains("push.history") && e.contains("lots"), "{e}");
+    assert!(c.set("listen", "nohost").is_err());
+    assert!(c.set("threads", "0").is_err());
+    assert!(c.set("history_ttl", "-3").is_err());
+    assert!(matches!(c.set("nope", "1"), Err(Error::UnknownSetting(_))));
+    assert_eq!(c, Config::default(), "a refused value changes nothing");
+}
+
+#[test]
+fn patterns() {
+    let p = Patterns::parse("news, user:*").unwrap();
+    assert!(p.allows("news") && p.allows("user:42") && !p.allows("newsx") && !p.allows("use"));
+    assert!(Patterns::parse("On").unwrap().allows("x"));
+    assert!(!Patterns::parse("Off").unwrap().allows("x"));
+    assert_eq!(Patterns::parse("").unwrap(), Patterns::None);
+    assert_eq!(Patterns::parse("*").unwrap(), Patterns::All);
+    assert!(Patterns::parse("a b").is_err());
+    assert_eq!(Patterns::parse(" , ,").unwrap(), Patterns::None);
+    // A list of one name that reads as a keyword shows as a list.
+    for keyword in ["on", "Off", "*", "1"] {
+        let list = Patterns::parse(&format!("{keyword},")).unwrap();
+        assert_eq!(list, Patterns::List(vec![keyword.into()]));
+        assert_eq!(Patterns::parse(&list.show()).unwrap(), list);
+    }
+}
+
+#[test]
+fn queue_must_hold_a_message() {
+    let mut c = Config::default();
+    c.validate().unwrap();
+    c.set("max_queue_bytes", "64K").unwrap();
+    assert!(c.validate().is_err());
+}
+
+#[test]
+fn values_read_back() {
+    let mut c = Config::default();
+    c.set("history_ttl", "1.5").unwrap();
+    assert_eq!(c.get("history_ttl").unwrap(), "1.5");
+    assert_eq!(c.get("max_message_size").unwrap(), "65536");
+    assert_eq!(c.get("nope"), None);
+}
