@@ -17,132 +17,21 @@
 //! gauges are plain atomics changed by RAII guards ([`Connection`]), so
 //! every exit path of a connection counts it out.
 
+mod labels;
 pub mod prometheus;
 mod stats;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 
+pub use labels::{BrokerState, Limit, Transport};
 pub use stats::{Connections, EngineStats};
-
-/// A transport, as metrics name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
-    /// WebSocket connections.
-    Ws,
-    /// Server-Sent Events streams.
-    Sse,
-    /// Long-polls (counted as connections while they wait).
-    Poll,
-    /// Worker processes on the local socket (`push.socket`).
-    Ipc,
-}
-
-impl Transport {
-    pub const ALL: [Transport; 4] = [
-        Transport::Ws,
-        Transport::Sse,
-        Transport::Poll,
-        Transport::Ipc,
-    ];
-
-    /// The label value: `ws`, `sse`, `poll`, `ipc`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Transport::Ws => "ws",
-            Transport::Sse => "sse",
-            Transport::Poll => "poll",
-            Transport::Ipc => "ipc",
-        }
-    }
-}
-
-/// A limit that refuses clients, as metrics name it: the setting's name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// `push.max_connections`: a connection answered 503.
-    Connections,
-    /// `push.max_connections_per_ip`: a connection answered 429.
-    ConnectionsPerIp,
-    /// `push.max_header_size`: a request head answered 431.
-    HeaderSize,
-    /// `push.request_timeout`: a connection whose first request head was
-    /// not complete in time (closed), or a `POST /publish` body (408). A
-    /// kept-alive connection closed after it, idle or not, is not counted.
-    RequestTimeout,
-    /// `push.client_publish_rate`: a WebSocket closed with 1008.
-    ClientPublishRate,
-    /// `push.max_poll_waiters_per_ip`: a long-poll answered 429.
-    PollWaitersPerIp,
-}
-
-impl Limit {
-    pub const ALL: [Limit; 6] = [
-        Limit::Connections,
-        Limit::ConnectionsPerIp,
-        Limit::HeaderSize,
-        Limit::RequestTimeout,
-        Limit::ClientPublishRate,
-        Limit::PollWaitersPerIp,
-    ];
-
-    /// The label value: the setting's name without `push.`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Limit::Connections => "max_connections",
-            Limit::ConnectionsPerIp => "max_connections_per_ip",
-            Limit::HeaderSize => "max_header_size",
-            Limit::RequestTimeout => "request_timeout",
-            Limit::ClientPublishRate => "client_publish_rate",
-            Limit::PollWaitersPerIp => "max_poll_waiters_per_ip",
-        }
-    }
-}
-
-/// The broker's state. The memory broker (the default) is always ready; a
-/// networked broker (Redis) is ready once it is connected and says its
-/// subscriptions are current ([`Metrics::set_ready`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BrokerState {
-    /// The embedded memory broker: one engine, nothing to connect to.
-    #[default]
-    Memory,
-    /// A networked broker, connected.
-    Connected,
-    /// A networked broker, not connected (delivery is local only).
-    Disconnected,
-}
-
-impl BrokerState {
-    pub const ALL: [BrokerState; 3] = [
-        BrokerState::Memory,
-        BrokerState::Connected,
-        BrokerState::Disconnected,
-    ];
-
-    /// `memory`, `connected` or `disconnected`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BrokerState::Memory => "memory",
-            BrokerState::Connected => "connected",
-            BrokerState::Disconnected => "disconnected",
-        }
-    }
-
-    fn from_u8(v: u8) -> BrokerState {
-        match v {
-            1 => BrokerState::Connected,
-            2 => BrokerState::Disconnected,
-            _ => BrokerState::Memory,
-        }
-    }
-}
 
 /// Upper bounds of the delivery latency buckets, in seconds; a last bucket
 /// (`+Inf`) takes the rest.
@@ -501,121 +390,6 @@ impl Metrics {
             BrokerState::Memory => true,
             BrokerState::Connected => self.ready.load(Relaxed),
             BrokerState::Disconnected => false,
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn bounds_agree() {
-        for (s, ns) in LATENCY_BOUNDS.iter().zip(BOUNDS_NS) {
-            assert_eq!((s * 1e9).round() as u64, ns);
-        }
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn latencies_land_in_their_buckets() {
-        let m = Metrics::new();
-        let at = Instant::now();
-        m.delivered(Transport::Ws, at); // 0: the first bucket
-        tokio::time::advance(Duration::from_micros(500)).await;
-        m.delivered(Transport::Ws, at); // exactly 0.0005: still the first
-        tokio::time::advance(Duration::from_micros(1)).await;
-        m.delivered(Transport::Ws, at); // just over: the second
-        tokio::time::advance(Duration::from_secs(3)).await;
-        m.delivered(Transport::Ws, at); // over 2.5 s: +Inf
-        m.delivered(Transport::Sse, Instant::now());
-        let ws = m.latency(Transport::Ws);
-        let mut expected = [0; BUCKETS];
-        expected[0] = 2;
-        expected[1] = 1;
-        expected[BUCKETS - 1] = 1;
-        assert_eq!(ws.buckets, expected);
-        assert_eq!(ws.count(), 4);
-        assert_eq!(
-            ws.sum,
-            Duration::from_micros(500 + 501) + Duration::from_micros(3_000_501)
-        );
-        assert_eq!(m.deliveries(Transport::Ws), 4);
-        assert_eq!(m.deliveries(Transport::Sse), 1);
-        assert_eq!(m.deliveries(Transport::Poll), 0);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_batch_records_like_single_deliveries() {
-        let (one, batch) = (Metrics::new(), Metrics::new());
-        let at = Instant::now();
-        tokio::time::advance(Duration::from_millis(3)).await;
-        let mut b = Batch::new(Transport::Poll);
-        for _ in 0..200 {
-            one.delivered(Transport::Poll, at);
-            b.add(at);
-        }
-        batch.record(&b);
-        batch.record(&Batch::new(Transport::Poll)); // empty: nothing
-        assert_eq!(batch.latency(Transport::Poll), one.latency(Transport::Poll));
-        assert_eq!(batch.deliveries(Transport::Poll), 200);
-        assert_eq!(batch.latency(Transport::Poll).buckets[3], 200, "le 0.005");
-    }
-
-    #[test]
-    fn guards_count_connections_out() {
-        let m = Arc::new(Metrics::new());
-        let a = m.connection(Transport::Ws);
-        let b = m.connection(Transport::Ws);
-        let c = m.connection(Transport::Ipc);
-        assert_eq!(m.connections(Transport::Ws), 2);
-        assert_eq!(m.connections(Transport::Ipc), 1);
-        drop(a);
-        let moved = std::thread::spawn(move || drop(b));
-        moved.join().unwrap();
-        assert_eq!(m.connections(Transport::Ws), 0);
-        drop(c);
-        assert_eq!(m.connections(Transport::Ipc), 0);
-    }
-
-    #[test]
-    fn queued_bytes_add_up_across_threads() {
-        let m = Arc::new(Metrics::new());
-        let threads: Vec<_> = (0..SHARDS + 3)
-            .map(|_| {
-                let m = m.clone();
-                std::thread::spawn(move || m.queue(1000))
-            })
-            .collect();
-        threads.into_iter().for_each(|t| t.join().unwrap());
-        assert_eq!(m.queued_bytes(), 1000 * (SHARDS as u64 + 3));
-        // Counted out on other threads than those that counted in.
-        for _ in 0..SHARDS + 3 {
-            let m = m.clone();
-            std::thread::spawn(move || m.unqueue(1000)).join().unwrap();
-        }
-        assert_eq!(m.queued_bytes(), 0);
-        m.unqueue(1);
-        assert_eq!(m.queued_bytes(), 0, "never shown below zero");
-    }
-
-    #[test]
-    fn readiness_follows_the_broker() {
-        let m = Metrics::new();
-        assert_eq!(m.broker(), BrokerState::Memory);
-        assert!(m.is_ready(), "the memory broker is ready");
-        m.set_broker(BrokerState::Connected);
-        assert!(!m.is_ready(), "connected, subscriptions not current yet");
-        m.set_ready(true);
-        assert!(m.is_ready());
-        m.set_broker(BrokerState::Disconnected);
-        assert!(!m.is_ready());
-        m.broker_reconnected();
-        m.set_broker(BrokerState::Connected);
-        assert!(m.is_ready());
-        assert_eq!(m.broker_reconnects(), 1);
-        for state in BrokerState::ALL {
-            m.set_broker(state);
-            assert_eq!(m.broker(), state);
         }
     }
 }
