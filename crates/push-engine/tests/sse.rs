@@ -355,14 +355,7 @@ async fn a_client_that_goes_away_is_unsubscribed_at_once() {
 async fn a_slow_consumer_is_cut_off_without_disturbing_a_reader() {
     const N: usize = 160;
     const SIZE: usize = 60 * 1024;
-    let server = Server::start_with(|c| {
-        c.max_message_size = 64 * 1024;
-        c.max_queue_bytes = 128 * 1024;
-        c.keepalive = Duration::from_millis(500);
-        c.channel_buffer = 1024;
-        c.history = 10;
-    })
-    .await;
+    let server = Server::start_with(flood_settings).await;
     // The slow one: a small receive buffer, and it reads nothing for now.
     let mut slow = small_socket(server.addr, 4096).await;
     send_request(&mut slow, "GET", "/sse/flood", &[], b"").await;

@@ -157,26 +157,6 @@ impl Outcome {
     }
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-fn parse_head(head: &[u8]) -> (u16, Vec<(String, String)>) {
-    let head = String::from_utf8_lossy(head);
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default();
-    let status = status_line
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("a status line, not {status_line:?}"));
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    (status, headers)
-}
-
 /// Reads one response from `stream` (`raw` holds bytes already read and
 /// keeps those read past the response). `None` at EOF before a byte.
 pub async fn read_reply(
@@ -189,7 +169,7 @@ pub async fn read_reply(
     let deadline = tokio::time::Instant::now() + within;
     loop {
         if let Some(end) = find(raw, b"\r\n\r\n") {
-            let (status, headers) = parse_head(&raw[..end]);
+            let (status, headers) = parse_head_text(&String::from_utf8_lossy(&raw[..end]));
             let header = |name: &str| {
                 headers
                     .iter()
