@@ -27,6 +27,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 mod http;
+pub mod hub;
 pub mod redis;
 mod sse;
 mod ws;
