@@ -7,7 +7,9 @@
 //! `Last-Event-ID` (header, as EventSource sends it, or `?lastEventId=`).
 //! Events of push's own: `push-lost` (messages after the cursor are gone;
 //! what follows starts at the oldest held) and `push-slow` (the stream fell
-//! `push.max_queue_bytes` behind and ends; reconnecting resumes) and
+//! more than `push.keepalive` behind, or with several channels kept its
+//! `push.max_queue_bytes` queue full as long, and ends; reconnecting
+//! resumes) and
 //! `push-expired` (the token that granted a private channel expired; the
 //! stream ends: renew the token and reconnect with `?lastEventId=`).
 

@@ -1,9 +1,11 @@
 //! WebSocket: `GET /` (the tutorial's URL, the default channel, optional
 //! client publishing), `GET /ws/{channel}` and `GET /ws?channel=a&channel=b`.
 //!
-//! The HTTP upgrade is answered by hyper; the socket is then driven by
-//! tokio-tungstenite with small buffers. One task per connection selects
-//! over the feed, the client's frames and a keep-alive ping.
+//! The HTTP upgrade is answered by hyper. One task per connection selects
+//! over the feed and, behind a gate (`gate.rs`), the client's frames and
+//! its timers. Deliveries are framed once per batch and written to the
+//! socket directly; tokio-tungstenite reads the client's frames and writes
+//! pings, pongs and the close.
 //!
 //! Close codes (also in the README):
 //! - 1001 going away: the engine is shutting down; reconnect with `?lastEventId=`.
@@ -14,8 +16,9 @@
 //!   while connected; renew it and reconnect with `?lastEventId=`.
 //! - 4001 lost: raw mode only (JSON mode sends a `{"type":"lost"}` envelope):
 //!   messages after the cursor are gone; reconnect without a cursor.
-//! - 4008 slow: the connection fell `push.max_queue_bytes` behind; reconnect
-//!   with `?lastEventId=` to resume from history.
+//! - 4008 slow: the connection fell more than `push.keepalive` behind (or,
+//!   with several channels, kept its `push.max_queue_bytes` queue full as
+//!   long); reconnect with `?lastEventId=` to resume from history.
 
 use std::future::Future;
 use std::task::Poll;
