@@ -61,6 +61,9 @@ pub struct Config {
     /// Interval of SSE keep-alive comments and WebSocket pings; a WebSocket
     /// peer silent for two intervals is dropped.
     pub keepalive: Duration,
+    /// A connection written to less than this ago waits until this much
+    /// time has passed before its next write (zero: never waits).
+    pub coalesce: Duration,
     /// Longest wait of one long-poll request.
     pub poll_timeout: Duration,
     /// Delay browsers wait before reconnecting (SSE `retry:`).
@@ -148,6 +151,7 @@ impl Default for Config {
             max_channels_per_connection: 0,
             max_queue_bytes: 0,
             keepalive: Duration::ZERO,
+            coalesce: Duration::ZERO,
             poll_timeout: Duration::ZERO,
             reconnect_delay: Duration::ZERO,
             socket_mode: 0,
@@ -203,6 +207,16 @@ impl Config {
                 reason: format!(
                     "must exceed push.max_message_size ({}) by at least 1K",
                     self.max_message_size
+                ),
+            });
+        }
+        if self.coalesce >= self.keepalive {
+            return Err(Error::InvalidSetting {
+                name: "coalesce".into(),
+                value: parse::show_secs(&self.coalesce),
+                reason: format!(
+                    "must be shorter than push.keepalive ({})",
+                    parse::show_secs(&self.keepalive)
                 ),
             });
         }

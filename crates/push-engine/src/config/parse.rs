@@ -112,6 +112,14 @@ pub(super) fn parse_positive_secs(v: &str) -> Result<Duration, String> {
     }
 }
 
+/// `push.coalesce`: 0 (off) to 1 second.
+pub(super) fn parse_coalesce(v: &str) -> Result<Duration, String> {
+    match parse_secs(v)? {
+        d if d > Duration::from_secs(1) => Err("must be at most 1 second".into()),
+        d => Ok(d),
+    }
+}
+
 pub(super) fn parse_addr(v: &str) -> Result<String, String> {
     let v = v.trim();
     match v.rsplit_once(':') {

@@ -143,6 +143,13 @@ pub const SETTINGS: &[Setting] = &[
         show_secs
     ),
     setting!(
+        coalesce,
+        "0.01",
+        "seconds a connection written to this recently waits before its next write (0: never)",
+        parse_coalesce,
+        show_secs
+    ),
+    setting!(
         poll_timeout,
         "30",
         "longest long-poll wait in seconds",

@@ -30,6 +30,8 @@ fn limits_are_bounded() {
         ("request_timeout", "0"),
         ("client_publish_rate", "0"),
         ("max_poll_waiters_per_ip", "0"),
+        ("coalesce", "1.5"),
+        ("coalesce", "-0.01"),
     ] {
         let e = c.set(name, bad).unwrap_err().to_string();
         assert!(e.contains(&format!("push.{name}")), "{e}");
@@ -89,6 +91,23 @@ fn patterns() {
         assert_eq!(list, Patterns::List(vec![keyword.into()]));
         assert_eq!(Patterns::parse(&list.show()).unwrap(), list);
     }
+}
+
+#[test]
+fn coalescing_is_shorter_than_a_keepalive() {
+    let mut c = Config::default();
+    assert_eq!(c.coalesce, Duration::from_millis(10));
+    c.set("coalesce", "0").unwrap();
+    c.validate().unwrap();
+    c.set("keepalive", "0.5").unwrap();
+    c.set("coalesce", "0.5").unwrap();
+    let e = c.validate().unwrap_err().to_string();
+    assert!(
+        e.contains("push.coalesce") && e.contains("push.keepalive"),
+        "{e}"
+    );
+    c.set("coalesce", "0.25").unwrap();
+    c.validate().unwrap();
 }
 
 #[test]

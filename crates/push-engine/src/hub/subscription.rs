@@ -62,6 +62,12 @@ impl Subscription {
         }
     }
 
+    /// Notified each time another quarter of the channel's ring has been
+    /// sent.
+    pub(crate) fn pressure(&self) -> Arc<tokio::sync::Notify> {
+        self.channel.lock().pressure.clone()
+    }
+
     /// The channel's name.
     pub fn channel(&self) -> &Arc<str> {
         &self.channel.name

@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, Semaphore};
+use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio::task::AbortHandle;
 
 use crate::hub::{Event, Lost, Subscription};
@@ -92,6 +92,8 @@ struct Direct {
     metrics: Arc<Metrics>,
     /// Set once the feed has said `Slow`: it says `Closed` from then on.
     ended: bool,
+    /// The channel's signal that another quarter of its ring was sent.
+    pressure: Arc<Notify>,
 }
 
 impl Direct {
@@ -137,6 +139,7 @@ impl Feed {
                 let positions = vec![(sub.channel().clone(), sub.position())];
                 return Feed {
                     source: Source::Direct(Direct {
+                        pressure: sub.pressure(),
                         sub,
                         opened: tokio::time::Instant::now(),
                         patience,
@@ -183,6 +186,22 @@ impl Feed {
                 d.item(event, true)
             }
             Source::Merged { rx, .. } => rx.recv().await.unwrap_or(Item::Closed),
+        }
+    }
+
+    /// Waits until `until` (`push.coalesce`), or less: a feed of one
+    /// channel stops waiting once another quarter of the channel's ring has
+    /// been sent, so the ring never runs past it. (Several channels are
+    /// forwarded into a queue bounded in bytes, which a wait only fills.)
+    pub async fn hold(&self, until: tokio::time::Instant) {
+        match &self.source {
+            Source::Direct(d) => {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(until) => {}
+                    _ = d.pressure.notified() => {}
+                }
+            }
+            Source::Merged { .. } => tokio::time::sleep_until(until).await,
         }
     }
 

@@ -4,6 +4,7 @@
 //! [`listen`] accepts and serves the connections of `push.listen`, each
 //! wrapped by [`io`] and counted by [`limits`].
 
+mod coalesce;
 pub mod cursor;
 pub mod feed;
 mod gate;

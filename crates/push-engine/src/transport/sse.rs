@@ -25,6 +25,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Response};
 use bytes::Bytes;
 use tokio::time::{Instant, Interval, Sleep};
 
+use super::coalesce::Coalesce;
 use super::cursor::composite;
 use super::feed::{Feed, Item};
 use super::gate::Gate;
@@ -78,6 +79,7 @@ async fn stream(
             .expires
             .map(|at| Box::pin(tokio::time::sleep_until(at))),
         gate: Gate::new(),
+        coalesce: Coalesce::new(config.coalesce),
         done: false,
     };
     let body = Body::from_stream(futures_util::stream::unfold(state, |mut s| async move {
@@ -109,8 +111,13 @@ struct Stream {
     expires: Option<Pin<Box<Sleep>>>,
     /// Before the timers.
     gate: Gate,
+    /// `push.coalesce`.
+    coalesce: Coalesce,
     done: bool,
 }
+
+/// Bytes of events handed to hyper at once, at most (then the next batch).
+const BATCH: usize = 64 * 1024;
 
 /// The last event of a stream whose token expired.
 const EXPIRED: &[u8] =
@@ -140,7 +147,16 @@ impl Stream {
                 })
             });
             tokio::select! {
-                item = self.feed.recv() => self.push(item),
+                item = self.feed.recv() => {
+                    if matches!(item, Item::Message(..)) {
+                        if let Some(until) = self.coalesce.hold() {
+                            // Written to moments ago: what comes in the
+                            // next few milliseconds goes with this.
+                            self.feed.hold(until).await;
+                        }
+                    }
+                    self.batch(item);
+                }
                 expired = timers => {
                     if !expired {
                         return Some(Bytes::from_static(b":\n\n"));
@@ -150,6 +166,32 @@ impl Stream {
                 }
             }
         }
+    }
+
+    /// Queues `first` and what is already waiting behind it (up to
+    /// [`BATCH`] bytes): hyper writes them together.
+    fn batch(&mut self, first: Item) {
+        let mut bytes = 0;
+        let mut item = Some(first);
+        while let Some(next) = item.take() {
+            let queued = self.pending.len();
+            self.push(next);
+            bytes += self
+                .pending
+                .iter()
+                .skip(queued)
+                .map(Bytes::len)
+                .sum::<usize>();
+            if self.done {
+                break;
+            }
+            if bytes >= BATCH {
+                self.coalesce.wrote(false);
+                return;
+            }
+            item = self.feed.try_recv();
+        }
+        self.coalesce.wrote(true);
     }
 
     fn push(&mut self, item: Item) {

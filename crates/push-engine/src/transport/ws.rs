@@ -40,6 +40,7 @@ use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
+use super::coalesce::Coalesce;
 use super::feed::{Feed, Item};
 use super::gate::Gate;
 use super::limits::Rate;
@@ -162,6 +163,7 @@ async fn upgrade(
         expires: wanted.access.expires,
         keepalive: config.keepalive,
         rate: Rate::new(config.client_publish_rate),
+        coalesce: Coalesce::new(config.coalesce),
     };
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(4096)
@@ -202,6 +204,8 @@ struct Session {
     keepalive: Duration,
     /// `push.client_publish_rate`.
     rate: Rate,
+    /// `push.coalesce`.
+    coalesce: Coalesce,
 }
 
 /// Appends one unfragmented, unmasked server frame, its header encoded by
@@ -280,9 +284,18 @@ impl Session {
         let end = loop {
             tokio::select! {
                 item = feed.recv() => {
+                    if matches!(item, Item::Message(..)) {
+                        if let Some(until) = self.coalesce.hold() {
+                            // Written to moments ago: what comes in the
+                            // next few milliseconds goes with this. The
+                            // client's frames wait in the socket meanwhile.
+                            feed.hold(until).await;
+                        }
+                    }
                     let mut item = Some(item);
                     let mut end = None;
                     let mut delivered = Batch::new(Transport::Ws);
+                    let mut drained = true;
                     // Batch: what is already queued (up to WRITE_BATCH
                     // bytes) goes out with one write.
                     while let Some(next) = item.take() {
@@ -299,13 +312,18 @@ impl Session {
                         }
                         if out.len() < WRITE_BATCH {
                             item = feed.try_recv();
+                        } else {
+                            drained = false;
                         }
                     }
                     metrics.record(&delivered);
                     // No timer per write: the stall guard on the connection
                     // fails writes that stay stuck.
-                    if !out.is_empty() && write_out(&mut ws, &mut pending, &out).await.is_err() {
-                        end = Some(End::Drop);
+                    if !out.is_empty() {
+                        if write_out(&mut ws, &mut pending, &out).await.is_err() {
+                            end = Some(End::Drop);
+                        }
+                        self.coalesce.wrote(drained);
                     }
                     out.clear();
                     if out.capacity() > OUT_KEPT {
