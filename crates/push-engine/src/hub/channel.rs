@@ -85,7 +85,7 @@ impl State {
             let _ = tx.send(p);
             self.sent += 1;
             if self.sent.is_multiple_of((ring as u64 / 4).max(1)) {
-                //self.pressure.notify_waiters();
+                self.pressure.notify_waiters();
             }
         }
     }
