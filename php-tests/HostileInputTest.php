@@ -19,21 +19,6 @@ final class HostileInputTest extends PushTestCase
     /** Cases each process must run (so that none silently vanishes). */
     private const FLOOR = 80;
 
-    /** @var list<resource> */
-    private array $daemons = [];
-
-    protected function tearDown(): void
-    {
-        foreach ($this->daemons as $proc) {
-            $status = proc_get_status($proc);
-            if ($status['running']) {
-                posix_kill($status['pid'], SIGKILL);
-            }
-            proc_close($proc);
-        }
-        parent::tearDown();
-    }
-
     /** @return array<string, array{callable, ?string, string}> */
     private static function cases(string $role): array
     {
@@ -87,16 +72,8 @@ final class HostileInputTest extends PushTestCase
 
     public function testAWorkerRefusesEveryBadInput(): void
     {
-        $socket = self::socketPath();
-        $proc = proc_open(
-            [PHP_BINARY, dirname(__DIR__) . '/bin/push-server', '--listen=127.0.0.1:0', "--socket=$socket", '--max_message_size=1K'],
-            [2 => ['pipe', 'w']],
-            $pipes,
-        );
-        self::assertIsResource($proc);
-        $this->daemons[] = $proc;
-        self::assertSame(1, preg_match('#listening on http://([0-9.:]+)#', (string) fgets($pipes[2]), $m));
-        $sse = self::subscriber($m[1]);
+        [, $socket, $addr] = $this->daemon(null, ['--max_message_size=1K']);
+        $sse = self::subscriber($addr);
         $fixture = var_export(__DIR__ . '/fixtures/hostile.php', true);
         $attempt = var_export(__DIR__ . '/fixtures/attempt.php', true);
         // The worker runs each case and reports what became of it.

@@ -8,9 +8,48 @@ use PHPUnit\Framework\TestCase;
 
 abstract class PushTestCase extends TestCase
 {
+    /** @var list<resource> bin/push-server processes this test started */
+    private array $daemons = [];
+
     protected function tearDown(): void
     {
         push_server_stop();
+        foreach ($this->daemons as $proc) {
+            $status = proc_get_status($proc);
+            if ($status['running']) {
+                posix_kill($status['pid'], SIGKILL);
+            }
+            proc_close($proc);
+        }
+        $this->daemons = [];
+    }
+
+    /**
+     * Starts bin/push-server on a free port (killed at tearDown); returns
+     * [pid, socket, http address].
+     */
+    protected function daemon(?string $socket = null, array $args = []): array
+    {
+        $socket ??= self::socketPath();
+        $proc = proc_open(
+            array_merge([PHP_BINARY, dirname(__DIR__) . '/bin/push-server', '--listen=127.0.0.1:0', "--socket=$socket"], $args),
+            [2 => ['pipe', 'w']],
+            $pipes,
+        );
+        self::assertIsResource($proc);
+        $this->daemons[] = $proc;
+        $line = (string) fgets($pipes[2]);
+        self::assertMatchesRegularExpression('#listening on http://([0-9.:]+)#', $line);
+        preg_match('#http://([0-9.:]+)#', $line, $m);
+        return [proc_get_status($proc)['pid'], $socket, $m[1]];
+    }
+
+    /** Runs PHP code as a worker of the engine on $socket; returns its output. */
+    protected static function worker(string $socket, string $code, float $timeout = 30.0): string
+    {
+        [$status, $out, $err] = self::php("<?php\n$code", ['-d', "push.socket=$socket"], $timeout);
+        self::assertSame(0, $status, "worker failed: $out $err");
+        return $out;
     }
 
     /** A local socket path no other engine uses. */

@@ -14,8 +14,6 @@ final class RedisTest extends PushTestCase
     /** @var resource|null */
     private $redis = null;
     private int $redisPort = 0;
-    /** @var list<resource> */
-    private array $daemons = [];
 
     protected function setUp(): void
     {
@@ -26,13 +24,6 @@ final class RedisTest extends PushTestCase
     protected function tearDown(): void
     {
         parent::tearDown();
-        foreach ($this->daemons as $proc) {
-            $status = proc_get_status($proc);
-            if ($status['running']) {
-                posix_kill($status['pid'], SIGKILL);
-            }
-            proc_close($proc);
-        }
         $this->stopRedis();
     }
 
@@ -64,24 +55,7 @@ final class RedisTest extends PushTestCase
     /** Starts bin/push-server on this Redis; returns its socket. */
     private function engine(): string
     {
-        $socket = self::socketPath();
-        $proc = proc_open(
-            [PHP_BINARY, dirname(__DIR__) . '/bin/push-server', '--listen=127.0.0.1:0', "--socket=$socket", '--broker=' . $this->url()],
-            [2 => ['pipe', 'w']],
-            $pipes,
-        );
-        self::assertIsResource($proc);
-        $this->daemons[] = $proc;
-        self::assertMatchesRegularExpression('#listening on http://#', (string) fgets($pipes[2]));
-        return $socket;
-    }
-
-    /** Runs PHP code as a worker of the engine on $socket; returns its output. */
-    private static function worker(string $socket, string $code): string
-    {
-        [$status, $out, $err] = self::php("<?php\n$code", ['-d', "push.socket=$socket"]);
-        self::assertSame(0, $status, "worker failed: $out $err");
-        return $out;
+        return $this->daemon(null, ['--broker=' . $this->url()])[1];
     }
 
     public function testEnginesShareIdsHistoryAndDelivery(): void

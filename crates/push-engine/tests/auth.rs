@@ -398,15 +398,21 @@ async fn the_cookie_is_not_accepted_from_origins_only_allowed_by_star() {
 
 // ---------------------------------------------------------------- expiry
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_websocket_is_closed_with_4003_when_its_token_expires() {
+/// A server that takes no leeway on expiry, a bystander on a public channel,
+/// and a token for `private.a` that expires in 3 s.
+async fn expiring() -> (Server, Bystander, String) {
     let server = Server::start_with(|c| {
         private(c);
         c.set("token_leeway", "0").unwrap();
     })
     .await;
-    let mut calm = Bystander::open(&server).await;
-    let token = grant(&["private.a"], 3.0);
+    let calm = Bystander::open(&server).await;
+    (server, calm, grant(&["private.a"], 3.0))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_is_closed_with_4003_when_its_token_expires() {
+    let (server, mut calm, token) = expiring().await;
     let mut ws = ws_open(server.addr, &format!("/ws/private.a?token={token}")).await;
     server.wait_subscribers(2).await;
     server.publish("private.a", "before");
@@ -423,13 +429,7 @@ async fn a_websocket_is_closed_with_4003_when_its_token_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sse_stream_ends_with_push_expired_when_its_token_expires() {
-    let server = Server::start_with(|c| {
-        private(c);
-        c.set("token_leeway", "0").unwrap();
-    })
-    .await;
-    let mut calm = Bystander::open(&server).await;
-    let token = grant(&["private.a"], 3.0);
+    let (server, mut calm, token) = expiring().await;
     let mut sse = sse_open(server.addr, &format!("/sse/private.a?token={token}"), &[]).await;
     server.wait_subscribers(2).await;
     server.publish("private.a", "before");

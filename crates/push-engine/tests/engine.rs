@@ -1,99 +1,23 @@
 //! The engine as PHP drives it: started and stopped from a plain thread,
-//! blocking waits, /health over real TCP, and living in a forking process.
+//! blocking waits and /health over real TCP. Living in a forking process:
+//! `engine_fork.rs`.
 //!
 //! These are plain `#[test]`s: `Engine` owns a runtime and must not be
 //! stopped from inside another one.
 
+mod common;
+
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::ops::ControlFlow;
-use std::sync::{mpsc, Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
-use push_engine::process::PidBound;
-use push_engine::{Config, Cursor, Engine, Error, Event, Id, Outgoing};
-
-/// Forking copies every descriptor of the process, including a listener
-/// another test has bound but not yet registered for closing in children.
-/// Fork tests therefore run alone; the others may run together.
-static FORK: RwLock<()> = RwLock::new(());
-
-fn shared() -> RwLockReadGuard<'static, ()> {
-    FORK.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn exclusive() -> RwLockWriteGuard<'static, ()> {
-    FORK.write().unwrap_or_else(|e| e.into_inner())
-}
-
-/// A local socket path of its own for each engine of the test run.
-fn socket_path() -> String {
-    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    format!(
-        "{}/push-engine-test-{}-{n}.sock",
-        std::env::temp_dir().display(),
-        std::process::id()
-    )
-}
-
-fn config() -> Config {
-    Config {
-        listen: "127.0.0.1:0".into(),
-        socket: socket_path(),
-        shutdown_timeout: Duration::from_secs(1),
-        // No collection between the waits of a test.
-        sweep_interval: Duration::from_secs(3600),
-        ..Config::default()
-    }
-}
-
-fn start() -> Engine {
-    let engine = Engine::start(config()).expect("engine starts");
-    assert_ne!(engine.local_addr().port(), 0);
-    engine
-}
-
-fn never() -> impl FnMut() -> ControlFlow<()> {
-    || ControlFlow::Continue(())
-}
-
-/// A minimal HTTP/1.1 GET; returns the status code and the body.
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream
-        .read_to_string(&mut response)
-        .expect("read the response");
-    let (head, body) = response.split_once("\r\n\r\n").expect("a header block");
-    let status = head
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| panic!("status line in {head:?}"));
-    (status, body.to_owned())
-}
-
-fn health(addr: SocketAddr) -> serde_json::Value {
-    let (status, body) = get(addr, "/health");
-    assert_eq!(status, 200, "{body}");
-    let json: serde_json::Value =
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
-    assert_eq!(json["status"], "ok", "{json}");
-    json
-}
+use common::engine::{config, get, health, never, start};
+use push_engine::{Cursor, Engine, Error, Event, Id, Outgoing};
 
 #[test]
 fn serves_health_on_a_free_port() {
-    let _shared = shared();
     let engine = start();
     let addr = engine.local_addr();
     assert!(addr.ip().is_loopback());
@@ -115,7 +39,6 @@ fn serves_health_on_a_free_port() {
 
 #[test]
 fn wait_returns_a_message_published_from_another_thread() {
-    let _shared = shared();
     let engine = start();
     let hub = engine.hub().clone();
     let publisher = std::thread::spawn(move || {
@@ -144,7 +67,6 @@ fn wait_returns_a_message_published_from_another_thread() {
 
 #[test]
 fn wait_after_a_cursor_returns_the_next_message_at_once() {
-    let _shared = shared();
     let engine = start();
     let hub = engine.hub();
     let first = hub.publish("c", Outgoing::new("1")).unwrap();
@@ -186,7 +108,6 @@ fn wait_after_a_cursor_returns_the_next_message_at_once() {
 
 #[test]
 fn wait_times_out_and_its_position_misses_nothing() {
-    let _shared = shared();
     let engine = start();
     let started = Instant::now();
     let waited = engine
@@ -242,7 +163,6 @@ fn wait_times_out_and_its_position_misses_nothing() {
 
 #[test]
 fn interrupt_ends_the_wait_early() {
-    let _shared = shared();
     let engine = start();
     let mut calls = 0;
     let mut interrupt = || {
@@ -306,7 +226,6 @@ fn interrupt_ends_the_wait_early() {
 /// `Duration::MAX`; `tokio::time::timeout` itself accepts such durations.
 #[test]
 fn wait_without_a_time_limit_does_not_panic() {
-    let _shared = shared();
     let engine = start();
     let mut interrupt = || ControlFlow::Break(());
     let waited = engine
@@ -318,7 +237,6 @@ fn wait_without_a_time_limit_does_not_panic() {
 
 #[test]
 fn waits_from_several_threads_at_once() {
-    let _shared = shared();
     let engine = start();
     std::thread::scope(|scope| {
         let waiters: Vec<_> = (0..4)
@@ -354,7 +272,6 @@ fn waits_from_several_threads_at_once() {
 
 #[test]
 fn wait_refuses_a_bad_channel() {
-    let _shared = shared();
     let engine = start();
     let result = engine.wait(
         "no spaces",
@@ -371,7 +288,6 @@ fn wait_refuses_a_bad_channel() {
 
 #[test]
 fn a_port_in_use_is_a_bind_error() {
-    let _shared = shared();
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap().to_string();
     let mut config = config();
@@ -399,7 +315,6 @@ fn a_port_in_use_is_a_bind_error() {
 
 #[test]
 fn stop_returns_in_time_with_waits_subscribers_and_connections_open() {
-    let _shared = shared();
     let engine = Arc::new(start());
     let addr = engine.local_addr();
     let limit = engine.hub().config().shutdown_timeout;
@@ -498,7 +413,6 @@ fn stop_returns_in_time_with_waits_subscribers_and_connections_open() {
 
 #[test]
 fn dropping_the_engine_stops_it() {
-    let _shared = shared();
     let engine = start();
     let addr = engine.local_addr();
     health(addr);
@@ -506,164 +420,4 @@ fn dropping_the_engine_stops_it() {
     drop(engine);
     assert!(started.elapsed() < Duration::from_secs(2));
     TcpListener::bind(addr).expect("the listener was closed");
-}
-
-/// The engine's listening socket, found among this process's descriptors.
-fn listener_fd(addr: SocketAddr) -> Option<i32> {
-    for entry in std::fs::read_dir("/proc/self/fd").ok()? {
-        let Ok(fd) = entry.ok()?.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        // SAFETY: plain queries on a descriptor number; a stale one fails.
-        unsafe {
-            let mut storage: libc::sockaddr_storage = std::mem::zeroed();
-            let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-            if libc::getsockname(fd, &mut storage as *mut _ as *mut libc::sockaddr, &mut len) != 0
-                || storage.ss_family as i32 != libc::AF_INET
-            {
-                continue;
-            }
-            let sin = &*(&storage as *const _ as *const libc::sockaddr_in);
-            if u16::from_be(sin.sin_port) != addr.port() {
-                continue;
-            }
-            let mut listening: libc::c_int = 0;
-            let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-            if libc::getsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_ACCEPTCONN,
-                &mut listening as *mut _ as *mut libc::c_void,
-                &mut len,
-            ) == 0
-                && listening != 0
-            {
-                return Some(fd);
-            }
-        }
-    }
-    None
-}
-
-/// Whether `fd` is an open descriptor (async-signal-safe).
-fn is_open(fd: i32) -> bool {
-    // SAFETY: F_GETFD only reads the descriptor's flags.
-    unsafe { libc::fcntl(fd, libc::F_GETFD) != -1 }
-}
-
-/// Child exit codes: bits of what went wrong.
-const LISTENER_OPEN: i32 = 1;
-const PID_BOUND_VISIBLE: i32 = 2;
-const PID_BOUND_TAKEN: i32 = 4;
-
-#[test]
-fn forked_child_closes_the_listener_and_forgets_pid_bound_values() {
-    let _exclusive = exclusive();
-    let engine = start();
-    let addr = engine.local_addr();
-    let fd = listener_fd(addr).expect("the engine's listening socket");
-    let bound = PidBound::new(String::from("belongs to the parent"));
-    let taken = PidBound::new(vec![1u8; 64]);
-    assert!(bound.get().is_some());
-
-    // SAFETY: the child only makes async-signal-safe calls, then `_exit`s.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let mut code = 0;
-        if is_open(fd) {
-            code |= LISTENER_OPEN;
-        }
-        if bound.get().is_some() {
-            code |= PID_BOUND_VISIBLE;
-        }
-        // Forgotten, not freed, in the child.
-        if taken.into_inner().is_some() {
-            code |= PID_BOUND_TAKEN;
-        }
-        // SAFETY: ends the child without running anything of the parent's.
-        unsafe { libc::_exit(code) };
-    }
-
-    let mut status = 0;
-    // SAFETY: waits for our own child.
-    let waited = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert_eq!(waited, pid);
-    assert!(libc::WIFEXITED(status), "child status {status:#x}");
-    let code = libc::WEXITSTATUS(status);
-    assert_eq!(
-        code & LISTENER_OPEN,
-        0,
-        "the listener was open in the child"
-    );
-    assert_eq!(
-        code & PID_BOUND_VISIBLE,
-        0,
-        "PidBound::get gave the parent's value in the child"
-    );
-    assert_eq!(
-        code & PID_BOUND_TAKEN,
-        0,
-        "PidBound::into_inner gave the value in the child"
-    );
-    assert_eq!(code, 0);
-
-    // The parent is untouched.
-    assert!(is_open(fd));
-    assert_eq!(
-        bound.get().map(String::as_str),
-        Some("belongs to the parent")
-    );
-    assert_eq!(taken.into_inner(), Some(vec![1u8; 64]));
-    health(addr);
-    let p = engine
-        .hub()
-        .publish("after-fork", Outgoing::new("x"))
-        .unwrap();
-    assert_eq!(engine.hub().last_id("after-fork"), Some(p.id));
-    drop(bound);
-    engine.stop();
-}
-
-#[test]
-fn a_living_child_does_not_keep_the_port() {
-    let _exclusive = exclusive();
-    let engine = start();
-    let addr = engine.local_addr();
-    let mut pipe = [0i32; 2];
-    // SAFETY: creates two descriptors we own.
-    assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
-    let (read_end, write_end) = (pipe[0], pipe[1]);
-
-    // SAFETY: the child only makes async-signal-safe calls, then `_exit`s.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        // Wait until the parent has checked the port (or gone).
-        let mut byte = 0u8;
-        // SAFETY: plain descriptor calls in the child.
-        unsafe {
-            libc::close(write_end);
-            libc::read(read_end, &mut byte as *mut u8 as *mut libc::c_void, 1);
-            libc::_exit(0);
-        }
-    }
-    // SAFETY: closes our copy of the child's end.
-    unsafe { libc::close(read_end) };
-
-    // Stop the parent's engine while the child lives: the port must be free.
-    engine.stop();
-    let rebound = TcpListener::bind(addr);
-
-    // SAFETY: releases the child and waits for it.
-    let mut status = 0;
-    unsafe {
-        libc::close(write_end);
-        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
-    }
-    assert!(
-        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child status {status:#x}"
-    );
-    rebound.expect("the child kept the engine's port");
 }
