@@ -5,6 +5,8 @@
 //! `data:` line per line of the message (binary data base64-encoded),
 //! `retry:`, and a keep-alive comment every `push.keepalive`. Resumes from
 //! `Last-Event-ID` (header, as EventSource sends it, or `?lastEventId=`).
+//! What is waiting is handed to hyper as one batch, after `push.coalesce`
+//! if the stream was written to moments ago (`coalesce.rs`).
 //! Events of push's own: `push-lost` (messages after the cursor are gone;
 //! what follows starts at the oldest held) and `push-slow` (the stream fell
 //! more than `push.keepalive` behind, or with several channels kept its

@@ -5,7 +5,9 @@
 //! over the feed and, behind a gate (`gate.rs`), the client's frames and
 //! its timers. Deliveries are framed once per batch and written to the
 //! socket directly; tokio-tungstenite reads the client's frames and writes
-//! pings, pongs and the close.
+//! pings, pongs and the close. A connection written to less than
+//! `push.coalesce` ago waits out the rest of it before its next batch
+//! (`coalesce.rs`).
 //!
 //! Close codes (also in the README):
 //! - 1001 going away: the engine is shutting down; reconnect with `?lastEventId=`.
