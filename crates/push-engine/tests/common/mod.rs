@@ -31,6 +31,7 @@ mod http;
 pub mod hub;
 pub mod redis;
 mod sse;
+pub mod subscriber;
 mod ws;
 
 // Each test binary uses some of them.

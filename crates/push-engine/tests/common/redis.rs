@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use push_engine::broker::Redis;
-use push_engine::{Config, Hub};
+use push_engine::{Config, Error, Hub, Outgoing};
 
 use super::{config, Server, T};
 
@@ -116,4 +116,14 @@ pub async fn wait_ready(hub: &Hub, ready: bool) {
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+}
+
+/// Publishes through `server`'s broker; returns the new id.
+pub async fn send(server: &Server, channel: &str, data: String) -> Result<String, Error> {
+    Ok(server
+        .hub
+        .send(channel, Outgoing::new(data))
+        .await?
+        .id
+        .to_string())
 }
