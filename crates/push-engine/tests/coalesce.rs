@@ -15,16 +15,35 @@ fn slow_coalesce(c: &mut push_engine::Config) {
     c.keepalive = Duration::from_secs(5);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn websocket_a_burst_after_a_write_waits_for_push_coalesce_and_arrives_whole() {
-    let server = Server::start_with(slow_coalesce).await;
-    let mut ws = ws_open(server.addr, "/ws/c").await;
+/// A WebSocket or SSE subscriber.
+enum Client {
+    Ws(Ws),
+    Sse(Sse),
+}
+
+impl Client {
+    async fn text(&mut self) -> String {
+        match self {
+            Client::Ws(ws) => ws_text(ws).await,
+            Client::Sse(sse) => sse.event().await.data().to_owned(),
+        }
+    }
+
+    async fn quiet(&mut self, within: Duration) {
+        match self {
+            Client::Ws(ws) => ws_quiet(ws, within).await,
+            Client::Sse(sse) => sse.quiet(within).await,
+        }
+    }
+}
+
+async fn a_burst_after_a_write_waits_for_push_coalesce(server: &Server, mut client: Client) {
     server.wait_subscribers(1).await;
 
     // Nothing written for a while: at once, not 2 s later.
     let sent = Instant::now();
     server.publish("c", "first");
-    assert_eq!(ws_text(&mut ws).await, "first");
+    assert_eq!(client.text().await, "first");
     assert!(
         sent.elapsed() < Duration::from_secs(1),
         "{:?}",
@@ -35,34 +54,24 @@ async fn websocket_a_burst_after_a_write_waits_for_push_coalesce_and_arrives_who
     for m in ["a", "b", "c"] {
         server.publish("c", m);
     }
-    ws_quiet(&mut ws, Duration::from_millis(1200)).await;
+    client.quiet(Duration::from_millis(1200)).await;
     for m in ["a", "b", "c"] {
-        assert_eq!(ws_text(&mut ws).await, m);
+        assert_eq!(client.text().await, m);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_a_burst_after_a_write_waits_for_push_coalesce_and_arrives_whole() {
+    let server = Server::start_with(slow_coalesce).await;
+    let ws = ws_open(server.addr, "/ws/c").await;
+    a_burst_after_a_write_waits_for_push_coalesce(&server, Client::Ws(ws)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sse_a_burst_after_a_write_waits_for_push_coalesce_and_arrives_whole() {
     let server = Server::start_with(slow_coalesce).await;
-    let mut sse = sse_open(server.addr, "/sse/c", &[]).await;
-    server.wait_subscribers(1).await;
-
-    let sent = Instant::now();
-    server.publish("c", "first");
-    assert_eq!(sse.event().await.data(), "first");
-    assert!(
-        sent.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        sent.elapsed()
-    );
-
-    for m in ["a", "b", "c"] {
-        server.publish("c", m);
-    }
-    sse.quiet(Duration::from_millis(1200)).await;
-    for m in ["a", "b", "c"] {
-        assert_eq!(sse.event().await.data(), m);
-    }
+    let sse = sse_open(server.addr, "/sse/c", &[]).await;
+    a_burst_after_a_write_waits_for_push_coalesce(&server, Client::Sse(sse)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
