@@ -59,6 +59,10 @@ pub const CLOSE_LOST: u16 = 4001;
 pub use crate::auth::CLOSE_EXPIRED;
 pub const CLOSE_SLOW: u16 = 4008;
 
+/// Bytes of control frames (pings, pongs, the close) tungstenite may hold
+/// for a connection that does not read them.
+const WS_CONTROL_QUEUE: usize = 64 * 1024;
+
 /// Bytes of frames written at once, at most (then the next batch).
 const WRITE_BATCH: usize = 64 * 1024;
 
@@ -167,10 +171,13 @@ async fn upgrade(
         rate: Rate::new(config.client_publish_rate),
         coalesce: Coalesce::new(config.coalesce),
     };
+    // tungstenite writes only pings, pongs and the close (deliveries go
+    // to the socket directly): a client that floods pings and reads
+    // nothing has at most WS_CONTROL_QUEUE of pongs held for it.
     let ws_config = WebSocketConfig::default()
         .read_buffer_size(4096)
         .write_buffer_size(8192)
-        .max_write_buffer_size(config.max_queue_bytes + 6 * config.max_message_size + 8192)
+        .max_write_buffer_size(WS_CONTROL_QUEUE)
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_message_size));
     let connection = state.hub.metrics().connection(Transport::Ws);
