@@ -269,7 +269,9 @@ impl Hub {
         }
         state.last_offset = state.last_offset.max(snap.head.offset);
         if deliver {
-            for p in state.history.clone() {
+            // By index: `send` needs the state, and the history stays put.
+            for i in 0..state.history.len() {
+                let p = state.history[i].clone();
                 state.send(p, self.inner.config.channel_buffer);
             }
         }
