@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::feed::{Feed, Item};
+
 pub(crate) struct Coalesce {
     /// `push.coalesce`; zero: never wait.
     delay: Duration,
@@ -44,6 +46,16 @@ impl Coalesce {
         }
         let until = self.last? + self.delay;
         (until > Instant::now()).then_some(until)
+    }
+
+    /// Before a batch whose first item is `first`: a message to a
+    /// connection written to moments ago waits for what follows it.
+    pub(crate) async fn before(&self, feed: &Feed, first: &Item) {
+        if matches!(first, Item::Message(..)) {
+            if let Some(until) = self.hold() {
+                feed.hold(until).await;
+            }
+        }
     }
 
     /// Called when a batch went out; `drained`: it took all there was.

@@ -150,13 +150,7 @@ impl Stream {
             });
             tokio::select! {
                 item = self.feed.recv() => {
-                    if matches!(item, Item::Message(..)) {
-                        if let Some(until) = self.coalesce.hold() {
-                            // Written to moments ago: what comes in the
-                            // next few milliseconds goes with this.
-                            self.feed.hold(until).await;
-                        }
-                    }
+                    self.coalesce.before(&self.feed, &item).await;
                     self.batch(item);
                 }
                 expired = timers => {

@@ -293,14 +293,8 @@ impl Session {
         let end = loop {
             tokio::select! {
                 item = feed.recv() => {
-                    if matches!(item, Item::Message(..)) {
-                        if let Some(until) = self.coalesce.hold() {
-                            // Written to moments ago: what comes in the
-                            // next few milliseconds goes with this. The
-                            // client's frames wait in the socket meanwhile.
-                            feed.hold(until).await;
-                        }
-                    }
+                    // The client's frames wait in the socket meanwhile.
+                    self.coalesce.before(&feed, &item).await;
                     let mut item = Some(item);
                     let mut end = None;
                     let mut delivered = Batch::new(Transport::Ws);
