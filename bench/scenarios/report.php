@@ -139,6 +139,7 @@ $metrics = [
     ['msgs_per_s', 'delivered messages/s', 'higher'],
     ['cpu_s', 'server CPU, s', 'lower'],
     ['cpu_us_per_msg', 'server CPU per delivered message, µs', 'lower'],
+    ['cpu_sys_us_per_msg', '… of which in the kernel (system time), µs', 'lower'],
     ['rss_before_kb', 'server RSS before, KB', ''],
     ['rss_after_kb', 'server RSS with the connections, KB', 'lower'],
     ['rss_per_conn_bytes', 'server RSS per connection, bytes', 'lower'],
@@ -264,8 +265,10 @@ foreach ($scenarios as $id => $s) {
     };
     $label = array_column($metrics, 1, 0)[$key];
     $summary[] = sprintf('| %s | %s | %s | %s | %s |', $id, $label, num($fig['push'][$key]), num($fig['nchan'][$key]), ratio($fig['push'][$key], $fig['nchan'][$key]));
-    if ($id === 's4') {
-        $summary[] = sprintf('| %s | %s | %s | %s | %s |', $id, 'server CPU per delivered message, µs', num($fig['push']['cpu_us_per_msg']), num($fig['nchan']['cpu_us_per_msg']), ratio($fig['push']['cpu_us_per_msg'], $fig['nchan']['cpu_us_per_msg']));
+    if ($id === 's2' || $id === 's4') {
+        foreach (['cpu_us_per_msg', 'cpu_sys_us_per_msg'] as $k) {
+            $summary[] = sprintf('| %s | %s | %s | %s | %s |', $id, array_column($metrics, 1, 0)[$k], num($fig['push'][$k] ?? null), num($fig['nchan'][$k] ?? null), ratio($fig['push'][$k] ?? null, $fig['nchan'][$k] ?? null));
+        }
     }
     $idle || $summary[] = sprintf('| %s | delivered / expected | %s / %s | %s / %s | |', $id, num($fig['push']['delivered']), num($fig['push']['expected']), num($fig['nchan']['delivered']), num($fig['nchan']['expected']));
 }

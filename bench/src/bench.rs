@@ -21,7 +21,7 @@ use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::sse;
-use crate::stats::{cpu_seconds, rss_kb, Histogram};
+use crate::stats::{cpu_times, rss_kb, Histogram};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -144,7 +144,7 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss_by_pid: Vec<u64> = o.pids.iter().map(|p| rss_kb(*p)).collect();
     let rss_connected: u64 = rss_by_pid.iter().sum();
-    let cpu_start: Vec<f64> = o.pids.iter().map(|p| cpu_seconds(*p)).collect();
+    let cpu_start: Vec<(f64, f64)> = o.pids.iter().map(|p| cpu_times(*p)).collect();
     let publish_start = Instant::now();
     let published = if o.idle {
         0
@@ -168,13 +168,18 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
             break;
         }
     }
-    let cpu_by_pid: Vec<f64> = o
+    let sys_by_pid: Vec<(f64, f64)> = o
         .pids
         .iter()
         .zip(&cpu_start)
-        .map(|(p, start)| cpu_seconds(*p) - start)
+        .map(|(p, start)| {
+            let now = cpu_times(*p);
+            (now.0 - start.0, now.1 - start.1)
+        })
         .collect();
+    let cpu_by_pid: Vec<f64> = sys_by_pid.iter().map(|(u, s)| u + s).collect();
     let cpu: f64 = cpu_by_pid.iter().sum();
+    let cpu_sys: f64 = sys_by_pid.iter().map(|(_, s)| s).sum();
     shared.stop.store(true, Ordering::SeqCst);
     for t in &tasks {
         t.abort();
@@ -232,6 +237,9 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
         "msgs_per_s": (delivered as f64 / span).round(),
         "cpu_s": (cpu * 1000.0).round() / 1000.0,
         "cpu_us_per_msg": per_msg(cpu),
+        // The kernel's part of cpu_s (system time).
+        "cpu_sys_s": (cpu_sys * 1000.0).round() / 1000.0,
+        "cpu_sys_us_per_msg": per_msg(cpu_sys),
         // Per process, in the order of --pids.
         "pids": o.pids,
         "cpu_s_by_pid": cpu_by_pid.iter().map(|c| (c * 1000.0).round() / 1000.0).collect::<Vec<_>>(),

@@ -82,14 +82,16 @@ impl Histogram {
     }
 }
 
-/// CPU seconds (user + system) of a process, from /proc/PID/stat.
-pub fn cpu_seconds(pid: u32) -> f64 {
+/// CPU seconds in user space and in the kernel (system time, which on loopback
+/// includes the receiving side's TCP run in this process's softirq) of a
+/// process, from /proc/PID/stat.
+pub fn cpu_times(pid: u32) -> (f64, f64) {
     let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return 0.0;
+        return (0.0, 0.0);
     };
     // Fields after the command name (which may contain spaces) in parentheses.
     let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-        return 0.0;
+        return (0.0, 0.0);
     };
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| {
@@ -101,7 +103,7 @@ pub fn cpu_seconds(pid: u32) -> f64 {
     // utime and stime are fields 14 and 15 of stat; 12 and 13 after ")" and state.
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    (ticks(11) + ticks(12)) / hz.max(1.0)
+    (ticks(11) / hz.max(1.0), ticks(12) / hz.max(1.0))
 }
 
 /// Resident memory of a process in KiB, from /proc/PID/status.

@@ -197,6 +197,7 @@ impl Feed {
         match &self.source {
             Source::Direct(d) => {
                 tokio::select! {
+                    biased;
                     _ = tokio::time::sleep_until(until) => {}
                     _ = d.pressure.notified() => {}
                 }

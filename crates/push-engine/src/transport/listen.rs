@@ -87,7 +87,10 @@ pub(crate) async fn serve(
         let (stop, metrics) = (stop.clone(), metrics.clone());
         connections.spawn(async move {
             tokio::pin!(conn);
+            // In order: no random draw on each wake-up (one per delivery
+            // of an SSE stream).
             let served = tokio::select! {
+                biased;
                 served = conn.as_mut() => served,
                 _ = stop.cancelled() => {
                     conn.as_mut().graceful_shutdown();

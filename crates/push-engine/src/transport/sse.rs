@@ -148,17 +148,20 @@ impl Stream {
                     keepalive.poll_tick(cx).map(|_| false)
                 })
             });
+            // Timers first: behind the gate they cost an atomic swap while
+            // quiet, and a feed that is always ready cannot starve them.
             tokio::select! {
-                item = self.feed.recv() => {
-                    self.coalesce.before(&self.feed, &item).await;
-                    self.batch(item);
-                }
+                biased;
                 expired = timers => {
                     if !expired {
                         return Some(Bytes::from_static(b":\n\n"));
                     }
                     self.done = true;
                     return Some(Bytes::from_static(EXPIRED));
+                }
+                item = self.feed.recv() => {
+                    self.coalesce.before(&self.feed, &item).await;
+                    self.batch(item);
                 }
             }
         }
