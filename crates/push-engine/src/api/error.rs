@@ -85,18 +85,24 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Gives the answers axum makes itself — an extractor's rejection (a path
-/// that is not UTF-8 once decoded: plain text) and 405 (no body) — the
-/// JSON shape of every other error, keeping their status and headers.
-pub async fn json_errors(response: Response) -> Response {
+/// Whether `response` is an error answer not in JSON (one of axum's own).
+pub fn wants_json(response: &Response) -> bool {
     let status = response.status();
     let is_json = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if is_json || !(status.is_client_error() || status.is_server_error()) {
+    !is_json && (status.is_client_error() || status.is_server_error())
+}
+
+/// Gives the answers axum makes itself — an extractor's rejection (a path
+/// that is not UTF-8 once decoded: plain text) and 405 (no body) — the
+/// JSON shape of every other error, keeping their status and headers.
+pub async fn json_errors(response: Response) -> Response {
+    if !wants_json(&response) {
         return response;
     }
+    let status = response.status();
     let (mut parts, body) = response.into_parts();
     // axum's own messages are short; a longer one is cut, not awaited.
     let text = axum::body::to_bytes(body, 1024).await.unwrap_or_default();

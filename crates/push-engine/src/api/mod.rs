@@ -1,7 +1,8 @@
-//! The HTTP side of `push.listen`: the router, CORS and origin checks,
-//! `POST /publish`, `GET /health`; `GET /ready` and `GET /metrics` are in
+//! The HTTP side of `push.listen`: the router (behind the origin check and
+//! CORS of [`edge`]), `POST /publish`, `GET /health`; `GET /ready` and `GET /metrics` are in
 //! [`ops`]. The transports live in [`crate::transport`].
 
+pub mod edge;
 pub mod error;
 pub mod ops;
 
@@ -9,22 +10,20 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::{to_bytes, Body, HttpBody};
-use axum::extract::{ConnectInfo, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio_util::task::TaskTracker;
 
-use crate::config::Patterns;
 use crate::hub::Hub;
 use crate::message::Outgoing;
 use crate::metrics::Limit;
 use crate::transport::io::Peer;
 use crate::transport::limits::Limits;
 use crate::transport::{self, poll, sse, ws};
+use edge::Edge;
 use error::ApiError;
 
 /// What every handler shares.
@@ -38,10 +37,10 @@ pub struct AppState {
     pub limits: Arc<Limits>,
 }
 
-/// The router for `push.listen`. Built without binding anything, so tests
-/// can drive it directly.
-pub fn app(state: AppState) -> Router {
-    Router::new()
+/// The service of `push.listen`: the router behind the origin check, CORS
+/// and JSON errors ([`edge`]).
+pub fn app(state: AppState) -> Edge {
+    let router = Router::new()
         .route("/", get(ws::root))
         .route("/ws", get(ws::channels))
         .route("/ws/{*channel}", get(ws::channel))
@@ -53,57 +52,8 @@ pub fn app(state: AppState) -> Router {
         .route("/ready", get(ops::ready))
         .route("/metrics", get(ops::metrics))
         .fallback(|| async { ApiError::NotFound })
-        .layer(middleware::map_response(error::json_errors))
-        .layer(middleware::from_fn_with_state(state.clone(), cors))
-        .with_state(state)
-}
-
-/// Refuses origins not in `push.allowed_origins`, answers CORS preflights,
-/// and marks allowed origins on responses. Origins the list names (not
-/// merely `*`) may also send credentials (the token cookie).
-async fn cors(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let origin = req.headers().get(header::ORIGIN).cloned();
-    if let Some(o) = &origin {
-        let allowed = o
-            .to_str()
-            .is_ok_and(|o| state.hub.config().allowed_origins.allows(o));
-        if !allowed {
-            return ApiError::Forbidden("origin not allowed: see push.allowed_origins".into())
-                .into_response();
-        }
-    }
-    let mut response = if req.method() == Method::OPTIONS && origin.is_some() {
-        let mut r = StatusCode::NO_CONTENT.into_response();
-        let h = r.headers_mut();
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, OPTIONS"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("authorization, content-type, last-event-id"),
-        );
-        h.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("600"),
-        );
-        r
-    } else {
-        next.run(req).await
-    };
-    if let Some(o) = origin {
-        let listed = matches!(state.hub.config().allowed_origins, Patterns::List(_));
-        let h = response.headers_mut();
-        if listed {
-            h.insert(
-                header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
-                HeaderValue::from_static("true"),
-            );
-        }
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, o);
-        h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    }
-    response
+        .with_state(state.clone());
+    Edge::new(router, state)
 }
 
 async fn health(State(state): State<AppState>) -> Json<Value> {

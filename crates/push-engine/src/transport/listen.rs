@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
-use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::Service;
@@ -30,6 +29,7 @@ use tokio_util::task::TaskTracker;
 
 use super::io::{Peer, StallGuard};
 use super::limits::Limits;
+use crate::api::edge::Edge;
 use crate::config::Config;
 use crate::metrics::{Limit, Metrics};
 
@@ -38,7 +38,7 @@ use crate::metrics::{Limit, Metrics};
 /// live on in their own tasks).
 pub(crate) async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: Edge,
     limits: Arc<Limits>,
     metrics: Arc<Metrics>,
     config: &Config,
@@ -114,7 +114,7 @@ pub(crate) async fn serve(
 /// The router for one connection: every request carries the peer's
 /// address (`ConnectInfo<Peer>`) and sets `spoke`.
 fn service(
-    app: &Router,
+    app: &Edge,
     addr: SocketAddr,
     spoke: Arc<AtomicBool>,
 ) -> impl Service<
