@@ -192,8 +192,7 @@ impl Future for EdgeFuture {
                 }
                 StateProj::Rewriting { future, cors } => {
                     let response = std::task::ready!(future.as_mut().poll(cx));
-                    let _ = cors;
-                    return Poll::Ready(Ok(response));
+                    return Poll::Ready(Ok(mark(cors.take(), response)));
                 }
             };
             state.set(rewrite);
