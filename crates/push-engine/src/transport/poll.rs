@@ -21,8 +21,8 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, Response};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
+use axum::http::{header, HeaderValue, Response};
 use tokio::time::Instant;
 
 use super::io::Peer;
@@ -39,11 +39,15 @@ pub async fn poll(
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     Path(channel): Path<String>,
     Query(query): Query<Pairs>,
-    headers: HeaderMap,
+    // The request itself, not a `HeaderMap`: that extractor copies the
+    // headers, on every poll.
+    request: Request,
 ) -> Result<Response<Body>, ApiError> {
     let config = state.hub.config();
     validate_channel(channel.as_bytes())?;
-    let access = auth::subscribe(config, [channel.as_str()], &query, &headers)?;
+    let access = auth::subscribe(config, [channel.as_str()], &query, request.headers())?;
+    // Not held while the poll waits.
+    drop(request);
     let since = match super::param(&query, "since").filter(|s| !s.is_empty()) {
         Some(s) => Some(s.parse::<Id>()?),
         None => None,
