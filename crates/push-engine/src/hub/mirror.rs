@@ -101,7 +101,10 @@ impl Hub {
         // published meanwhile is applied to it rather than passed over.
         self.channel(name)?;
         if !self.covers(name, cursor) {
-            if let Ok(snap) = broker.read(name, cursor).await {
+            // Boxed: the broker's read is a large future, and without the
+            // box every caller's future (a waiting long-poll, a connection's
+            // task) would be that much larger, with or without a broker.
+            if let Ok(snap) = Box::pin(broker.read(name, cursor)).await {
                 self.merge(name, snap, Merge::Backfill)?;
             }
         }

@@ -1,0 +1,81 @@
+//! What a waiting long-poll makes the engine hold. hyper keeps an 8 KB read
+//! buffer and an 8 KB write buffer per connection; push's own part of a
+//! waiting poll (its handler's future, the subscription, the connection's
+//! task) stays under 6 KB. It was 15 KB: the request's headers, kept while
+//! the poll waited, pinned hyper's read buffer so that it took a third one,
+//! and the handler's future carried the Redis read of `Hub::join` inline.
+//!
+//! The live heap is counted by a global allocator of this test binary (the
+//! engine runs in-process), so this file holds one test only.
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
+use std::time::Duration;
+
+use common::*;
+
+struct Counting;
+
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size() as isize, Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size() as isize, Relaxed);
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new as isize - layout.size() as isize, Relaxed);
+        unsafe { System.realloc(ptr, layout, new) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_long_poll_holds_hypers_buffers_and_under_6k_more() {
+    let server = Server::start().await;
+    // A browser's headers, so that they are worth keeping or not.
+    let headers = [
+        (
+            "User-Agent",
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36",
+        ),
+        ("Accept", "application/json"),
+        ("Accept-Language", "en-US,en;q=0.9"),
+        ("Referer", "http://localhost/chat.html"),
+    ];
+    // The channel exists and the runtime is warm before counting.
+    let warm = get(server.addr, "/poll/wait?timeout=0").await;
+    assert_eq!(warm.status, 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let n = 100;
+    let before = LIVE.load(Relaxed);
+    let mut polls = Vec::new();
+    for _ in 0..n {
+        let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        send_request(&mut s, "GET", "/poll/wait?timeout=30", &headers, b"").await;
+        polls.push(s);
+    }
+    server.wait_subscribers(n).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let per_poll = (LIVE.load(Relaxed) - before) / n as isize;
+    assert!(
+        per_poll < 16 * 1024 + 6 * 1024,
+        "a waiting long-poll holds {per_poll} bytes"
+    );
+
+    // They are waiting, not refused: one publication answers them all.
+    server.publish("wait", "hello");
+    for mut s in polls {
+        let (status, _, _) = read_head(&mut s).await;
+        assert_eq!(status, 200);
+    }
+}
