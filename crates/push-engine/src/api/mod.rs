@@ -9,8 +9,8 @@ pub mod ops;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::body::{to_bytes, Body, HttpBody};
-use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::body::{to_bytes, HttpBody};
+use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -69,11 +69,12 @@ async fn publish(
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     Path(channel): Path<String>,
     Query(query): Query<transport::Query>,
-    headers: HeaderMap,
-    body: Body,
+    // Not axum's `HeaderMap`, which copies the headers.
+    request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let config = state.hub.config();
-    authorize(&config.publish_token, &headers, peer)?;
+    authorize(&config.publish_token, request.headers(), peer)?;
+    let body = request.into_body();
     let max = config.max_message_size;
     // A declared length over the limit is refused before any byte is read.
     if body.size_hint().lower() > max as u64 {
