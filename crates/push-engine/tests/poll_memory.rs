@@ -10,33 +10,15 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use common::*;
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - layout.size() as isize, Relaxed);
-        unsafe { System.realloc(ptr, layout, new) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_waiting_long_poll_holds_hypers_buffers_and_under_6k_more() {
@@ -57,7 +39,7 @@ async fn a_waiting_long_poll_holds_hypers_buffers_and_under_6k_more() {
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let n = 100;
-    let before = LIVE.load(Relaxed);
+    let before = counting::live();
     let mut polls = Vec::new();
     for _ in 0..n {
         let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
@@ -66,7 +48,7 @@ async fn a_waiting_long_poll_holds_hypers_buffers_and_under_6k_more() {
     }
     server.wait_subscribers(n).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let per_poll = (LIVE.load(Relaxed) - before) / n as isize;
+    let per_poll = (counting::live() - before) / n as isize;
     assert!(
         per_poll < 16 * 1024 + 6 * 1024,
         "a waiting long-poll holds {per_poll} bytes"

@@ -8,34 +8,16 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering::Relaxed};
 use std::time::Duration;
 
 use common::*;
 use tokio::io::AsyncWriteExt;
 
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - layout.size() as isize, Relaxed);
-        unsafe { System.realloc(ptr, layout, new) }
-    }
-}
+#[path = "common/counting.rs"]
+mod counting;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: counting::Counting = counting::Counting;
 
 /// One masked client ping with a 125-byte payload (the most a control
 /// frame carries).
@@ -65,7 +47,7 @@ async fn a_client_flooding_pings_without_reading_holds_at_most_64k_of_pongs() {
     server.wait_subscribers(2).await;
     let burst: Vec<u8> = std::iter::repeat_n(ping(), 1000).flatten().collect();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before = LIVE.load(Relaxed);
+    let before = counting::live();
 
     // Pings, never reading a pong: the kernel takes as many pongs as the
     // socket's send buffer grows to (net.ipv4.tcp_wmem's maximum, 4 MB by
@@ -81,7 +63,7 @@ async fn a_client_flooding_pings_without_reading_holds_at_most_64k_of_pongs() {
             .expect("write");
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let held = LIVE.load(Relaxed) - before;
+    let held = counting::live() - before;
     // At most 64 KB of pongs (in a Vec of up to 128 KB); it was 2 MB when
     // tungstenite's queue was sized for deliveries.
     assert!(held < 256 * 1024, "the engine holds {held} more bytes");
