@@ -168,7 +168,7 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
             break;
         }
     }
-    let sys_by_pid: Vec<(f64, f64)> = o
+    let times_by_pid: Vec<(f64, f64)> = o
         .pids
         .iter()
         .zip(&cpu_start)
@@ -177,9 +177,9 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
             (now.0 - start.0, now.1 - start.1)
         })
         .collect();
-    let cpu_by_pid: Vec<f64> = sys_by_pid.iter().map(|(u, s)| u + s).collect();
+    let cpu_by_pid: Vec<f64> = times_by_pid.iter().map(|(u, s)| u + s).collect();
     let cpu: f64 = cpu_by_pid.iter().sum();
-    let cpu_sys: f64 = sys_by_pid.iter().map(|(_, s)| s).sum();
+    let cpu_sys: f64 = times_by_pid.iter().map(|(_, s)| s).sum();
     shared.stop.store(true, Ordering::SeqCst);
     for t in &tasks {
         t.abort();

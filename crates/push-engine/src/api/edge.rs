@@ -66,7 +66,10 @@ where
                     return EdgeFuture::ready(refused.into_response());
                 }
                 Some(Cors {
-                    origin: o,
+                    // A copy: the header's bytes are a slice of hyper's read
+                    // buffer, which a long-poll would otherwise pin while it
+                    // waits (hyper then takes another).
+                    origin: HeaderValue::from_bytes(o.as_bytes()).unwrap_or(o),
                     credentials: matches!(config.allowed_origins, Patterns::List(_)),
                 })
             }
@@ -174,7 +177,8 @@ impl Future for EdgeFuture {
         loop {
             let rewrite = match state.as_mut().project() {
                 StateProj::Ready { response } => {
-                    // Polled again after it finished (hyper never does): 500.
+                    // A refusal or a preflight answered at once. (Polled
+                    // again after it finished, which hyper never does: 500.)
                     let response = response
                         .take()
                         .unwrap_or_else(|| StatusCode::INTERNAL_SERVER_ERROR.into_response());
