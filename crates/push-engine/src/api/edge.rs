@@ -55,8 +55,7 @@ where
 
     fn call(&mut self, req: Request<B>) -> EdgeFuture {
         let config = self.state.hub.config();
-        let origin = req.headers().get(header::ORIGIN).cloned();
-        let cors = match origin {
+        let cors = match req.headers().get(header::ORIGIN) {
             None => None,
             Some(o) => {
                 let allowed = o.to_str().is_ok_and(|o| config.allowed_origins.allows(o));
@@ -69,7 +68,7 @@ where
                     // A copy: the header's bytes are a slice of hyper's read
                     // buffer, which a long-poll would otherwise pin while it
                     // waits (hyper then takes another).
-                    origin: HeaderValue::from_bytes(o.as_bytes()).unwrap_or(o),
+                    origin: HeaderValue::from_bytes(o.as_bytes()).unwrap_or_else(|_| o.clone()),
                     credentials: matches!(config.allowed_origins, Patterns::List(_)),
                 })
             }
