@@ -344,11 +344,10 @@ async fn subscriber(
             let url = format!("ws://{}{}", o.addr, path);
             let ws = {
                 let _permit = connecting.acquire().await.map_err(|e| e.to_string())?;
-                tokio::time::timeout(o.timeout, tokio_tungstenite::connect_async(url.as_str()))
+                tokio::time::timeout(o.timeout, crate::ws::connect(&url))
                     .await
                     .map_err(|_| "connect timed out".to_string())?
                     .map_err(|e| e.to_string())?
-                    .0
             };
             connected.fetch_add(1, Ordering::Relaxed);
             let (_, mut rx) = ws.split();

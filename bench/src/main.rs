@@ -38,6 +38,7 @@ mod bench;
 mod soak;
 mod sse;
 mod stats;
+mod ws;
 
 use std::time::Duration;
 
@@ -193,11 +194,10 @@ async fn subscribe(args: &Args) -> Result<Vec<String>, String> {
     match args.transport.as_str() {
         "ws" => {
             let url = format!("ws://{}{}", args.addr, args.path);
-            let (mut ws, _) =
-                tokio::time::timeout_at(deadline, tokio_tungstenite::connect_async(url.as_str()))
-                    .await
-                    .map_err(|_| "connect timed out".to_string())?
-                    .map_err(|e| format!("connect {url}: {e}"))?;
+            let mut ws = tokio::time::timeout_at(deadline, ws::connect(&url))
+                .await
+                .map_err(|_| "connect timed out".to_string())?
+                .map_err(|e| format!("connect {url}: {e}"))?;
             eprintln!("ready");
             while data.len() < args.expect {
                 match tokio::time::timeout_at(deadline, ws.next()).await {

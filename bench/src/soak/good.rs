@@ -48,8 +48,8 @@ async fn ws(shared: Arc<Shared>, mut rng: Rng) {
     while !shared.stopped() {
         let ch = channel(&shared, &mut rng);
         let url = format!("ws://{}/ws/{ch}?format=json", shared.o.addr);
-        let mut socket = match tokio_tungstenite::connect_async(url.as_str()).await {
-            Ok((s, _)) => s,
+        let mut socket = match crate::ws::connect(&url).await {
+            Ok(s) => s,
             Err(e) => {
                 shared.error("ws", format!("connect: {e}"));
                 tokio::time::sleep(Duration::from_millis(200)).await;
@@ -234,8 +234,8 @@ async fn publish(shared: Arc<Shared>, mut rng: Rng) {
 async fn chat(shared: Arc<Shared>, mut rng: Rng) {
     while !shared.stopped() {
         let url = format!("ws://{}/ws/soak-chat", shared.o.addr);
-        let mut socket = match tokio_tungstenite::connect_async(url.as_str()).await {
-            Ok((s, _)) => s,
+        let mut socket = match crate::ws::connect(&url).await {
+            Ok(s) => s,
             Err(e) => {
                 shared.error("ws-chat", format!("connect: {e}"));
                 tokio::time::sleep(Duration::from_millis(200)).await;
