@@ -1,0 +1,72 @@
+//! What an idle SSE stream makes the engine hold. hyper keeps an 8 KB read
+//! buffer and an 8 KB write buffer per connection (neither can be made
+//! smaller); push's own part, with the rest of hyper's and tokio's (the
+//! connection's task, the stream's state, the response's header map that
+//! hyper keeps for a next request, the keep-alive timer, the socket's
+//! registration), stays under 4.7 KB: 4,464 bytes (with the test's own
+//! client socket, 256) since the answer's header map is sized for its
+//! three headers; 4,792 before. This is the figure behind the README's
+//! account of an idle SSE stream's memory.
+//!
+//! The live heap is counted by a global allocator of this test binary (the
+//! engine runs in-process), so this file holds one test only.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio::io::AsyncReadExt;
+
+#[path = "common/counting.rs"]
+mod counting;
+
+#[global_allocator]
+static ALLOCATOR: counting::Counting = counting::Counting;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_sse_stream_holds_hypers_buffers_and_under_4_7k_more() {
+    // Keep-alive far away: nothing is written while the streams are counted.
+    let server = Server::start_with(|c| c.keepalive = Duration::from_secs(30)).await;
+    // The channel exists and the runtime is warm before counting.
+    let mut warm = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    send_request(&mut warm, "GET", "/sse/idle", &[], b"").await;
+    assert_eq!(read_head(&mut warm).await.0, 200);
+    server.wait_subscribers(1).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let n = 100;
+    let before = counting::live();
+    let mut streams = Vec::new();
+    for _ in 0..n {
+        let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+        send_request(&mut s, "GET", "/sse/idle", &[], b"").await;
+        let (status, _, _) = read_head(&mut s).await;
+        assert_eq!(status, 200);
+        streams.push(s);
+    }
+    server.wait_subscribers(n + 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Counted in-process, so this includes the test's own client socket
+    // (tokio's registration of it, 256 bytes).
+    let per_stream = (counting::live() - before) / n as isize;
+    assert!(
+        per_stream < 16 * 1024 + 4_700,
+        "an idle SSE stream holds {per_stream} bytes"
+    );
+
+    // They are open streams: one publication reaches them all.
+    server.publish("idle", "hello");
+    for mut s in streams {
+        let mut body = Vec::new();
+        while find(&body, b"data: hello\n\n").is_none() {
+            let mut more = [0u8; 1024];
+            let n = tokio::time::timeout(T, s.read(&mut more))
+                .await
+                .expect("the event arrives")
+                .expect("read");
+            assert!(n > 0, "cut short: {}", String::from_utf8_lossy(&body));
+            body.extend_from_slice(&more[..n]);
+        }
+    }
+}
