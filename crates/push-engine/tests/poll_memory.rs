@@ -15,7 +15,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tokio::io::AsyncReadExt;
 
 #[path = "common/counting.rs"]
 mod counting;
@@ -65,21 +64,13 @@ async fn a_waiting_long_poll_holds_hypers_buffers_and_under_6k_more() {
     // They are waiting, not refused: one publication answers them all.
     server.publish("wait", "hello");
     for mut s in polls {
-        let (status, head, mut body) = read_head(&mut s).await;
+        let (status, head, body) = read_head(&mut s).await;
         assert_eq!(status, 200);
         assert_eq!(
             header(&head, "access-control-allow-origin"),
             Some("http://localhost:8080")
         );
-        while find(&body, b"]}").is_none() {
-            let mut more = [0u8; 1024];
-            let n = tokio::time::timeout(T, s.read(&mut more))
-                .await
-                .expect("the answer arrives")
-                .expect("read");
-            assert!(n > 0, "cut short: {}", String::from_utf8_lossy(&body));
-            body.extend_from_slice(&more[..n]);
-        }
+        let body = read_until(&mut s, body, b"]}").await;
         assert!(
             find(&body, b"\"data\":\"hello\"").is_some(),
             "{}",

@@ -16,7 +16,6 @@ mod common;
 use std::time::Duration;
 
 use common::*;
-use tokio::io::AsyncReadExt;
 
 #[path = "common/counting.rs"]
 mod counting;
@@ -58,15 +57,6 @@ async fn an_idle_sse_stream_holds_hypers_buffers_and_under_4_7k_more() {
     // They are open streams: one publication reaches them all.
     server.publish("idle", "hello");
     for mut s in streams {
-        let mut body = Vec::new();
-        while find(&body, b"data: hello\n\n").is_none() {
-            let mut more = [0u8; 1024];
-            let n = tokio::time::timeout(T, s.read(&mut more))
-                .await
-                .expect("the event arrives")
-                .expect("read");
-            assert!(n > 0, "cut short: {}", String::from_utf8_lossy(&body));
-            body.extend_from_slice(&more[..n]);
-        }
+        read_until(&mut s, Vec::new(), b"data: hello\n\n").await;
     }
 }

@@ -106,6 +106,21 @@ pub async fn read_head(stream: &mut TcpStream) -> (u16, Vec<(String, String)>, V
     }
 }
 
+/// Reads from `stream` into `body` (what was read already, the bytes past
+/// a response head) until `needle` is in it, within [`T`]; returns it.
+pub async fn read_until(stream: &mut TcpStream, mut body: Vec<u8>, needle: &[u8]) -> Vec<u8> {
+    let mut buf = [0u8; 1024];
+    while find(&body, needle).is_none() {
+        let n = timeout(T, stream.read(&mut buf))
+            .await
+            .unwrap_or_else(|_| panic!("{:?} within T", String::from_utf8_lossy(needle)))
+            .expect("read");
+        assert!(n > 0, "cut short: {}", String::from_utf8_lossy(&body));
+        body.extend_from_slice(&buf[..n]);
+    }
+    body
+}
+
 /// One request on its own connection (`Connection: close`), read to the end.
 pub async fn request(
     addr: SocketAddr,
