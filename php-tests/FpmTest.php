@@ -5,7 +5,7 @@ declare(strict_types=1);
 namespace Push\Tests;
 
 /**
- * php-fpm workers (Debian's php8.2-fpm, behind nginx) publishing to and
+ * php-fpm workers (the distribution's php-fpm of this PHP, behind nginx) publishing to and
  * waiting on one engine process (bin/push-server) through push.socket.
  */
 final class FpmTest extends PushTestCase
@@ -45,7 +45,7 @@ final class FpmTest extends PushTestCase
             php_admin_value[push.socket] = $this->socket
             php_admin_value[max_execution_time] = 0
             CONF);
-        $this->spawn('fpm', ['/usr/sbin/php-fpm8.2', '-F', '-R', '-y', "$this->dir/fpm.conf", '-c', '/etc/php/8.2/fpm/php.ini']);
+        $this->spawn('fpm', [self::fpmBinary(), '-F', '-R', '-y', "$this->dir/fpm.conf"]);
         self::waitForPort($fpm);
         $web = self::freePort();
         $examples = realpath(self::ROOT . '/examples/fpm');

@@ -123,6 +123,30 @@ abstract class PushTestCase extends TestCase
         return [$status['exitcode'], $out, $err];
     }
 
+    /**
+     * The php-fpm of the PHP running the tests: $PHP_FPM, else the
+     * distribution's versioned binary (Debian: /usr/sbin/php-fpm8.4), else
+     * php-fpm on PATH. Without -c it reads its own php.ini, and the scan
+     * directory PHP_INI_SCAN_DIR names (scripts/test.sh points it at this
+     * build).
+     */
+    protected static function fpmBinary(): string
+    {
+        $version = PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION;
+        $candidates = array_filter([
+            getenv('PHP_FPM') ?: null,
+            "/usr/sbin/php-fpm$version",
+            "/usr/local/sbin/php-fpm",
+            "/usr/sbin/php-fpm",
+        ]);
+        foreach ($candidates as $path) {
+            if (is_executable($path)) {
+                return $path;
+            }
+        }
+        self::fail('no php-fpm for PHP ' . $version . ' (tried ' . implode(', ', $candidates) . '): install php' . $version . '-fpm or set PHP_FPM');
+    }
+
     /** A TCP port nobody listens on (now). */
     protected static function freePort(): int
     {
