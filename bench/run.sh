@@ -57,7 +57,7 @@
 #
 # Needs target/release/libpush.so and target/release/push-loadgen
 # (cargo build --release --workspace); installs nginx, libnginx-mod-nchan,
-# php8.2-fpm, php8.2-redis and redis-server when missing (apt-get).
+# this PHP's php-fpm and phpredis, and redis-server when missing (apt-get).
 source "$(dirname "$0")/../scripts/lib.sh"
 set +e            # a failing run is recorded in the table, not fatal
 set -u -o pipefail
@@ -81,7 +81,9 @@ wants() { [[ " $ONLY " == *" $1 "* ]]; }
 
 [ -f "$SO" ] || die "target/release/libpush.so is missing: run cargo build --release --workspace"
 [ -x "$LOADGEN" ] || die "target/release/push-loadgen is missing: run cargo build --release -p push-bench"
-apt_need nginx libnginx-mod-nchan php8.2-cli php8.2-fpm php8.2-redis redis-server curl
+apt_need nginx libnginx-mod-nchan redis-server curl
+php_need cli fpm redis
+PHP_ETC="/etc/php/$PHP_VER"   # Debian's layout: cli/conf.d, fpm/conf.d, fpm/php.ini
 [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || die "nchan module not found after installing libnginx-mod-nchan"
 
 # Open files: each server and the load generator hold one descriptor per
@@ -167,8 +169,8 @@ children() { cat "/proc/$1/task/$1/children" 2>/dev/null; }
 # PHP with this checkout's libpush.so and nothing else named push: the
 # distribution's conf.d (phpredis etc.) without an installed push.ini.
 mkdir -p "$TMP/php-cli.d" "$TMP/php-fpm.d"
-for f in /etc/php/8.2/cli/conf.d/*.ini; do [[ "$f" == *push* ]] || cp "$f" "$TMP/php-cli.d/"; done
-for f in /etc/php/8.2/fpm/conf.d/*.ini; do [[ "$f" == *push* ]] || cp "$f" "$TMP/php-fpm.d/"; done
+for f in "$PHP_ETC"/cli/conf.d/*.ini; do [[ "$f" == *push* ]] || cp "$f" "$TMP/php-cli.d/"; done
+for f in "$PHP_ETC"/fpm/conf.d/*.ini; do [[ "$f" == *push* ]] || cp "$f" "$TMP/php-fpm.d/"; done
 echo "extension=$SO" > "$TMP/php-cli.d/99-push-bench.ini"
 echo "extension=$SO" > "$TMP/php-fpm.d/99-push-bench.ini"
 export PHP_INI_SCAN_DIR="$TMP/php-cli.d"
@@ -398,7 +400,7 @@ clear_env = no
 php_admin_value[push.socket] = $TMP/push.sock
 php_admin_value[max_execution_time] = 0
 CONF
-    PHP_INI_SCAN_DIR="$TMP/php-fpm.d" /usr/sbin/php-fpm8.2 -F -R -y "$dir/fpm.conf" -c /etc/php/8.2/fpm/php.ini \
+    PHP_INI_SCAN_DIR="$TMP/php-fpm.d" "/usr/sbin/php-fpm$PHP_VER" -F -R -y "$dir/fpm.conf" -c "$PHP_ETC/fpm/php.ini" \
         >>"$RESULTS/logs/fpm.log" 2>&1 &
     FPM_PID=$!
     STARTED+=("$FPM_PID")

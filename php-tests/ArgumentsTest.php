@@ -85,6 +85,7 @@ final class ArgumentsTest extends PushTestCase
     }
 
     /** @dataProvider badCalls */
+    #[\PHPUnit\Framework\Attributes\DataProvider('badCalls')]
     public function testBadArgumentsRaisePhpErrors(callable $call, string $class, string $message): void
     {
         try {

@@ -22,9 +22,12 @@ final class BrowserTest extends PushTestCase
     private $browser;
     /** @var resource */
     private $browserOut;
+    /** Where the browser driver's stderr goes. */
+    private ?string $driverLog = null;
 
     protected function tearDown(): void
     {
+        $this->recordWatched();
         if ($this->browser ?? null) {
             @fwrite($this->browser, "quit\n");
         }
@@ -32,15 +35,26 @@ final class BrowserTest extends PushTestCase
             proc_terminate($proc, SIGKILL);
             proc_close($proc);
         }
+        if ($this->driverLog !== null) {
+            @unlink($this->driverLog);
+        }
         parent::tearDown();
     }
 
-    /** @return array{0: resource, 1: array<int, resource>} */
-    private function spawn(array $cmd, array $env = []): array
+    /**
+     * Starts a process with pipes to its stdin, stdout and stderr (or, with
+     * $stderrFile, its stderr in that file); a failed test shows its state
+     * and last lines.
+     *
+     * @return array{0: resource, 1: array<int, resource>}
+     */
+    private function spawn(string $name, array $cmd, array $env = [], ?string $stderrFile = null): array
     {
-        $proc = proc_open($cmd, [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, self::ROOT, $env + getenv());
-        self::assertIsResource($proc);
+        $err = $stderrFile === null ? ['pipe', 'w'] : ['file', $stderrFile, 'w'];
+        $proc = proc_open($cmd, [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => $err], $pipes, self::ROOT, $env + getenv());
+        self::assertIsResource($proc, $name);
         $this->procs[] = $proc;
+        $this->watch($name, $proc, array_values(array_filter([$pipes[1] ?? null, $pipes[2] ?? null])), $stderrFile === null ? [] : [$stderrFile]);
         return [$proc, $pipes];
     }
 
@@ -56,7 +70,7 @@ final class BrowserTest extends PushTestCase
             if (stream_select($r, $w, $e, 0, 100_000)) {
                 $chunk = fgets($pipe);
                 if ($chunk === false && feof($pipe)) {
-                    break;
+                    self::fail("the process closed its output (it exited?) before a whole line (got: '$buf')");
                 }
                 $buf .= (string) $chunk;
                 if (str_ends_with($buf, "\n")) {
@@ -72,15 +86,19 @@ final class BrowserTest extends PushTestCase
     {
         $engine = self::freePort();
         [, $pipes] = $this->spawn(
+            "examples/$name/server.php",
             [PHP_BINARY, '-d', 'push.socket=' . self::socketPath(), "examples/$name/server.php"],
             ['PUSH_LISTEN' => "127.0.0.1:$engine"],
         );
         $this->engineIn = $pipes[0];
         self::assertStringContainsString("engine on", self::line($pipes[2]));
         $page = self::freePort();
-        $this->spawn([PHP_BINARY, '-S', "127.0.0.1:$page", '-t', "examples/$name"]);
+        $this->spawn('page server', [PHP_BINARY, '-S', "127.0.0.1:$page", '-t', "examples/$name"]);
         self::waitForPort($page);
-        [, $pipes] = $this->spawn(['node', 'e2e/browser.mjs']);
+        // The driver's stderr, with Chromium's own (Playwright's pw:browser
+        // log), goes to a file: a pipe nobody reads could fill and stall it.
+        $this->driverLog = tempnam(sys_get_temp_dir(), 'push-browser-');
+        [, $pipes] = $this->spawn('node e2e/browser.mjs (with Chromium)', ['node', 'e2e/browser.mjs'], ['DEBUG' => 'pw:browser'], $this->driverLog);
         $this->browser = $pipes[0];
         $this->browserOut = $pipes[1];
         return [$engine, $page];
@@ -133,7 +151,7 @@ final class BrowserTest extends PushTestCase
     {
         [$engine, $page] = $this->example('sse');
         $proxyPort = self::freePort();
-        [, $proxy] = $this->spawn([PHP_BINARY, __DIR__ . '/fixtures/proxy.php', (string) $proxyPort, "127.0.0.1:$engine"]);
+        [, $proxy] = $this->spawn('fixtures/proxy.php', [PHP_BINARY, __DIR__ . '/fixtures/proxy.php', (string) $proxyPort, "127.0.0.1:$engine"]);
         self::assertSame('listening', self::line($proxy[1]));
         $this->browser("open reader http://127.0.0.1:$page/index.html?engine=127.0.0.1:$proxyPort");
         $this->publish('m1');

@@ -100,6 +100,7 @@ final class FpmTest extends PushTestCase
 
     protected function tearDown(): void
     {
+        $this->recordWatched();
         foreach ($this->procs as $proc) {
             $status = proc_get_status($proc);
             if ($status['running']) {
@@ -113,12 +114,20 @@ final class FpmTest extends PushTestCase
         parent::tearDown();
     }
 
-    /** @return array<int, resource> */
-    private function spawn(string $name, array $cmd, array $descriptors = [1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']]): array
+    /**
+     * Starts a process; its output goes to $this->dir/NAME.out unless
+     * $descriptors says otherwise, and a failed test shows it.
+     *
+     * @return array<int, resource>
+     */
+    private function spawn(string $name, array $cmd, ?array $descriptors = null): array
     {
-        $proc = proc_open($cmd, $descriptors, $pipes, self::ROOT);
+        $out = "$this->dir/$name.out";
+        $proc = proc_open($cmd, $descriptors ?? [1 => ['file', $out, 'a'], 2 => ['file', $out, 'a']], $pipes, self::ROOT);
         self::assertIsResource($proc, $name);
         $this->procs[$name] = $proc;
+        $logs = ['fpm' => ["$this->dir/fpm.log"], 'nginx' => ["$this->dir/nginx-error.log"]][$name] ?? [];
+        $this->watch($name, $proc, array_values(array_filter($pipes, fn ($p, $fd) => $fd > 0, ARRAY_FILTER_USE_BOTH)), $descriptors === null ? [$out, ...$logs] : $logs);
         return $pipes;
     }
 

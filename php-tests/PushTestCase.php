@@ -10,9 +10,14 @@ abstract class PushTestCase extends TestCase
 {
     /** @var list<resource> bin/push-server processes this test started */
     private array $daemons = [];
+    /** @var list<array{string, resource, list<resource>, list<string>}> */
+    private array $watched = [];
+    /** What the watched processes were doing when the test ended. */
+    private string $watchReport = '';
 
     protected function tearDown(): void
     {
+        $this->recordWatched();
         push_server_stop();
         foreach ($this->daemons as $proc) {
             $status = proc_get_status($proc);
@@ -38,10 +43,71 @@ abstract class PushTestCase extends TestCase
         );
         self::assertIsResource($proc);
         $this->daemons[] = $proc;
+        $this->watch('bin/push-server', $proc, [$pipes[2]]);
         $line = (string) fgets($pipes[2]);
         self::assertMatchesRegularExpression('#listening on http://([0-9.:]+)#', $line);
         preg_match('#http://([0-9.:]+)#', $line, $m);
         return [proc_get_status($proc)['pid'], $socket, $m[1]];
+    }
+
+    /**
+     * Keeps an eye on a process the test started: if the test fails, the
+     * failure is followed by the process's state (running, or how it
+     * ended) and the last lines of its output.
+     *
+     * @param resource $proc
+     * @param list<resource> $streams its output pipes that are still open
+     * @param list<string> $files files its output goes to
+     */
+    protected function watch(string $name, $proc, array $streams = [], array $files = []): void
+    {
+        $this->watched[] = [$name, $proc, $streams, $files];
+    }
+
+    /**
+     * Notes the state and last output of every watched process. Called
+     * first thing in tearDown (a subclass that stops processes before
+     * parent::tearDown() calls it itself), so it sees them before they are
+     * stopped.
+     */
+    protected function recordWatched(): void
+    {
+        foreach ($this->watched as [$name, $proc, $streams, $files]) {
+            $state = 'closed by the test';
+            if (is_resource($proc)) {
+                $s = proc_get_status($proc);
+                $state = match (true) {
+                    $s['running'] => "running (pid {$s['pid']})",
+                    $s['signaled'] => "killed by signal {$s['termsig']}",
+                    default => "exited with status {$s['exitcode']}",
+                };
+            }
+            $out = '';
+            foreach ($streams as $stream) {
+                if (is_resource($stream)) {
+                    stream_set_blocking($stream, false);
+                    $out .= (string) stream_get_contents($stream, 1 << 20);
+                }
+            }
+            foreach ($files as $file) {
+                if (is_readable($file)) {
+                    $out .= "[$file]\n" . file_get_contents($file);
+                }
+            }
+            $lines = array_slice(explode("\n", rtrim($out)), -40);
+            $this->watchReport .= "--- $name: $state\n" . ($out === '' ? '(no output)' : implode("\n", $lines)) . "\n";
+        }
+        $this->watched = [];
+    }
+
+    /** A failed test shows what the processes it started were doing. */
+    protected function onNotSuccessfulTest(\Throwable $t): never
+    {
+        $this->recordWatched();
+        if ($this->watchReport !== '') {
+            fwrite(STDERR, "\n== processes started by the failed test (" . static::class . "):\n$this->watchReport");
+        }
+        throw $t;
     }
 
     /** Runs PHP code as a worker of the engine on $socket; returns its output. */

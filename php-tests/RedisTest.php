@@ -31,10 +31,11 @@ final class RedisTest extends PushTestCase
     {
         $this->redis = proc_open(
             ['redis-server', '--port', (string) $this->redisPort, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-            [1 => ['file', '/dev/null', 'w'], 2 => ['file', '/dev/null', 'w']],
+            [1 => ['pipe', 'w'], 2 => ['pipe', 'w']],
             $pipes,
         );
         self::assertIsResource($this->redis, 'redis-server must be installed (scripts/test.sh installs it)');
+        $this->watch('redis-server', $this->redis, [$pipes[1], $pipes[2]]);
         self::waitForPort($this->redisPort);
     }
 

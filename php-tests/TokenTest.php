@@ -180,6 +180,7 @@ final class TokenTest extends PushTestCase
     }
 
     /** @dataProvider wrongArguments */
+    #[\PHPUnit\Framework\Attributes\DataProvider('wrongArguments')]
     public function testWrongArgumentsAreRefused(callable $call, string $class, string $message): void
     {
         try {

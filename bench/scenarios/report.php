@@ -38,7 +38,7 @@ if (($argv[1] ?? '') === 'meta') {
         'nofile' => (int) $nofile,
         'push_settings' => "bin/push-server --history=$history --history_ttl=$ttl --max_connections=" . ((int) $nofile - 100) . "; every other push.* setting at its default (push.threads = 2, push.channel_buffer = 256, push.max_queue_bytes = 1M)",
         'nchan_settings' => "worker_processes $workers; nchan_message_buffer_length $history; nchan_message_timeout {$ttl}s; nchan_subscriber_first_message newest; nchan_shared_memory_size 256M; listen backlog 4096 (bench/nchan.conf)",
-        'fpm_settings' => "php8.2-fpm pm = static, pm.max_children = $children, behind nginx (fastcgi_buffering off), one worker per connection",
+        'fpm_settings' => 'php' . PHP_MAJOR_VERSION . '.' . PHP_MINOR_VERSION . "-fpm pm = static, pm.max_children = $children, behind nginx (fastcgi_buffering off), one worker per connection",
         'cross_settings' => "engines A and B: bin/push-server with the push settings above plus --broker=redis://127.0.0.1:PORT/0 (push.redis_prefix = push); redis-server --bind 127.0.0.1 --save '' --appendonly no (a fresh one and fresh engines for each run); subscribers connect to B, push-loadgen publishes (POST /publish) to A",
         'loadavg' => implode(' ', array_slice(explode(' ', (string) @file_get_contents('/proc/loadavg')), 0, 3)),
     ], JSON_UNESCAPED_SLASHES), "\n";

@@ -15,6 +15,8 @@ use super::{config, Server, T};
 pub struct RedisServer {
     pub port: u16,
     child: Option<Child>,
+    /// Where its output goes, read back when it fails to start.
+    log: std::path::PathBuf,
 }
 
 impl RedisServer {
@@ -26,7 +28,12 @@ impl RedisServer {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let mut server = RedisServer { port, child: None };
+        let log = std::env::temp_dir().join(format!("push-test-redis-{port}.log"));
+        let mut server = RedisServer {
+            port,
+            child: None,
+            log,
+        };
         server.restart();
         server
     }
@@ -38,18 +45,31 @@ impl RedisServer {
     /// Starts it (again) on the same port, and waits until it answers.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "redis-server is already running");
+        let log = std::fs::File::create(&self.log).expect("a log file for redis-server");
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(Stdio::from(log.try_clone().expect("a second handle")))
+            .stderr(Stdio::from(log))
             .spawn()
             .expect("redis-server must be installed (apt install redis-server; scripts/test.sh does it)");
         self.child = Some(child);
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let started = Instant::now();
         while TcpStream::connect(addr).is_err() {
-            assert!(started.elapsed() < T, "redis-server answers within T");
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!(
+                    "redis-server on port {} exited ({status}) before answering; its last lines:\n{}",
+                    self.port,
+                    self.last_lines()
+                );
+            }
+            assert!(
+                started.elapsed() < T,
+                "redis-server on port {} did not answer within {T:?}; its last lines:\n{}",
+                self.port,
+                self.last_lines()
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
     }
@@ -60,6 +80,13 @@ impl RedisServer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// The last lines redis-server wrote, for failure messages.
+    fn last_lines(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
     }
 
     /// Runs a command with `redis-cli`.
@@ -76,6 +103,7 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
