@@ -137,7 +137,7 @@ pub fn wait(
 /// the socket; `None` if there is none.
 pub fn engine_stats() -> Option<EngineStats> {
     match engine() {
-        Some(engine) => Some(EngineStats::of(engine.hub())),
+        Some(engine) => Some(engine.hub().engine_stats()),
         None => with_client(|c| c.stats(), |_| true).ok(),
     }
 }

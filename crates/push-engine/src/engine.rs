@@ -20,11 +20,8 @@ use crate::error::{Error, Result};
 use crate::hub::{Cursor, Event, Hub, Lost};
 use crate::message::Outgoing;
 use crate::message::{Id, Publication};
+use crate::wait::{resume_at, Waited, WAIT_SLICE};
 use crate::{ipc, process, server};
-
-/// How long a blocking call sleeps before it gives its caller a chance to
-/// handle signals (see [`Engine::wait`]).
-pub const WAIT_SLICE: Duration = Duration::from_millis(50);
 
 /// A running engine. Dropping it stops it (see [`Engine::stop`]). All
 /// methods take `&self`, so it can be shared (`Arc`) with calls in progress.
@@ -46,19 +43,6 @@ struct Parts {
     cancel: CancellationToken,
     server: JoinHandle<()>,
     workers: TaskTracker,
-}
-
-/// What a blocking wait ended with.
-#[derive(Debug)]
-pub struct Waited {
-    /// The message, or `None` if the time ran out (or the wait was interrupted).
-    pub publication: Option<Arc<Publication>>,
-    /// Set if messages after the cursor were lost before this one.
-    pub lost: Option<Lost>,
-    /// Where the next wait must continue from to miss nothing.
-    pub position: Id,
-    /// Whether the caller's interrupt check ended the wait.
-    pub interrupted: bool,
 }
 
 impl Engine {
@@ -315,16 +299,6 @@ impl Engine {
         while stop().is_continue() {
             std::thread::sleep(WAIT_SLICE);
         }
-    }
-}
-
-/// Where a wait that ends with no message leaves the cursor: where it
-/// got to, unless it was told of a loss — then where it started, so the
-/// next wait is told again and reports the loss with its message.
-pub fn resume_at(cursor: Cursor, lost: Option<Lost>, position: Id) -> Id {
-    match (cursor, lost) {
-        (Cursor::After(start), Some(_)) => start,
-        _ => position,
     }
 }
 

@@ -5,42 +5,50 @@
 //!
 //! # Layout
 //!
-//! - [`config`]: every limit, size and timeout, with documented defaults,
-//!   parsed as PHP parses INI values.
-//! - [`cursors`]: per-process cursors of `push_get_message()`, bounded.
+//! Listed bottom-up: each module uses only modules listed before it,
+//! so the graph of top-level modules has no cycle (`tests/layout.rs`
+//! checks it; `docs/layout.md` draws it).
+//!
 //! - [`error`]: the one error enum.
+//! - [`process`]: living in a forking process: pid-bound values, listeners
+//!   closed in children, SIGINT/SIGTERM while serving.
 //! - [`message`]: publications, their ids (epoch + offset), channel and
 //!   event name rules.
-//! - [`hub`]: channels, history rings, fan-out to subscribers, lag recovery
-//!   and loss reporting, collection of idle channels.
-//! - [`metrics`]: connections by transport, deliveries and their latency,
-//!   slow and stalled connections, queued bytes, broker state and
-//!   readiness; the snapshot [`EngineStats`] and the Prometheus text.
-//! - [`api`]: the HTTP router served on `push.listen`: CORS and origins,
-//!   publish, health, readiness and metrics; one error type mapped to
-//!   responses.
+//! - [`config`]: every limit, size and timeout, with documented defaults,
+//!   parsed as PHP parses INI values (the settings table is
+//!   `config/table.rs`).
+//! - [`cursors`]: per-process cursors of `push_get_message()`, bounded.
+//! - [`metrics`]: a recorder the others write to (connections by
+//!   transport, deliveries and their latency, slow and stalled
+//!   connections, queued bytes, broker state and readiness); the snapshot
+//!   [`EngineStats`] and the Prometheus text. It reads nobody.
 //! - [`auth`]: private channels and the signed tokens (HS256 JWT under
 //!   `push.secret`) that grant subscribing and publishing; where a browser
-//!   puts its token.
-//! - [`transport`]: WebSocket, SSE and long-poll as thin adapters over the
-//!   hub; cursors (one id, or a composite for several channels) and the
-//!   per-connection feed bounded in bytes; the accept loop of
-//!   `push.listen` (HTTP/1.1 with bounded request heads, the write-stall
-//!   guard) and the limits counted per connection and per client address.
-//! - [`server`]: `run(listener, hub, shutdown)`; binds nothing itself.
+//!   puts its token. Protocol adapters map their own auth onto its grants.
+//! - [`hub`]: channels, history rings, fan-out to subscribers, lag recovery
+//!   and loss reporting, collection of idle channels; the [`hub::Broker`]
+//!   trait, its view of a shared broker.
+//! - [`wait`]: a blocking wait from a foreign (PHP) thread: its outcome and
+//!   where its cursor goes next.
+//! - [`broker`]: the Redis implementation of [`hub::Broker`].
+//! - [`edge`]: the HTTP side of `push.listen`: the accept loop and its
+//!   limits, the origin check and CORS, the router and its shared state,
+//!   the error answers; below it, the protocols served there, siblings that
+//!   know nothing of each other — push's browser transports
+//!   ([`edge::transport`]: WebSocket, SSE, long-poll) and its HTTP API
+//!   ([`edge::api`]: publish, health, readiness, metrics).
 //! - [`ipc`]: the local socket (`push.socket`) for worker processes: the
 //!   frame format, the engine side (tokio) and the worker side (blocking,
 //!   no threads).
-//! - [`engine`]: a runtime of its own plus the server, driven from a
-//!   foreign (PHP) thread; blocking waits in short slices.
-//! - [`process`]: living in a forking process: pid-bound values, listeners
-//!   closed in children, SIGINT/SIGTERM while serving.
+//! - [`server`]: `run(listener, hub, shutdown)`; binds nothing itself.
+//! - [`engine`]: a runtime of its own plus the server and the local socket,
+//!   driven from a foreign (PHP) thread; blocking waits in short slices.
 
-pub mod api;
 pub mod auth;
 pub mod broker;
 pub mod config;
 pub mod cursors;
+pub mod edge;
 pub mod engine;
 pub mod error;
 pub mod hub;
@@ -49,11 +57,12 @@ pub mod message;
 pub mod metrics;
 pub mod process;
 pub mod server;
-pub mod transport;
+pub mod wait;
 
 pub use config::Config;
-pub use engine::{Engine, Waited};
+pub use engine::Engine;
 pub use error::{Error, Result};
-pub use hub::{Cursor, Event, Hub, HubStats, Lost, Subscription};
+pub use hub::{Cursor, Event, Hub, Lost, Subscription};
 pub use message::{Id, Outgoing, Publication};
-pub use metrics::{BrokerState, EngineStats, Metrics};
+pub use metrics::{BrokerState, EngineStats, HubStats, Metrics};
+pub use wait::Waited;

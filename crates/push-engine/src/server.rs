@@ -8,11 +8,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::api::{self, AppState};
-use crate::broker;
+use crate::edge::limits::Limits;
+use crate::edge::listen;
+use crate::edge::{self, AppState};
 use crate::hub::Hub;
-use crate::transport::limits::Limits;
-use crate::transport::listen;
 
 /// Serves `listener` until `shutdown` resolves; then stops accepting, closes
 /// every subscription (WebSockets get a close frame, SSE streams end,
@@ -26,11 +25,7 @@ pub async fn run(
     // With a shared broker, one task applies what every engine publishes.
     let stop_broker = CancellationToken::new();
     if let Some(broker) = hub.broker() {
-        tokio::spawn(broker::redis::run(
-            hub.clone(),
-            broker.clone(),
-            stop_broker.clone(),
-        ));
+        tokio::spawn(broker.clone().run(hub.clone(), stop_broker.clone()));
     }
     let _stop_broker = stop_broker.drop_guard();
     let tasks = TaskTracker::new();
@@ -46,7 +41,7 @@ pub async fn run(
     let stop = CancellationToken::new();
     let serve = listen::serve(
         listener,
-        api::app(state),
+        edge::app(state),
         limits,
         metrics,
         config,

@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::*;
 use push_engine::ipc::client::Client;
 use push_engine::metrics::{prometheus, Transport};
-use push_engine::{BrokerState, Config, Cursor, Engine, EngineStats, Id, Outgoing};
+use push_engine::{BrokerState, Config, Cursor, Engine, Id, Outgoing};
 use tokio::time::Instant;
 
 /// `GET /metrics` from loopback: 200 in the 0.0.4 text format.
@@ -77,7 +77,7 @@ async fn connection_gauges_count_each_transport_and_return_to_zero() {
     assert_eq!(value(&text, "push_subscriptions"), 5.0, "1 + 2 + 1 + 1");
     assert_eq!(value(&text, "push_channels"), 3.0, "news, sport, quiet");
     // push_stats() reads the same figures.
-    let stats = EngineStats::of(&server.hub);
+    let stats = server.hub.engine_stats();
     assert_eq!(
         (
             stats.connections.ws,
@@ -215,7 +215,7 @@ async fn deliveries_and_the_latency_histogram_count_every_message_handed_out() {
             assert_eq!(sum, 0.0);
         }
     }
-    assert_eq!(EngineStats::of(&server.hub).deliveries, (4 * N - 1) as u64);
+    assert_eq!(server.hub.engine_stats().deliveries, (4 * N - 1) as u64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -284,7 +284,7 @@ async fn a_slow_consumer_is_counted_once_as_slow_then_as_dropped() {
     );
     drop(fast);
     until(&server, "push_connections{transport=\"sse\"}", 0.0).await;
-    assert_eq!(EngineStats::of(&server.hub).drops, 1);
+    assert_eq!(server.hub.engine_stats().drops, 1);
     drop(slow);
 }
 
@@ -318,7 +318,7 @@ async fn readiness_follows_the_broker_state() {
         1.0
     );
     assert_eq!(value(&text, "push_broker_state{state=\"memory\"}"), 0.0);
-    assert!(!EngineStats::of(&server.hub).ready);
+    assert!(!server.hub.engine_stats().ready);
     // Liveness is another question: still alive.
     assert_eq!(get(server.addr, "/health").await.status, 200);
 
@@ -341,14 +341,14 @@ async fn readiness_follows_the_broker_state() {
     );
     let text = scrape(&server).await;
     assert_eq!(value(&text, "push_broker_reconnects_total"), 1.0);
-    let stats = EngineStats::of(&server.hub);
+    let stats = server.hub.engine_stats();
     assert!(stats.ready);
     assert_eq!(stats.broker, BrokerState::Connected);
     assert_eq!(stats.broker_reconnects, 1);
 
     // Shutting down: not ready, whatever the broker.
     server.hub.close_all();
-    assert!(!EngineStats::of(&server.hub).ready);
+    assert!(!server.hub.engine_stats().ready);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -437,7 +437,7 @@ fn workers_are_counted_and_read_the_figures() {
     assert_eq!(stats.hub.publications, 1);
     assert_eq!(
         stats,
-        EngineStats::of(engine.hub()),
+        engine.hub().engine_stats(),
         "the engine's own figures"
     );
     let metrics = engine.hub().metrics();
@@ -452,5 +452,5 @@ fn workers_are_counted_and_read_the_figures() {
         std::thread::sleep(Duration::from_millis(5));
     }
     engine.stop();
-    assert!(!EngineStats::of(engine.hub()).ready, "stopped");
+    assert!(!engine.hub().engine_stats().ready, "stopped");
 }

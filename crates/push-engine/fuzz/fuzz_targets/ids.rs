@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use push_engine::hub::Cursor;
 use push_engine::message::validate_channel;
-use push_engine::transport::cursor::{composite, CursorSpec};
+use push_engine::edge::transport::cursor::{composite, CursorSpec};
 use push_engine::Id;
 
 fuzz_target!(|data: &[u8]| {

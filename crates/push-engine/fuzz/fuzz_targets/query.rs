@@ -9,7 +9,7 @@ use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use push_engine::hub::Cursor;
 use push_engine::message::validate_channel;
-use push_engine::transport::{poll, Query, Wanted};
+use push_engine::edge::transport::{poll, Query, Wanted};
 use push_engine::Config;
 
 fuzz_target!(|data: &[u8]| {

@@ -24,7 +24,6 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap};
 use tokio::time::Instant;
 
-use crate::api::error::ApiError;
 use crate::config::{AuthMode, Config};
 pub use token::{Claims, TokenError};
 
@@ -70,26 +69,6 @@ pub enum Refusal {
     CookieOrigin(String),
     /// A valid token that does not grant this channel.
     NotGranted(String),
-}
-
-impl From<Refusal> for ApiError {
-    fn from(r: Refusal) -> ApiError {
-        match r {
-            Refusal::NoSecret(c) => ApiError::Forbidden(format!(
-                "channel {c:?} is private and push.secret is not set: private channels cannot be used"
-            )),
-            Refusal::Missing(c) => ApiError::Token(format!(
-                "channel {c:?} is private: a token is required (?token=, the push.auth_cookie cookie, or Authorization: Bearer)"
-            )),
-            Refusal::Invalid(e) => ApiError::Token(e.to_string()),
-            Refusal::CookieOrigin(o) => ApiError::Forbidden(format!(
-                "the token cookie is not accepted from origin {o:?}: list it in push.allowed_origins, or pass ?token="
-            )),
-            Refusal::NotGranted(c) => {
-                ApiError::Forbidden(format!("the token does not grant channel {c:?}"))
-            }
-        }
-    }
 }
 
 /// Where a token came from.

@@ -34,9 +34,9 @@ type HmacSha256 = Hmac<Sha256>;
 /// The one header push writes.
 pub const HEADER: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
-/// The shortest secret accepted: RFC 7518 §3.2 requires an HS256 key of at
-/// least the hash's size, 256 bits.
-pub const MIN_SECRET_LEN: usize = 32;
+/// The shortest secret accepted (defined with the setting, in
+/// [`crate::config`]).
+pub use crate::config::MIN_SECRET_LEN;
 
 /// What a verified token grants.
 #[derive(Debug, Clone, PartialEq)]

@@ -10,3 +10,39 @@
 pub mod redis;
 
 pub use self::redis::Redis;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::Result;
+use crate::hub::{Broker, Cursor, Hub, Snapshot};
+use crate::message::{Id, Outgoing};
+
+impl Broker for Redis {
+    fn url(&self) -> &str {
+        Redis::url(self)
+    }
+
+    fn publish<'a>(&'a self, channel: &'a str, msg: &'a Outgoing) -> BoxFuture<'a, Result<Id>> {
+        Box::pin(Redis::publish(self, channel, msg))
+    }
+
+    fn read<'a>(&'a self, channel: &'a str, cursor: Cursor) -> BoxFuture<'a, Result<Snapshot>> {
+        Box::pin(Redis::read(self, channel, cursor))
+    }
+
+    fn touch<'a>(&'a self, channels: &'a [Arc<str>]) -> BoxFuture<'a, Result<()>> {
+        Box::pin(Redis::touch(self, channels))
+    }
+
+    fn touch_interval(&self) -> Duration {
+        Redis::touch_interval(self)
+    }
+
+    fn run(self: Arc<Self>, hub: Hub, cancel: CancellationToken) -> BoxFuture<'static, ()> {
+        Box::pin(redis::run(hub, self, cancel))
+    }
+}

@@ -6,7 +6,10 @@ use std::fmt;
 use std::time::Duration;
 
 use super::parse::{parse_positive_size, parse_secs};
-use crate::auth::token::MIN_SECRET_LEN;
+
+/// The shortest secret accepted: RFC 7518 §3.2 requires an HS256 key of at
+/// least the hash's size, 256 bits.
+pub const MIN_SECRET_LEN: usize = 32;
 
 /// The key that signs subscription tokens. Its `Debug` form hides it, so a
 /// configuration can be logged.

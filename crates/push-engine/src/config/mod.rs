@@ -14,7 +14,7 @@ mod parse;
 mod patterns;
 mod table;
 
-pub use auth::{AuthMode, Secret};
+pub use auth::{AuthMode, Secret, MIN_SECRET_LEN};
 pub use parse::{parse_bool, parse_quantity};
 pub use patterns::Patterns;
 pub use table::{SECRET_SETTINGS, SETTINGS};

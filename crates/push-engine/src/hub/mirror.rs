@@ -101,10 +101,11 @@ impl Hub {
         // published meanwhile is applied to it rather than passed over.
         self.channel(name)?;
         if !self.covers(name, cursor) {
-            // Boxed: the broker's read is a large future, and without the
-            // box every caller's future (a waiting long-poll, a connection's
-            // task) would be that much larger, with or without a broker.
-            if let Ok(snap) = Box::pin(broker.read(name, cursor)).await {
+            // The broker's read is boxed ([`Broker`] returns boxed
+            // futures): a large future that would otherwise sit inline in
+            // every caller's (a waiting long-poll, a connection's task),
+            // with or without a broker.
+            if let Ok(snap) = broker.read(name, cursor).await {
                 self.merge(name, snap, Merge::Backfill)?;
             }
         }

@@ -4,6 +4,7 @@
 //! Lock order: the channel map, then one channel's state. Neither is held
 //! across an `.await`.
 
+mod broker;
 mod channel;
 mod mirror;
 mod subscription;
@@ -16,15 +17,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
+pub use broker::Broker;
 pub use channel::Lost;
 pub use mirror::{Applied, Merge, Numbered, Snapshot};
 pub use subscription::{Event, Subscription};
 
-use crate::broker::Redis;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::message::{validate_channel, validate_event, Id, Outgoing, Publication};
-use crate::metrics::{BrokerState, Metrics};
+use crate::metrics::{BrokerState, EngineStats, HubStats, Metrics};
 use channel::Channel;
 
 /// Where a new subscription starts.
@@ -56,7 +57,7 @@ struct Inner {
     closed: std::sync::atomic::AtomicBool,
     /// The shared broker this hub mirrors, if any (else ids and history
     /// are this process's own).
-    broker: Option<Arc<Redis>>,
+    broker: Option<Arc<dyn Broker>>,
 }
 
 /// A monotonic counter or gauge.
@@ -90,22 +91,6 @@ pub(crate) struct Stats {
     pub(crate) lagged: Counter,
     pub(crate) lost: Counter,
     pub(crate) collected: Counter,
-}
-
-/// A snapshot of the hub's figures.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct HubStats {
-    pub channels: u64,
-    pub subscribers: u64,
-    pub publications: u64,
-    pub history_messages: u64,
-    pub history_bytes: u64,
-    /// Times a subscriber fell behind the channel buffer and recovered from history.
-    pub lagged: u64,
-    /// Times a subscriber was told that messages were lost.
-    pub lost: u64,
-    /// Idle channels collected so far.
-    pub collected: u64,
 }
 
 /// Hands out epochs: microseconds since the Unix epoch, strictly increasing
@@ -142,11 +127,11 @@ impl Hub {
     /// A hub that mirrors a shared broker: publications go through the
     /// broker, which numbers them, and come back through
     /// [`Hub::apply`] (see `broker::redis::run`).
-    pub fn with_broker(config: Arc<Config>, broker: Arc<Redis>) -> Self {
+    pub fn with_broker(config: Arc<Config>, broker: Arc<dyn Broker>) -> Self {
         Self::build(config, Some(broker))
     }
 
-    fn build(config: Arc<Config>, broker: Option<Arc<Redis>>) -> Self {
+    fn build(config: Arc<Config>, broker: Option<Arc<dyn Broker>>) -> Self {
         let metrics = Arc::new(Metrics::default());
         if broker.is_some() {
             metrics.set_broker(BrokerState::Disconnected);
@@ -165,7 +150,7 @@ impl Hub {
     }
 
     /// The shared broker, if this hub mirrors one.
-    pub fn broker(&self) -> Option<&Arc<Redis>> {
+    pub fn broker(&self) -> Option<&Arc<dyn Broker>> {
         self.inner.broker.as_ref()
     }
 
@@ -357,6 +342,12 @@ impl Hub {
             lost: s.lost.get(),
             collected: s.collected.get(),
         }
+    }
+
+    /// The engine's figures now: the hub's own and what its [`Metrics`]
+    /// recorded (`push_stats()`, `php --ri push`, `GET /metrics`).
+    pub fn engine_stats(&self) -> EngineStats {
+        EngineStats::new(self.stats(), self.metrics(), self.is_closed())
     }
 
     pub(crate) fn lock_channels(&self) -> MutexGuard<'_, HashMap<Arc<str>, Arc<Channel>>> {

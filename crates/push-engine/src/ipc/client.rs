@@ -11,11 +11,11 @@ use bytes::{BufMut, Bytes, BytesMut};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::*;
-use crate::engine::{Waited, WAIT_SLICE};
 use crate::error::Error;
 use crate::hub::{Cursor, Lost};
 use crate::message::{Id, Outgoing, Publication};
 use crate::metrics::EngineStats;
+use crate::wait::{Waited, WAIT_SLICE};
 
 /// A connection to the engine.
 #[derive(Debug)]

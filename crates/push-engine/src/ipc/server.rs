@@ -15,11 +15,11 @@ use tokio_util::task::TaskTracker;
 
 use super::*;
 use crate::config::Config;
-use crate::engine::resume_at;
 use crate::error::Error;
 use crate::hub::{Cursor, Event, Hub};
 use crate::message::Outgoing;
-use crate::metrics::{EngineStats, Transport};
+use crate::metrics::Transport;
+use crate::wait::resume_at;
 
 /// Binds `config.socket`: replaces a stale socket file, refuses when an
 /// engine answers on it or when the path is not a socket, then applies
@@ -245,7 +245,7 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
                 }
             }
             STATS => {
-                let json = serde_json::to_vec(&EngineStats::of(&hub)).unwrap_or_default();
+                let json = serde_json::to_vec(&hub.engine_stats()).unwrap_or_default();
                 frame(R_STATS, |b| b.put_slice(&json))
             }
             _ => return,

@@ -31,7 +31,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 pub use labels::{BrokerState, Limit, Transport};
-pub use stats::{Connections, EngineStats};
+pub use stats::{Connections, EngineStats, HubStats};
 
 /// Upper bounds of the delivery latency buckets, in seconds; a last bucket
 /// (`+Inf`) takes the rest.

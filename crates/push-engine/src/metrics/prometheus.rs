@@ -3,8 +3,7 @@
 
 use std::fmt::Write;
 
-use super::{BrokerState, EngineStats, Limit, Transport, LATENCY_BOUNDS};
-use crate::hub::Hub;
+use super::{BrokerState, EngineStats, Limit, Metrics, Transport, LATENCY_BOUNDS};
 
 /// The `Content-Type` of [`render`]'s output.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -14,10 +13,9 @@ const LE: [&str; LATENCY_BOUNDS.len()] = [
     "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5",
 ];
 
-/// The hub's metrics as a scrape answer.
-pub fn render(hub: &Hub) -> String {
-    let stats = EngineStats::of(hub);
-    let m = hub.metrics();
+/// The figures (`stats`, with the latencies and counts `m` recorded) as a
+/// scrape answer.
+pub fn render(stats: &EngineStats, m: &Metrics) -> String {
     let latency = Transport::ALL.map(|t| (t, m.latency(t)));
     let mut out = Text(String::with_capacity(8192));
 
@@ -233,18 +231,20 @@ impl Text {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::config::Config;
+    use crate::metrics::HubStats;
 
     /// Every line is a comment (`# HELP` / `# TYPE` of the family that
     /// follows) or a sample `name{labels} value` of a declared family.
     #[test]
     fn the_output_is_well_formed() {
-        let hub = Hub::new(Arc::new(Config::default()));
-        hub.publish("news", crate::Outgoing::new("x")).unwrap();
-        let text = render(&hub);
+        let m = Metrics::new();
+        let hub = HubStats {
+            channels: 1,
+            publications: 1,
+            ..Default::default()
+        };
+        let text = render(&EngineStats::new(hub, &m, false), &m);
         let mut declared: Vec<(String, String)> = Vec::new();
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("# TYPE ") {

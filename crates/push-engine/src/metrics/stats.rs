@@ -3,8 +3,23 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{BrokerState, Transport};
-use crate::hub::{Hub, HubStats};
+use super::{BrokerState, Metrics, Transport};
+
+/// A snapshot of the hub's figures (the hub fills it: [`crate::Hub::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HubStats {
+    pub channels: u64,
+    pub subscribers: u64,
+    pub publications: u64,
+    pub history_messages: u64,
+    pub history_bytes: u64,
+    /// Times a subscriber fell behind the channel buffer and recovered from history.
+    pub lagged: u64,
+    /// Times a subscriber was told that messages were lost.
+    pub lost: u64,
+    /// Idle channels collected so far.
+    pub collected: u64,
+}
 
 /// Connections by transport.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,11 +57,12 @@ pub struct EngineStats {
 }
 
 impl EngineStats {
-    /// The figures of `hub` now.
-    pub fn of(hub: &Hub) -> EngineStats {
-        let m = hub.metrics();
+    /// The figures now: the hub's (`hub`), with what `m` recorded;
+    /// `closed` once the hub no longer takes subscriptions. The hub puts
+    /// them together: [`crate::Hub::engine_stats`].
+    pub fn new(hub: HubStats, m: &Metrics, closed: bool) -> EngineStats {
         EngineStats {
-            hub: hub.stats(),
+            hub,
             connections: Connections {
                 ws: m.connections(Transport::Ws),
                 sse: m.connections(Transport::Sse),
@@ -59,7 +75,7 @@ impl EngineStats {
             queued_bytes: m.queued_bytes(),
             broker: m.broker(),
             broker_reconnects: m.broker_reconnects(),
-            ready: m.is_ready() && !hub.is_closed(),
+            ready: m.is_ready() && !closed,
         }
     }
 }

@@ -57,7 +57,11 @@ impl RedisServer {
         let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
         let started = Instant::now();
         while TcpStream::connect(addr).is_err() {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!(
                     "redis-server on port {} exited ({status}) before answering; its last lines:\n{}",
                     self.port,

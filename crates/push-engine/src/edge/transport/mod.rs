@@ -1,16 +1,12 @@
 //! The browser transports — WebSocket, SSE, long-poll — as thin adapters
 //! over the hub. Each parses what the request asks for ([`Wanted::parse`]),
-//! subscribes, and writes a [`feed::Feed`] in its own framing. Below them,
-//! [`listen`] accepts and serves the connections of `push.listen`, each
-//! wrapped by [`io`] and counted by [`limits`].
+//! subscribes, and writes a [`feed::Feed`] in its own framing. The
+//! connections they are served on are the edge's ([`crate::edge::listen`]).
 
 mod coalesce;
 pub mod cursor;
 pub mod feed;
 mod gate;
-pub mod io;
-pub mod limits;
-pub mod listen;
 pub mod poll;
 pub mod sse;
 pub mod ws;
@@ -19,9 +15,9 @@ use std::time::Duration;
 
 use axum::http::HeaderMap;
 
-use crate::api::error::ApiError;
 use crate::auth::{self, Access};
 use crate::config::Config;
+use crate::edge::error::ApiError;
 use crate::hub::{Cursor, Hub, Subscription};
 use crate::message::validate_channel;
 use cursor::CursorSpec;

@@ -32,8 +32,8 @@ use super::cursor::composite;
 use super::feed::{Feed, Item};
 use super::gate::Gate;
 use super::{Query as Pairs, Wanted};
-use crate::api::error::ApiError;
-use crate::api::AppState;
+use crate::edge::error::ApiError;
+use crate::edge::AppState;
 use crate::message::Id;
 use crate::metrics::{Connection, Metrics, Transport};
 

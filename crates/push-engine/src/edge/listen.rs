@@ -29,8 +29,8 @@ use tokio_util::task::TaskTracker;
 
 use super::io::{Peer, StallGuard};
 use super::limits::Limits;
-use crate::api::edge::Edge;
 use crate::config::Config;
+use crate::edge::service::Edge;
 use crate::metrics::{Limit, Metrics};
 
 /// Serves `app` on `listener` until `stop` is cancelled and every

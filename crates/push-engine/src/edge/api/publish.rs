@@ -1,70 +1,25 @@
-//! The HTTP side of `push.listen`: the router (behind the origin check and
-//! CORS of [`edge`]), `POST /publish`, `GET /health`; `GET /ready` and `GET /metrics` are in
-//! [`ops`]. The transports live in [`crate::transport`].
-
-pub mod edge;
-pub mod error;
-pub mod ops;
+//! `POST /publish/{channel}`: publishing from any language, guarded by
+//! `push.publish_token` (or, without one, open to loopback peers only).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::body::{to_bytes, HttpBody};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
-use tokio_util::task::TaskTracker;
 
-use crate::hub::Hub;
+use crate::edge::error::ApiError;
+use crate::edge::io::Peer;
+use crate::edge::transport;
+use crate::edge::AppState;
 use crate::message::Outgoing;
 use crate::metrics::Limit;
-use crate::transport::io::Peer;
-use crate::transport::limits::Limits;
-use crate::transport::{self, poll, sse, ws};
-use edge::Edge;
-use error::ApiError;
-
-/// What every handler shares.
-#[derive(Debug, Clone)]
-pub struct AppState {
-    pub hub: Hub,
-    /// Tasks that outlive their request (upgraded WebSockets), waited for
-    /// at shutdown.
-    pub tasks: TaskTracker,
-    /// What is counted per connection and per client address.
-    pub limits: Arc<Limits>,
-}
-
-/// The service of `push.listen`: the router behind the origin check, CORS
-/// and JSON errors ([`edge`]).
-pub fn app(state: AppState) -> Edge {
-    let router = Router::new()
-        .route("/", get(ws::root))
-        .route("/ws", get(ws::channels))
-        .route("/ws/{*channel}", get(ws::channel))
-        .route("/sse", get(sse::channels))
-        .route("/sse/{*channel}", get(sse::channel))
-        .route("/poll/{*channel}", get(poll::poll))
-        .route("/publish/{*channel}", post(publish))
-        .route("/health", get(health))
-        .route("/ready", get(ops::ready))
-        .route("/metrics", get(ops::metrics))
-        .fallback(|| async { ApiError::NotFound })
-        .with_state(state.clone());
-    Edge::new(router, state)
-}
-
-async fn health(State(state): State<AppState>) -> Json<Value> {
-    let stats = state.hub.stats();
-    Json(json!({ "status": "ok", "channels": stats.channels, "subscribers": stats.subscribers }))
-}
 
 /// `POST /publish/{channel}[?event=name]`: the body is the message.
 /// Requires `Authorization: Bearer <push.publish_token>`; with no token
 /// configured, only loopback peers may publish.
-async fn publish(
+pub async fn publish(
     State(state): State<AppState>,
     ConnectInfo(Peer(peer)): ConnectInfo<Peer>,
     Path(channel): Path<String>,
@@ -114,7 +69,11 @@ fn body_error(e: &axum::Error, max: usize) -> ApiError {
     ApiError::TooLarge(max)
 }
 
-fn authorize(token: &str, headers: &HeaderMap, peer: SocketAddr) -> Result<(), ApiError> {
+pub(crate) fn authorize(
+    token: &str,
+    headers: &HeaderMap,
+    peer: SocketAddr,
+) -> Result<(), ApiError> {
     if token.is_empty() {
         return if peer.ip().to_canonical().is_loopback() {
             Ok(())

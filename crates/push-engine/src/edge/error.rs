@@ -5,6 +5,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use crate::auth::Refusal;
 use crate::error::Error;
 
 #[derive(Debug)]
@@ -36,6 +37,27 @@ impl From<Error> for ApiError {
                 ApiError::Unavailable(e.to_string())
             }
             e => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// A refusal of [`crate::auth`] as the answer the client gets.
+impl From<Refusal> for ApiError {
+    fn from(r: Refusal) -> ApiError {
+        match r {
+            Refusal::NoSecret(c) => ApiError::Forbidden(format!(
+                "channel {c:?} is private and push.secret is not set: private channels cannot be used"
+            )),
+            Refusal::Missing(c) => ApiError::Token(format!(
+                "channel {c:?} is private: a token is required (?token=, the push.auth_cookie cookie, or Authorization: Bearer)"
+            )),
+            Refusal::Invalid(e) => ApiError::Token(e.to_string()),
+            Refusal::CookieOrigin(o) => ApiError::Forbidden(format!(
+                "the token cookie is not accepted from origin {o:?}: list it in push.allowed_origins, or pass ?token="
+            )),
+            Refusal::NotGranted(c) => {
+                ApiError::Forbidden(format!("the token does not grant channel {c:?}"))
+            }
         }
     }
 }

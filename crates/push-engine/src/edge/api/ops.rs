@@ -1,7 +1,7 @@
-//! What operators and load balancers ask: `GET /ready` (open to all, as
-//! probes expect) and `GET /metrics` (loopback peers, or any peer with
-//! `Authorization: Bearer <push.publish_token>` when a token is set).
-//! `GET /health` (liveness) is in the parent module.
+//! What operators and load balancers ask: `GET /health` (liveness) and
+//! `GET /ready` (open to all, as probes expect), and `GET /metrics`
+//! (loopback peers, or any peer with `Authorization: Bearer
+//! <push.publish_token>` when a token is set).
 
 use std::net::SocketAddr;
 
@@ -10,11 +10,12 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
+use serde_json::{json, Value};
 
-use super::error::ApiError;
-use super::AppState;
-use crate::metrics::{prometheus, BrokerState, EngineStats};
-use crate::transport::io::Peer;
+use crate::edge::error::ApiError;
+use crate::edge::io::Peer;
+use crate::edge::AppState;
+use crate::metrics::{prometheus, BrokerState};
 
 /// The body of `GET /ready`, in this order.
 #[derive(Serialize)]
@@ -25,11 +26,18 @@ struct Readiness {
     reason: Option<&'static str>,
 }
 
+/// `GET /health`: 200 while the engine runs, with its channel and
+/// subscriber counts.
+pub async fn health(State(state): State<AppState>) -> Json<Value> {
+    let stats = state.hub.stats();
+    Json(json!({ "status": "ok", "channels": stats.channels, "subscribers": stats.subscribers }))
+}
+
 /// `GET /ready`: 200 `{"status":"ready","broker":…}` when the engine takes
 /// traffic, else 503 `{"status":"not ready","broker":…,"reason":…}`.
 pub async fn ready(State(state): State<AppState>) -> Response {
     let hub = &state.hub;
-    let stats = EngineStats::of(hub);
+    let stats = hub.engine_stats();
     let (status, body) = if stats.ready {
         let body = Readiness {
             status: "ready",
@@ -64,7 +72,8 @@ pub async fn metrics(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     may_scrape(&state.hub.config().publish_token, &headers, peer)?;
-    let mut response = prometheus::render(&state.hub).into_response();
+    let stats = state.hub.engine_stats();
+    let mut response = prometheus::render(&stats, state.hub.metrics()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(prometheus::CONTENT_TYPE),
@@ -84,7 +93,7 @@ fn may_scrape(token: &str, headers: &HeaderMap, peer: SocketAddr) -> Result<(), 
             "metrics for other hosts need push.publish_token (sent as a bearer token)".into(),
         ));
     }
-    super::authorize(token, headers, peer)
+    super::publish::authorize(token, headers, peer)
 }
 
 fn no_store(response: &mut Response) {

@@ -25,11 +25,11 @@ use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, Response};
 use tokio::time::Instant;
 
-use super::io::Peer;
 use super::Query as Pairs;
-use crate::api::error::ApiError;
-use crate::api::AppState;
 use crate::auth;
+use crate::edge::error::ApiError;
+use crate::edge::io::Peer;
+use crate::edge::AppState;
 use crate::hub::{Cursor, Event};
 use crate::message::{validate_channel, Id};
 use crate::metrics::{Batch, Transport};

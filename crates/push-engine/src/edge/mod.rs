@@ -1,0 +1,64 @@
+//! The HTTP edge of `push.listen`: what every request goes through and
+//! what it is routed to.
+//!
+//! - [`listen`]: the accept loop (HTTP/1.1 with bounded request heads),
+//!   each connection wrapped by [`io`] (the write-stall guard) and counted
+//!   by [`limits`] (per connection and per client address);
+//! - [`service`]: the origin check, CORS, and axum's own errors as JSON,
+//!   around the router;
+//! - [`error`]: the one error type of every handler, mapped to answers;
+//! - the router ([`app`]) and what its handlers share ([`AppState`]);
+//! - below them, the protocols served on the same port, siblings that know
+//!   nothing of each other: push's own browser [`transport`]s (WebSocket,
+//!   SSE, long-poll) and the HTTP [`api`] (publish, health, readiness,
+//!   metrics).
+
+pub mod api;
+pub mod error;
+pub mod io;
+pub mod limits;
+pub mod listen;
+pub mod service;
+pub mod transport;
+
+use std::sync::Arc;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio_util::task::TaskTracker;
+
+use crate::hub::Hub;
+use error::ApiError;
+use limits::Limits;
+use service::Edge;
+use transport::{poll, sse, ws};
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub hub: Hub,
+    /// Tasks that outlive their request (upgraded WebSockets), waited for
+    /// at shutdown.
+    pub tasks: TaskTracker,
+    /// What is counted per connection and per client address.
+    pub limits: Arc<Limits>,
+}
+
+/// The service of `push.listen`: the router behind the origin check, CORS
+/// and JSON errors ([`edge`]).
+pub fn app(state: AppState) -> Edge {
+    let router = Router::new()
+        .route("/", get(ws::root))
+        .route("/ws", get(ws::channels))
+        .route("/ws/{*channel}", get(ws::channel))
+        .route("/sse", get(sse::channels))
+        .route("/sse/{*channel}", get(sse::channel))
+        .route("/poll/{*channel}", get(poll::poll))
+        .route("/publish/{*channel}", post(api::publish::publish))
+        .route("/health", get(api::ops::health))
+        .route("/ready", get(api::ops::ready))
+        .route("/metrics", get(api::ops::metrics))
+        .fallback(|| async { ApiError::NotFound })
+        .with_state(state.clone());
+    Edge::new(router, state)
+}
