@@ -7,8 +7,10 @@ namespace Push\Tests;
 /**
  * The documentation runs: every PHP snippet of README.md and docs/*.md
  * fenced as ```php run is run in a fresh php process with this build, with
- * assertions on, and must exit 0 and write nothing to stderr. A snippet
- * that cannot run alone is fenced ```php and is not run.
+ * assertions on, and must exit 0 and write nothing to stderr; every shell
+ * snippet fenced as ```sh run is run by bash (-e, -o pipefail) in the
+ * repository's root, with this build, and must exit 0. A snippet that
+ * cannot run alone is fenced ```php or ```sh and is not run.
  *
  * Also: the push_stats() table of docs/operations.md lists exactly the keys
  * push_stats() returns (crates/push-engine/tests/docs_settings.rs checks the
@@ -32,9 +34,9 @@ final class DocsTest extends PushTestCase
     }
 
     /**
-     * The runnable snippets of $text: [first code line's number, code].
+     * The runnable snippets of $text: [first code line's number, code, language].
      *
-     * @return list<array{int, string}>
+     * @return list<array{int, string, string}>
      */
     public static function extract(string $text): array
     {
@@ -42,34 +44,36 @@ final class DocsTest extends PushTestCase
         $lines = explode("\n", $text);
         $start = null;
         $code = [];
+        $lang = 'php';
         foreach ($lines as $i => $line) {
             if ($start === null) {
-                if (preg_match('/^```php\s+run\s*$/', $line)) {
+                if (preg_match('/^```(php|sh)\s+run\s*$/', $line, $m)) {
                     $start = $i + 2;
+                    $lang = $m[1];
                     $code = [];
                 }
                 continue;
             }
             if (preg_match('/^```\s*$/', $line)) {
-                $snippets[] = [$start, implode("\n", $code) . "\n"];
+                $snippets[] = [$start, implode("\n", $code) . "\n", $lang];
                 $start = null;
                 continue;
             }
             $code[] = $line;
         }
         if ($start !== null) {
-            $snippets[] = [$start, 'unterminated'];
+            $snippets[] = [$start, 'unterminated', $lang];
         }
         return $snippets;
     }
 
-    /** @return array<string, array{string, int, string}> "file:line" => [file, line, code] */
+    /** @return array<string, array{string, int, string, string}> "file:line" => [file, line, code, language] */
     public static function snippets(): array
     {
         $all = [];
         foreach (self::pages() as $page) {
-            foreach (self::extract((string) file_get_contents(self::ROOT . "/$page")) as [$line, $code]) {
-                $all["$page:$line"] = [$page, $line, $code];
+            foreach (self::extract((string) file_get_contents(self::ROOT . "/$page")) as [$line, $code, $lang]) {
+                $all["$page:$line"] = [$page, $line, $code, $lang];
             }
         }
         return $all;
@@ -79,9 +83,14 @@ final class DocsTest extends PushTestCase
      * @dataProvider snippets
      */
     #[\PHPUnit\Framework\Attributes\DataProvider('snippets')]
-    public function testSnippet(string $page, int $line, string $code): void
+    public function testSnippet(string $page, int $line, string $code, string $lang): void
     {
-        self::assertNotSame('unterminated', $code, "$page:$line: the ```php run fence is not closed");
+        self::assertNotSame('unterminated', $code, "$page:$line: the ```$lang run fence is not closed");
+        if ($lang === 'sh') {
+            [$status, $out, $err] = self::command(['bash', '-e', '-o', 'pipefail', '-c', 'cd ' . escapeshellarg(realpath(self::ROOT)) . "\n" . $code], 60);
+            self::assertSame(0, $status, "$page:$line: the snippet failed (exit $status)\n--- stdout\n$out\n--- stderr\n$err");
+            return;
+        }
         // The file PHP runs is "<?php\n" + the snippet, so its line N is the snippet's line N - 1.
         $offset = $line - 2;
         if (str_starts_with($code, '<?php')) {
@@ -113,8 +122,8 @@ final class DocsTest extends PushTestCase
             self::assertContains($page, $found, "$page has no ```php run snippet");
         }
         self::assertSame(
-            [[3, "echo 1;\n"], [9, "echo 2;\n"]],
-            self::extract("text\n```php run\necho 1;\n```\n```php\nnot run\n```\n```php run\necho 2;\n```\n"),
+            [[3, "echo 1;\n", 'php'], [9, "echo 2;\n", 'php'], [12, "true\n", 'sh']],
+            self::extract("text\n```php run\necho 1;\n```\n```php\nnot run\n```\n```php run\necho 2;\n```\n```sh run\ntrue\n```\n"),
         );
     }
 
