@@ -6,7 +6,10 @@ namespace Push\Tests;
 
 /**
  * php-fpm workers (the distribution's php-fpm of this PHP, behind nginx) publishing to and
- * waiting on one engine process (bin/push-server) through push.socket.
+ * waiting on one engine process (bin/push-server) through push.socket — configured from the
+ * deployment recipe of docs/deploying.md (examples/fpm/pool.conf, examples/fpm/nginx.conf,
+ * the ExecStart of examples/push-server.service), with only ports, paths and the user
+ * substituted, so the recipe is what this test runs.
  */
 final class FpmTest extends PushTestCase
 {
@@ -18,6 +21,7 @@ final class FpmTest extends PushTestCase
     private string $socket;
     private string $engine;
     private string $web;
+    private string $probe;
     /** @var array<string, resource> */
     private array $procs = [];
 
@@ -29,26 +33,36 @@ final class FpmTest extends PushTestCase
         $this->engine = $this->startEngineDaemon();
         $fpm = self::freePort();
         $root = posix_getuid() === 0;
-        $user = $root ? "user = root\ngroup = root\n" : '';
+        // The pool of the recipe (examples/fpm/pool.conf), with this test's
+        // port, socket, user, and fewer workers recycled sooner.
+        $pool = self::recipe('examples/fpm/pool.conf', [
+            'listen = 127.0.0.1:9000' => "listen = 127.0.0.1:$fpm",
+            'php_admin_value[push.socket] = /run/push/push.sock' => "php_admin_value[push.socket] = $this->socket",
+            'pm.max_children = 4' => 'pm.max_children = ' . self::WORKERS,
+            'pm.max_requests = 500' => 'pm.max_requests = ' . self::MAX_REQUESTS,
+            "user = www-data\ngroup = www-data\n" => $root ? "user = root\ngroup = root\n" : '',
+        ]);
         file_put_contents("$this->dir/fpm.conf", <<<CONF
             [global]
             error_log = $this->dir/fpm.log
             daemonize = no
             pid = $this->dir/fpm.pid
-            [www]
-            {$user}listen = 127.0.0.1:$fpm
-            pm = static
-            pm.max_children = {$this->workers()}
-            pm.max_requests = {$this->maxRequests()}
-            clear_env = no
-            catch_workers_output = yes
-            php_admin_value[push.socket] = $this->socket
-            php_admin_value[max_execution_time] = 0
-            CONF);
+
+            CONF . $pool);
         $this->spawn('fpm', [self::fpmBinary(), '-F', '-R', '-y', "$this->dir/fpm.conf"]);
         self::waitForPort($fpm);
         $web = self::freePort();
-        $examples = realpath(self::ROOT . '/examples/fpm');
+        $probe = self::freePort();
+        // The site of the recipe (examples/fpm/nginx.conf), with this test's
+        // ports and paths; fastcgi_params beside nginx.conf, as in /etc/nginx.
+        $site = self::recipe('examples/fpm/nginx.conf', [
+            'listen 80;' => "listen 127.0.0.1:$web;",
+            'root /opt/push/examples/fpm;' => 'root ' . realpath(self::ROOT . '/examples/fpm') . ';',
+            'server 127.0.0.1:9000;' => "server 127.0.0.1:$fpm;",
+            'server 127.0.0.1:8080;' => "server $this->engine;",
+        ]);
+        file_put_contents("$this->dir/site.conf", $site);
+        copy('/etc/nginx/fastcgi_params', "$this->dir/fastcgi_params");
         $fixtures = realpath(__DIR__ . '/fixtures');
         $nginxUser = $root ? 'user root;' : '';
         file_put_contents("$this->dir/nginx.conf", <<<CONF
@@ -65,20 +79,13 @@ final class FpmTest extends PushTestCase
                 proxy_temp_path $this->dir/proxy;
                 uwsgi_temp_path $this->dir/uwsgi;
                 scgi_temp_path $this->dir/scgi;
+                include $this->dir/site.conf;
                 server {
-                    listen 127.0.0.1:$web;
-                    root $examples;
+                    listen 127.0.0.1:$probe;
                     location = /probe.php {
-                        include /etc/nginx/fastcgi_params;
+                        include fastcgi_params;
                         fastcgi_param SCRIPT_FILENAME $fixtures/fpm-probe.php;
                         fastcgi_pass 127.0.0.1:$fpm;
-                    }
-                    location ~ \.php$ {
-                        include /etc/nginx/fastcgi_params;
-                        fastcgi_param SCRIPT_FILENAME \$document_root\$fastcgi_script_name;
-                        fastcgi_pass 127.0.0.1:$fpm;
-                        fastcgi_buffering off;
-                        fastcgi_read_timeout 60s;
                     }
                 }
             }
@@ -86,16 +93,24 @@ final class FpmTest extends PushTestCase
         $this->spawn('nginx', ['/usr/sbin/nginx', '-c', "$this->dir/nginx.conf", '-p', $this->dir]);
         self::waitForPort($web);
         $this->web = "127.0.0.1:$web";
+        $this->probe = "127.0.0.1:$probe";
     }
 
-    private function workers(): int
+    /**
+     * A recipe file of the repository with each of $replace's keys replaced
+     * by its value; fails if a key is not in the file, so the recipe and
+     * this test cannot drift apart.
+     *
+     * @param array<string, string> $replace
+     */
+    private static function recipe(string $path, array $replace): string
     {
-        return self::WORKERS;
-    }
-
-    private function maxRequests(): int
-    {
-        return self::MAX_REQUESTS;
+        $text = (string) file_get_contents(self::ROOT . '/' . $path);
+        foreach ($replace as $from => $to) {
+            self::assertSame(1, substr_count($text, $from), "$path holds '$from' once (FpmTest substitutes it)");
+            $text = str_replace($from, $to, $text);
+        }
+        return $text;
     }
 
     protected function tearDown(): void
@@ -131,20 +146,38 @@ final class FpmTest extends PushTestCase
         return $pipes;
     }
 
-    /** Starts bin/push-server on $this->socket; returns its HTTP address. */
+    /**
+     * Starts the engine as examples/push-server.service does (its ExecStart,
+     * with this PHP, this checkout and this test's socket), on $listen;
+     * returns its HTTP address.
+     */
     private function startEngineDaemon(string $listen = '127.0.0.1:0'): string
     {
-        $pipes = $this->spawn('engine', [PHP_BINARY, 'bin/push-server', "--listen=$listen", "--socket=$this->socket"], [2 => ['pipe', 'w']]);
+        $unit = (string) file_get_contents(self::ROOT . '/examples/push-server.service');
+        self::assertMatchesRegularExpression('#^RuntimeDirectory=push$#m', $unit);
+        self::assertMatchesRegularExpression('#^LimitNOFILE=\d+$#m', $unit);
+        self::assertSame(1, preg_match('#^ExecStart=(.*)$#m', $unit, $m), 'the unit has one ExecStart');
+        $replace = [
+            '/usr/bin/php' => PHP_BINARY,
+            '/opt/push/bin/push-server' => 'bin/push-server',
+            '--listen=127.0.0.1:8080' => "--listen=$listen",
+            '--socket=/run/push/push.sock' => "--socket=$this->socket",
+        ];
+        $cmd = preg_split('/\s+/', trim($m[1]));
+        self::assertSame(array_keys($replace), array_values(array_intersect($cmd, array_keys($replace))), 'the unit\'s ExecStart holds what FpmTest substitutes');
+        $cmd = array_map(fn (string $part): string => $replace[$part] ?? $part, $cmd);
+        $pipes = $this->spawn('engine', $cmd, [2 => ['pipe', 'w']]);
         $line = (string) fgets($pipes[2]);
         self::assertMatchesRegularExpression('#listening on http://([0-9.:]+)#', $line);
         preg_match('#http://([0-9.:]+)#', $line, $m);
         return $m[1];
     }
 
-    private function get(string $path): array
+    private function get(string $path, ?string $host = null): array
     {
+        $host ??= $this->web;
         $ctx = stream_context_create(['http' => ['ignore_errors' => true, 'timeout' => 30]]);
-        $body = file_get_contents("http://$this->web$path", false, $ctx);
+        $body = file_get_contents("http://$host$path", false, $ctx);
         preg_match('#^HTTP/\S+ (\d+)#', $http_response_header[0] ?? '', $m);
         return [(int) ($m[1] ?? 0), (string) $body, $http_response_header ?? []];
     }
@@ -207,7 +240,7 @@ final class FpmTest extends PushTestCase
 
     public function testAWorkerStartsNoThreads(): void
     {
-        [$status, $body] = $this->get('/probe.php');
+        [$status, $body] = $this->get('/probe.php', $this->probe);
         self::assertSame(200, $status, $body);
         $probe = json_decode($body, true, 512, JSON_THROW_ON_ERROR);
         self::assertSame(1, $probe['before']);
@@ -248,6 +281,13 @@ final class FpmTest extends PushTestCase
         self::assertSame('next', $answer['data']);
         [$status] = $this->get('/poll.php?channel=bad%20name');
         self::assertSame(400, $status);
+
+        // The engine's own endpoints through the same nginx site (one origin).
+        [$status, $body] = $this->get('/poll/live?timeout=0');
+        self::assertSame(200, $status, $body);
+        self::assertSame($next, json_decode($body, true)['cursor']);
+        [$status] = $this->get('/publish/live');
+        self::assertSame(403, $status, 'nginx does not proxy POST /publish');
     }
 
     public function testEngineKilledAndRestartedWhileWorkersPublish(): void

@@ -5,7 +5,7 @@
 //! hyper keeps for a next request, the keep-alive timer, the socket's
 //! registration), stays under 4.7 KB: 4,464 bytes (with the test's own
 //! client socket, 256) since the answer's header map is sized for its
-//! three headers; 4,792 before. This is the figure behind the README's
+//! three headers; 4,792 before. This is the figure behind docs/performance.md's
 //! account of an idle SSE stream's memory.
 //!
 //! The live heap is counted by a global allocator of this test binary (the
