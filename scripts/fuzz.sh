@@ -3,7 +3,7 @@
 # stable toolchain: no sanitizer, debug assertions on) and runs each for
 # FUZZ_SECONDS (default 10) from its committed seeds; fails on the first
 # crash, whose input cargo-fuzz keeps in crates/push-engine/fuzz/artifacts/.
-# Longer runs: README, "Fuzzing".
+# Longer runs: docs/testing.md, "Fuzzing".
 source "$(dirname "$0")/lib.sh"
 seconds="${FUZZ_SECONDS:-10}"
 apt_need g++

@@ -1,5 +1,5 @@
 //! The figures in the Prometheus text exposition format, version 0.0.4
-//! (`GET /metrics`). Every metric is listed in the README.
+//! (`GET /metrics`). Every metric is listed in docs/operations.md (a test keeps them in step).
 
 use std::fmt::Write;
 

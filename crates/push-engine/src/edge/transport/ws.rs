@@ -9,7 +9,7 @@
 //! `push.coalesce` ago waits out the rest of it before its next batch
 //! (`coalesce.rs`).
 //!
-//! Close codes (also in the README):
+//! Close codes (also in docs/browsers.md):
 //! - 1001 going away: the engine is shutting down; reconnect with `?lastEventId=`.
 //! - 1007 a text frame was not UTF-8; 1008 publishing is not allowed here,
 //!   or faster than `push.client_publish_rate`; 1009 a message exceeded
@@ -54,7 +54,7 @@ use crate::hub::Hub;
 use crate::message::Outgoing;
 use crate::metrics::{Batch, Limit, Transport};
 
-/// Close codes of push's own (4000–4999), documented in the README.
+/// Close codes of push's own (4000–4999), documented in docs/browsers.md.
 pub const CLOSE_LOST: u16 = 4001;
 pub use crate::auth::CLOSE_EXPIRED;
 pub const CLOSE_SLOW: u16 = 4008;
