@@ -17,4 +17,11 @@ else
     confd="$(php --ini | sed -n 's/^Scan for additional .ini files in: //p')"
     printf 'extension=push.so\n' | $sudo tee "$confd/20-push.ini" >/dev/null
 fi
-php -m | grep -qx push && say "push is enabled: $(php -r 'echo phpversion("push");')"
+# grep reads all of php -m's output (grep -q would stop early, and php,
+# writing into a closed pipe, exits 255, which pipefail reports).
+if php -m | grep -x push >/dev/null; then
+    say "push is enabled: $(php -r 'echo phpversion("push");')"
+else
+    say "push.so is installed in $dir, but php -m does not list push"
+    exit 1
+fi
