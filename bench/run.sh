@@ -174,7 +174,7 @@ for f in "$PHP_ETC"/fpm/conf.d/*.ini; do [[ "$f" == *push* ]] || cp "$f" "$TMP/p
 echo "extension=$SO" > "$TMP/php-cli.d/99-push-bench.ini"
 echo "extension=$SO" > "$TMP/php-fpm.d/99-push-bench.ini"
 export PHP_INI_SCAN_DIR="$TMP/php-cli.d"
-php -m | grep -qx push || die "php does not load $SO"
+php -m | grep -x push >/dev/null || die "php does not load $SO"
 
 # record KIND JSON: one line of latest.json ({"kind":KIND, …JSON}).
 record() {
