@@ -127,6 +127,9 @@ pub struct Setting {
     pub name: &'static str,
     pub default: &'static str,
     pub doc: &'static str,
+    /// The lowest and highest value of a number (a count, a size or
+    /// seconds); `None` for a setting that is not a number.
+    pub range: Option<(f64, f64)>,
     apply: fn(&mut Config, &str) -> Result<(), String>,
     show: fn(&Config) -> String,
 }
