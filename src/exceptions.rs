@@ -97,7 +97,7 @@ pub fn from_engine(func: &str, e: &Error) -> PhpException {
         | Error::InvalidEvent(_)
         | Error::MessageTooLarge { .. }
         | Error::UnknownSetting(_) => ce::value_error(),
-        Error::NotRunning { .. } | Error::Socket { .. } => {
+        Error::NotRunning { .. } | Error::Socket { .. } | Error::SocketPermission { .. } => {
             get(&CONNECTION_EXCEPTION).unwrap_or_else(push_exception)
         }
         Error::Timeout { .. } => get(&TIMEOUT_EXCEPTION).unwrap_or_else(push_exception),

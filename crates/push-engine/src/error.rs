@@ -43,6 +43,9 @@ pub enum Error {
     #[error("no push engine runs in this process and none answers on {socket}: start one with push_serve() (bin/push-server) or push_server_start()")]
     NotRunning { socket: String },
 
+    #[error("permission denied on the local socket {socket}: this process's user may not connect to the push engine (see push.socket_group and push.socket_mode)")]
+    SocketPermission { socket: String },
+
     #[error("the push engine is shutting down")]
     ShuttingDown,
 

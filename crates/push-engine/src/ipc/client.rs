@@ -50,6 +50,11 @@ impl Client {
                     after: connect_timeout,
                 })
             }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return Err(Error::SocketPermission {
+                    socket: path.to_owned(),
+                })
+            }
             Err(_) => return Err(not_running()),
         }
         let mut client = Client {
@@ -359,6 +364,7 @@ fn decode_error(mut r: Reader) -> Error {
         code::INVALID_CHANNEL => Error::InvalidChannel(message),
         code::INVALID_EVENT => Error::InvalidEvent(message),
         code::SHUTTING_DOWN => Error::ShuttingDown,
+        code::BROKER => Error::Broker(message),
         _ => Error::Protocol(message),
     }
 }

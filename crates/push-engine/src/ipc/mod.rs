@@ -56,6 +56,8 @@ pub mod code {
     pub const INVALID_EVENT: u8 = 4;
     pub const TOO_MANY_CHANNELS: u8 = 5;
     pub const SHUTTING_DOWN: u8 = 6;
+    /// The Redis broker is unavailable; the message is the reason.
+    pub const BROKER: u8 = 7;
 }
 
 /// Builds one frame.
@@ -137,6 +139,7 @@ pub fn error_code(e: &Error) -> u8 {
         Error::InvalidEvent(_) => code::INVALID_EVENT,
         Error::TooManyChannels(_) => code::TOO_MANY_CHANNELS,
         Error::ShuttingDown => code::SHUTTING_DOWN,
+        Error::Broker(_) => code::BROKER,
         _ => code::BAD_REQUEST,
     }
 }

@@ -188,7 +188,11 @@ fn error_frame(e: &Error) -> Bytes {
             Error::TooManyChannels(max) => b.put_u32(*max as u32),
             _ => {}
         }
-        b.put_slice(e.to_string().as_bytes());
+        match e {
+            // The reason only: the worker says it as the engine would.
+            Error::Broker(reason) => b.put_slice(reason.as_bytes()),
+            e => b.put_slice(e.to_string().as_bytes()),
+        }
     })
 }
 
