@@ -70,7 +70,7 @@ final class ErrorCausesTest extends PushTestCase
         self::assertSame(0, $code, $err);
         self::assertSame('2000 2000', $out);
         self::assertSame(
-            "push: warning: the open-files limit is 2000 (raised from 256), hard limit 2000, below the 10064 that push.max_connections (10000) needs: "
+            "push: warning: the open-files limit is 2000 (raised from 256), hard limit 2000, below the 11088 that push.max_connections (10000) with push.max_workers (1024) needs: "
             . "raise it (ulimit -n, or LimitNOFILE= in the systemd unit)\n",
             $err,
         );

@@ -83,7 +83,9 @@ final class SettingsBoundsTest extends PushTestCase
             rmdir($dir); // fails (a warning) if a socket file was left behind
             PHP, [], 120.0);
         self::assertSame(0, $code, "the walk was cut short:\n$out\n$err");
-        self::assertSame('', $err);
+        // An engine started with the most connections may say the open-files
+        // limit is too low for them; nothing else goes to stderr.
+        self::assertSame('', preg_replace('/^push: warning: the open-files limit is .*\n/m', '', $err));
         $lines = explode("\n", trim($out));
         $ranges = [];
         foreach ($lines as $line) {

@@ -66,8 +66,11 @@ impl Engine {
     /// happens before this returns, so a port in use is an error here.
     pub fn start(config: Config) -> Result<Engine> {
         config.validate()?;
-        let needed = config.max_connections as u64 + process::SPARE_FILES;
-        let why = format!("push.max_connections ({})", config.max_connections);
+        let needed = (config.max_connections + config.max_workers) as u64 + process::SPARE_FILES;
+        let why = format!(
+            "push.max_connections ({}) with push.max_workers ({})",
+            config.max_connections, config.max_workers
+        );
         if let Some(warning) = process::raise_open_files(needed, &why) {
             eprintln!("{warning}");
         }

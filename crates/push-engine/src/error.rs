@@ -46,6 +46,9 @@ pub enum Error {
     #[error("permission denied on the local socket {socket}: this process's user may not connect to the push engine (see push.socket_group and push.socket_mode)")]
     SocketPermission { socket: String },
 
+    #[error("the push engine on {socket} refused the connection: push.max_workers ({max}) connections are open on its local socket")]
+    TooManyWorkers { socket: String, max: usize },
+
     #[error("the push engine is shutting down")]
     ShuttingDown,
 

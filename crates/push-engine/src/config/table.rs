@@ -306,6 +306,18 @@ pub const SETTINGS: &[Setting] = &[
         "long-polls waiting at once from one address, loopback exempt (more: 429)",
         count(1, MAX_COUNT)
     ),
+    setting!(
+        max_workers,
+        "1024",
+        "most connections on push.socket at once (more: refused with an error)",
+        count(1, MAX_COUNT)
+    ),
+    setting!(
+        socket_idle_timeout,
+        "300",
+        "seconds a connection on push.socket may stay idle before the engine closes it",
+        secs(0.01, MAX_SECS)
+    ),
 ];
 
 /// Settings whose values are credentials: never echoed in errors or shown

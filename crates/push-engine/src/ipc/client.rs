@@ -71,7 +71,13 @@ impl Client {
                 client.engine_pid = r.u32()?;
                 Ok(client)
             }
-            R_ERROR => Err(decode_error(r)),
+            R_ERROR => Err(match decode_error(r) {
+                Error::TooManyWorkers { max, .. } => Error::TooManyWorkers {
+                    socket: path.to_owned(),
+                    max,
+                },
+                e => e,
+            }),
             _ => Err(Error::Protocol(format!(
                 "unexpected answer {kind:#x} to HELLO"
             ))),
@@ -355,6 +361,12 @@ fn decode_error(mut r: Reader) -> Error {
                 max: max as usize,
             };
         }
+    }
+    if code == code::TOO_MANY_WORKERS {
+        return Error::TooManyWorkers {
+            socket: String::new(),
+            max: r.u32().unwrap_or(0) as usize,
+        };
     }
     if code == code::TOO_MANY_CHANNELS {
         return Error::TooManyChannels(r.u32().unwrap_or(0) as usize);

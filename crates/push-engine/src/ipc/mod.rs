@@ -58,6 +58,8 @@ pub mod code {
     pub const SHUTTING_DOWN: u8 = 6;
     /// The Redis broker is unavailable; the message is the reason.
     pub const BROKER: u8 = 7;
+    /// push.max_workers connections are open; `u32` max, then the message.
+    pub const TOO_MANY_WORKERS: u8 = 8;
 }
 
 /// Builds one frame.
@@ -140,6 +142,7 @@ pub fn error_code(e: &Error) -> u8 {
         Error::TooManyChannels(_) => code::TOO_MANY_CHANNELS,
         Error::ShuttingDown => code::SHUTTING_DOWN,
         Error::Broker(_) => code::BROKER,
+        Error::TooManyWorkers { .. } => code::TOO_MANY_WORKERS,
         _ => code::BAD_REQUEST,
     }
 }
