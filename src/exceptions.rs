@@ -108,6 +108,7 @@ pub fn from_engine(func: &str, e: &Error) -> PhpException {
         | Error::Runtime(_)
         | Error::AlreadyRunning(_)
         | Error::ShuttingDown
+        | Error::Forked { .. }
         | Error::SocketInUse(_)
         | Error::Protocol(_)
         | Error::Broker(_) => push_exception(),

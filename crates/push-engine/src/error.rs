@@ -49,6 +49,9 @@ pub enum Error {
     #[error("the push engine on {socket} refused the connection: push.max_workers ({max}) connections are open on its local socket")]
     TooManyWorkers { socket: String, max: usize },
 
+    #[error("this wait began in process {pid}: a forked child cannot go on with it (call push_get_message() again)")]
+    Forked { pid: u32 },
+
     #[error("the push engine is shutting down")]
     ShuttingDown,
 

@@ -70,8 +70,9 @@ const SLOTS: usize = 16;
 static LISTENERS: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
 static ATFORK: Once = Once::new();
 
-/// Registers a listening socket to be closed in forked children. Returns
-/// false if all slots are taken (the socket then stays open in children).
+/// Registers a socket (a listener, a worker's connection) to be closed in
+/// forked children. Returns false if all slots are taken (the socket then
+/// stays open in children).
 pub fn close_in_children(fd: RawFd) -> bool {
     ATFORK.call_once(|| {
         // SAFETY: registers a plain function with no captured state.
