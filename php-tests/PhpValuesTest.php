@@ -105,4 +105,21 @@ final class PhpValuesTest extends PushTestCase
         self::assertSame(['1-1', 'c', null, 'd', false], [$m->id, $m->channel, $m->event, $m->data, $m->lost]);
         self::assertSame('d', (string) $m);
     }
+
+    /** A worker's push_send() keeps 'binary' over push.socket, as the engine process does. */
+    public function testBinaryGoesThroughTheLocalSocket(): void
+    {
+        [, $socket, $addr] = $this->daemon();
+        $out = self::worker($socket, <<<'PHP'
+            $first = push_send('b', 'x');
+            push_send('b', 'looks like text', ['binary' => true]);
+            push_send('b', 'text', ['binary' => false, 'event' => 'e']);
+            echo $first;
+            PHP);
+        [, $body] = self::httpGet($addr, "/poll/b?since=$out&timeout=0");
+        $messages = json_decode($body, true, 512, JSON_THROW_ON_ERROR)['messages'];
+        self::assertSame(['base64', null], array_map(fn ($m) => $m['encoding'] ?? null, $messages));
+        self::assertSame('looks like text', base64_decode($messages[0]['data']));
+        self::assertSame(['text', 'e'], [$messages[1]['data'], $messages[1]['event']]);
+    }
 }

@@ -139,7 +139,8 @@ impl Client {
     }
 
     pub fn publish(&mut self, channel: &str, msg: &Outgoing) -> Result<Id, Error> {
-        let request = frame(PUBLISH, |b| {
+        let kind = if msg.binary { PUBLISH_BINARY } else { PUBLISH };
+        let request = frame(kind, |b| {
             put_str(b, channel.as_bytes());
             put_str(b, msg.event.as_deref().unwrap_or("").as_bytes());
             b.put_slice(&msg.data);

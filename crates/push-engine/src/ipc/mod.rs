@@ -11,6 +11,7 @@
 //! | 0x02 | PUBLISH | channel (`u8` len + bytes), event (`u8` len + bytes, 0 = none), data (rest) |
 //! | 0x03 | WAIT | channel, cursor (`u8` 0 = live, 1 = after + id), `u32` timeout ms |
 //! | 0x04 | STATS | — |
+//! | 0x05 | PUBLISH_BINARY | as PUBLISH; the data is sent as binary even if it is UTF-8 |
 //!
 //! | type | answer | payload |
 //! |---|---|---|
@@ -38,6 +39,9 @@ pub const HELLO: u8 = 0x01;
 pub const PUBLISH: u8 = 0x02;
 pub const WAIT: u8 = 0x03;
 pub const STATS: u8 = 0x04;
+/// PUBLISH of a message marked binary (push_send()'s `binary` option);
+/// a plain PUBLISH stays what older engines know.
+pub const PUBLISH_BINARY: u8 = 0x05;
 pub const R_HELLO: u8 = 0x81;
 pub const R_PUBLISHED: u8 = 0x82;
 pub const R_MESSAGE: u8 = 0x83;

@@ -281,10 +281,12 @@ async fn connection(
                     "this engine speaks protocol {VERSION}"
                 ))),
             },
-            PUBLISH => match publish(&hub, payload).await {
-                Ok(id) => frame(R_PUBLISHED, |b| put_id(b, id)),
-                Err(e) => error_frame(&e),
-            },
+            PUBLISH | PUBLISH_BINARY => {
+                match publish(&hub, payload, kind == PUBLISH_BINARY).await {
+                    Ok(id) => frame(R_PUBLISHED, |b| put_id(b, id)),
+                    Err(e) => error_frame(&e),
+                }
+            }
             WAIT => {
                 let request = parse_wait(payload);
                 match request {
@@ -312,8 +314,11 @@ async fn connection(
     }
 }
 
-async fn publish(hub: &Hub, payload: Bytes) -> Result<Id, Error> {
-    let (channel, msg) = parse_publish(payload)?;
+async fn publish(hub: &Hub, payload: Bytes, binary: bool) -> Result<Id, Error> {
+    let (channel, mut msg) = parse_publish(payload)?;
+    if binary {
+        msg = msg.binary();
+    }
     Ok(hub.send(&channel, msg).await?.id)
 }
 
