@@ -95,7 +95,7 @@ final class EngineTest extends PushTestCase
     {
         $proc = proc_open([PHP_BINARY, dirname(__DIR__) . '/bin/push-server', '--listen=127.0.0.1:0', '--socket=' . self::socketPath()], [2 => ['pipe', 'w']], $pipes);
         self::assertIsResource($proc);
-        $line = fgets($pipes[2]);
+        $line = self::firstLine($pipes[2]);
         if (!preg_match('#^push: engine listening on http://127\.0\.0\.1:(\d+) \(pid \d+\), workers on unix:/\S+\.sock, broker memory;#', (string) $line)) {
             posix_kill(proc_get_status($proc)['pid'], SIGKILL); // leave no daemon behind
             proc_close($proc);

@@ -167,7 +167,7 @@ final class FpmTest extends PushTestCase
         self::assertSame(array_keys($replace), array_values(array_intersect($cmd, array_keys($replace))), 'the unit\'s ExecStart holds what FpmTest substitutes');
         $cmd = array_map(fn (string $part): string => $replace[$part] ?? $part, $cmd);
         $pipes = $this->spawn('engine', $cmd, [2 => ['pipe', 'w']]);
-        $line = (string) fgets($pipes[2]);
+        $line = self::firstLine($pipes[2]);
         self::assertMatchesRegularExpression('#listening on http://([0-9.:]+)#', $line);
         preg_match('#http://([0-9.:]+)#', $line, $m);
         return $m[1];

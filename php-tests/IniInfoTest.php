@@ -49,6 +49,8 @@ final class IniInfoTest extends PushTestCase
             'push.request_timeout' => '10',
             'push.client_publish_rate' => '20',
             'push.max_poll_waiters_per_ip' => '64',
+            'push.max_workers' => '1024',
+            'push.socket_idle_timeout' => '300',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

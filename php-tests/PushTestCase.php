@@ -44,7 +44,7 @@ abstract class PushTestCase extends TestCase
         self::assertIsResource($proc);
         $this->daemons[] = $proc;
         $this->watch('bin/push-server', $proc, [$pipes[2]]);
-        $line = (string) fgets($pipes[2]);
+        $line = self::firstLine($pipes[2]);
         self::assertMatchesRegularExpression('#listening on http://([0-9.:]+)#', $line);
         preg_match('#http://([0-9.:]+)#', $line, $m);
         return [proc_get_status($proc)['pid'], $socket, $m[1]];
@@ -108,6 +108,21 @@ abstract class PushTestCase extends TestCase
             fwrite(STDERR, "\n== processes started by the failed test (" . static::class . "):\n$this->watchReport");
         }
         throw $t;
+    }
+
+    /**
+     * The first line an engine writes to stderr that is not a warning (an
+     * engine warns first when, for one, the open-files limit is lower than
+     * its settings need).
+     *
+     * @param resource $pipe
+     */
+    protected static function firstLine($pipe): string
+    {
+        do {
+            $line = (string) fgets($pipe);
+        } while (str_starts_with($line, 'push: warning:'));
+        return $line;
     }
 
     /** Runs PHP code as a worker of the engine on $socket; returns its output. */

@@ -97,9 +97,10 @@ pub fn from_engine(func: &str, e: &Error) -> PhpException {
         | Error::InvalidEvent(_)
         | Error::MessageTooLarge { .. }
         | Error::UnknownSetting(_) => ce::value_error(),
-        Error::NotRunning { .. } | Error::Socket { .. } => {
-            get(&CONNECTION_EXCEPTION).unwrap_or_else(push_exception)
-        }
+        Error::NotRunning { .. }
+        | Error::Socket { .. }
+        | Error::SocketPermission { .. }
+        | Error::TooManyWorkers { .. } => get(&CONNECTION_EXCEPTION).unwrap_or_else(push_exception),
         Error::Timeout { .. } => get(&TIMEOUT_EXCEPTION).unwrap_or_else(push_exception),
         Error::InvalidSetting { .. }
         | Error::TooManyChannels(_)
@@ -107,6 +108,7 @@ pub fn from_engine(func: &str, e: &Error) -> PhpException {
         | Error::Runtime(_)
         | Error::AlreadyRunning(_)
         | Error::ShuttingDown
+        | Error::Forked { .. }
         | Error::SocketInUse(_)
         | Error::Protocol(_)
         | Error::Broker(_) => push_exception(),

@@ -6,7 +6,7 @@
 //! PHP. Its string form is the data, so tutorial code such as
 //! `echo "data: $message\n\n"` works unchanged.
 
-use std::ffi::c_char;
+use std::ffi::{c_char, CStr};
 use std::panic::AssertUnwindSafe;
 use std::ptr;
 use std::sync::atomic::{AtomicPtr, Ordering};
@@ -206,6 +206,17 @@ extern "C" fn construct(ex: &mut ExecuteData, _retval: &mut Zval) {
         let Some(this) = ex.This.object_mut() else {
             return;
         };
+        if read(this, c"id").is_some() {
+            // Built already: refuse once, as PHP refuses to write a
+            // readonly property twice (instead of one error per property).
+            PhpException::new(
+                "Cannot modify readonly property Push\\Message::$id".into(),
+                0,
+                ext_php_rs::zend::ce::error(),
+            )
+            .throw();
+            return;
+        }
         let event = (!event.is_null()).then(|| bytes_of(event));
         if let Err(e) = init(
             this,
@@ -220,28 +231,40 @@ extern "C" fn construct(ex: &mut ExecuteData, _retval: &mut Zval) {
     }));
 }
 
+/// A string property of a `Push\Message`, or `None` while it is
+/// uninitialised (the constructor has not run).
+fn read(this: &mut ZendObject, name: &CStr) -> Option<Vec<u8>> {
+    let ce = class()?;
+    let mut rv = Zval::new();
+    // SAFETY: reads a declared property of a live object, silently (an
+    // uninitialised typed property reads as null, no error); `rv` is
+    // scratch space for the engine, alive until the bytes are copied.
+    let value = unsafe {
+        zend_read_property(
+            ptr::from_ref(ce).cast_mut(),
+            this,
+            name.as_ptr(),
+            name.to_bytes().len(),
+            true,
+            &mut rv as *mut Zval as *mut zval,
+        )
+    };
+    // SAFETY: zend_read_property returns a valid zval pointer.
+    let value = unsafe { (value as *const Zval).as_ref() }?;
+    value
+        .zend_str()
+        .filter(|_| value.is_string())
+        .map(|s| s.as_bytes().to_vec())
+}
+
 /// `Push\Message::__toString(): string` — the data.
 extern "C" fn to_string(ex: &mut ExecuteData, retval: &mut Zval) {
     run_handler(AssertUnwindSafe(|| {
-        let (Some(ce), Some(this)) = (class(), ex.This.object_mut()) else {
+        let Some(this) = ex.This.object_mut() else {
             return;
         };
-        let mut rv = Zval::new();
-        // SAFETY: reads a declared property of a live object; `rv` is
-        // scratch space for the engine.
-        let data = unsafe {
-            zend_read_property(
-                ptr::from_ref(ce).cast_mut(),
-                this,
-                c"data".as_ptr(),
-                4,
-                true,
-                &mut rv as *mut Zval as *mut zval,
-            )
-        };
-        // SAFETY: zend_read_property returns a valid zval pointer.
-        match unsafe { (data as *const Zval).as_ref() }.and_then(|z| z.zend_str()) {
-            Some(s) => retval.set_zend_string(ZendStr::new(s.as_bytes(), false)),
+        match read(this, c"data") {
+            Some(s) => retval.set_zend_string(ZendStr::new(s, false)),
             // An uninitialised object (constructor not called).
             None => retval.set_zend_string(ZendStr::new("", false)),
         }

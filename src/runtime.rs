@@ -70,34 +70,41 @@ pub fn role() -> Role {
 /// when there is none, it belongs to the parent process, or the engine
 /// closed it. A failed call, or one that `keep` rejects, drops the
 /// connection; the next call reconnects.
+///
+/// The connection is taken out of its slot for the call, and the lock is
+/// not held while `f` runs: a wait runs PHP's signal handlers, and a
+/// handler that calls `push_send()` (or any push_* function) again finds
+/// the slot empty and opens a short-lived connection of its own, instead
+/// of waiting for a lock its own thread holds.
 fn with_client<R>(
     f: impl FnOnce(&mut Client) -> Result<R, Error>,
     keep: impl FnOnce(&R) -> bool,
 ) -> Result<R, Error> {
-    let mut slot = CLIENT.lock().unwrap_or_else(|e| e.into_inner());
     let pid = process::pid();
-    // Closing a connection inherited through fork() closes only our copy.
-    if slot
-        .as_ref()
-        .is_some_and(|(owner, c)| *owner != pid || !c.is_alive())
-    {
-        *slot = None;
-    }
-    if slot.is_none() {
-        let config = worker_config()?;
-        *slot = Some((
-            pid,
-            Client::connect(&config.socket, config.connect_timeout, config.io_timeout)?,
-        ));
-    }
-    let Some((_, client)) = slot.as_mut() else {
-        return Err(Error::ShuttingDown);
+    let taken = client_slot().take();
+    let mut client = match taken {
+        Some((owner, client)) if owner == pid && client.is_alive() => client,
+        // Closing a connection inherited through fork() closes only our
+        // copy; one the engine closed is of no use.
+        _ => {
+            let config = worker_config()?;
+            Client::connect(&config.socket, config.connect_timeout, config.io_timeout)?
+        }
     };
-    let result = f(client);
-    if !result.as_ref().is_ok_and(keep) {
-        *slot = None;
+    let result = f(&mut client);
+    if result.as_ref().is_ok_and(keep) {
+        let mut slot = client_slot();
+        // A nested call (from a signal handler) may have put its own back
+        // meanwhile: keep one, close the other.
+        if slot.is_none() {
+            *slot = Some((pid, client));
+        }
     }
     result
+}
+
+fn client_slot() -> MutexGuard<'static, Option<(u32, Client)>> {
+    CLIENT.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The settings a worker uses (socket and timeouts), from INI.

@@ -41,6 +41,9 @@ pub(super) fn options(
     // that is not UTF-8.
     let mut entries = Iter::new(ht);
     while let Some((key, value)) = entries.next_zval() {
+        // `['binary' => &$flag]`: the value behind the reference, as PHP's
+        // own functions read it.
+        let value = value.dereference();
         if let Some(i) = key.long().filter(|_| key.is_long()) {
             return Err(value_error(
                 func,
@@ -95,4 +98,33 @@ pub(super) fn options(
         out.push((key, value));
     }
     Ok(out)
+}
+
+/// A boolean option, read as PHP reads a boolean INI value: `true`/`false`
+/// (which [`options`] gave as "1"/"0"), a number (non-zero: true), or one
+/// of on/yes/true and off/no/false/none/"" in any case. Anything else is
+/// a `ValueError`, not a quiet false.
+pub(super) fn flag(func: &str, n: u32, key: &str, value: &str) -> Result<bool, Fail> {
+    let v = value.trim();
+    if let Ok(i) = v.parse::<i64>() {
+        return Ok(i != 0);
+    }
+    if let Some(f) = v.parse::<f64>().ok().filter(|f| f.is_finite()) {
+        return Ok(f != 0.0);
+    }
+    let word = v.to_ascii_lowercase();
+    match word.as_str() {
+        "on" | "yes" | "true" => Ok(true),
+        "off" | "no" | "false" | "none" | "" => Ok(false),
+        _ => {
+            let shown: String = value.chars().take(80).collect();
+            Err(value_error(
+                func,
+                n,
+                "options",
+                format!("[\"{key}\"] must be a boolean (true, false, 1, 0, \"on\", \"off\", \"yes\", \"no\"), \"{shown}\" given"),
+            )
+            .into())
+        }
+    }
 }

@@ -41,7 +41,7 @@ pub(super) fn push_send(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
                 })?;
                 out = out.event(event);
             }
-            ("binary", Some(flag)) if flag == "1" => out = out.binary(),
+            ("binary", Some(v)) if flag(F, 3, "binary", &v)? => out = out.binary(),
             _ => {}
         }
     }

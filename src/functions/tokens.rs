@@ -7,12 +7,13 @@ use std::ptr;
 
 use ext_php_rs::exception::PhpException;
 use ext_php_rs::ffi::HashTable;
+use ext_php_rs::types::array::Iter;
 use ext_php_rs::types::{ZendHashTable, ZendStr, Zval};
 use ext_php_rs::zend::ExecuteData;
 use push_engine::auth::token::{self, MAX_TTL};
-use push_engine::config::{parse_bool, Secret};
+use push_engine::config::Secret;
 
-use super::args::options;
+use super::args::{flag, options};
 use super::{Fail, Outcome};
 use crate::exceptions::{from_engine, type_error, value_error};
 use crate::{ini, runtime, zend};
@@ -45,7 +46,12 @@ pub(super) fn push_token(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
     // SAFETY: set by zend_parse_parameters ('h') to an array that lives for the call.
     let list = unsafe { (list as *const ZendHashTable).as_ref() };
     let mut channels: Vec<String> = Vec::new();
-    for (_, value) in list.into_iter().flat_map(|ht| ht.iter()) {
+    // Keys as raw zvals (ext-php-rs's own iterator panics on a string key
+    // that is not UTF-8); values behind references (a list after
+    // `foreach ($list as &$v)`) as PHP's own functions read them.
+    let mut entries = list.map(Iter::new);
+    while let Some((_, value)) = entries.as_mut().and_then(Iter::next_zval) {
+        let value = value.dereference();
         let Some(s) = value.zend_str().filter(|_| value.is_string()) else {
             let given = type_name(value);
             return Err(type_error(
@@ -87,7 +93,7 @@ pub(super) fn push_token(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
     let mut secret = None;
     for (key, value) in options(F, 3, opts, &["secret", "publish"])? {
         match (key.as_str(), value) {
-            ("publish", Some(v)) => publish = parse_bool(&v),
+            ("publish", Some(v)) => publish = flag(F, 3, "publish", &v)?,
             ("secret", Some(v)) => {
                 let s = Secret::parse(&v)
                     .map_err(|e| value_error(F, 3, "options", format!("[\"secret\"] {e}")))?;

@@ -50,6 +50,14 @@ impl Engine {
     /// happens before this returns, so a port in use is an error here.
     pub fn start(config: Config) -> Result<Engine> {
         config.validate()?;
+        let needed = (config.max_connections + config.max_workers) as u64 + process::SPARE_FILES;
+        let why = format!(
+            "push.max_connections ({}) with push.max_workers ({})",
+            config.max_connections, config.max_workers
+        );
+        if let Some(warning) = process::raise_open_files(needed, &why) {
+            eprintln!("{warning}");
+        }
         let config = Arc::new(config);
         let local = ipc::server::bind(&config)?;
         let socket_path = config.socket.clone();
@@ -217,6 +225,7 @@ impl Engine {
         if self.is_stopped() {
             return Err(Error::ShuttingDown);
         }
+        let owner = process::pid();
         let mut lost = None;
         let mut start = match cursor {
             Cursor::After(id) => id,
@@ -266,7 +275,7 @@ impl Engine {
             .await;
             let _ = tx.send((outcome, lost, sub.position()));
         });
-        let _abort = AbortOnDrop(Some(task), &self.handle);
+        let _abort = AbortOnDrop(Some(task), &self.handle, owner);
         let deadline = Instant::now()
             .checked_add(timeout.saturating_add(Duration::from_secs(1)))
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365));
@@ -286,6 +295,11 @@ impl Engine {
             }
             if interrupt().is_break() {
                 return Ok(waited(None, lost, start, true));
+            }
+            if process::pid() != owner {
+                // A signal handler forked: the runtime's threads are not in
+                // this child, and the wait is the parent's.
+                return Err(Error::Forked { pid: owner });
             }
             if Instant::now() > deadline {
                 // The runtime did not answer in time: do not hang the caller.
@@ -317,11 +331,17 @@ fn waited(
 }
 
 /// Cancels a waiting task and waits (briefly) until it is gone, so its
-/// subscription is dropped before the blocking call returns.
-struct AbortOnDrop<'a>(Option<JoinHandle<()>>, &'a Handle);
+/// subscription is dropped before the blocking call returns. In a forked
+/// child (pid other than the third field) it touches nothing: the
+/// runtime's threads do not exist there, and blocking on it would hang.
+struct AbortOnDrop<'a>(Option<JoinHandle<()>>, &'a Handle, u32);
 
 impl Drop for AbortOnDrop<'_> {
     fn drop(&mut self) {
+        if process::pid() != self.2 {
+            std::mem::forget(self.0.take());
+            return;
+        }
         if let Some(task) = self.0.take() {
             task.abort();
             let _ = self

@@ -43,6 +43,15 @@ pub enum Error {
     #[error("no push engine runs in this process and none answers on {socket}: start one with push_serve() (bin/push-server) or push_server_start()")]
     NotRunning { socket: String },
 
+    #[error("permission denied on the local socket {socket}: this process's user may not connect to the push engine (see push.socket_group and push.socket_mode)")]
+    SocketPermission { socket: String },
+
+    #[error("the push engine on {socket} refused the connection: push.max_workers ({max}) connections are open on its local socket")]
+    TooManyWorkers { socket: String, max: usize },
+
+    #[error("this wait began in process {pid}: a forked child cannot go on with it (call push_get_message() again)")]
+    Forked { pid: u32 },
+
     #[error("the push engine is shutting down")]
     ShuttingDown,
 

@@ -70,8 +70,9 @@ const SLOTS: usize = 16;
 static LISTENERS: [AtomicI32; SLOTS] = [const { AtomicI32::new(-1) }; SLOTS];
 static ATFORK: Once = Once::new();
 
-/// Registers a listening socket to be closed in forked children. Returns
-/// false if all slots are taken (the socket then stays open in children).
+/// Registers a socket (a listener, a worker's connection) to be closed in
+/// forked children. Returns false if all slots are taken (the socket then
+/// stays open in children).
 pub fn close_in_children(fd: RawFd) -> bool {
     ATFORK.call_once(|| {
         // SAFETY: registers a plain function with no captured state.
@@ -159,4 +160,45 @@ impl Drop for TermSignals {
         }
         TERM_ACTIVE.store(false, Ordering::SeqCst);
     }
+}
+
+/// Open files the engine needs besides its browser connections (runtime,
+/// listeners, Redis, workers' local connections, PHP's own files).
+pub const SPARE_FILES: u64 = 64;
+
+/// Raises the soft open-files limit to the hard one (as nginx's
+/// `worker_rlimit_nofile` does); returns a warning naming both numbers if
+/// the limit is still below `needed`.
+pub fn raise_open_files(needed: u64, why: &str) -> Option<String> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the struct we own.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return None;
+    }
+    let before = lim.rlim_cur;
+    if lim.rlim_cur < lim.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: lim.rlim_max,
+            rlim_max: lim.rlim_max,
+        };
+        // SAFETY: setrlimit reads the struct we own.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            lim.rlim_cur = lim.rlim_max;
+        }
+    }
+    let soft = lim.rlim_cur;
+    (soft < needed).then(|| {
+        let raised = if before < lim.rlim_cur {
+            format!(" (raised from {before})")
+        } else {
+            String::new()
+        };
+        format!(
+            "push: warning: the open-files limit is {soft}{raised}, hard limit {}, below the {needed} that {why} needs: raise it (ulimit -n, or LimitNOFILE= in the systemd unit)",
+            lim.rlim_max
+        )
+    })
 }

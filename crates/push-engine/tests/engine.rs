@@ -421,3 +421,43 @@ fn dropping_the_engine_stops_it() {
     assert!(started.elapsed() < Duration::from_secs(2));
     TcpListener::bind(addr).expect("the listener was closed");
 }
+
+/// Every number at either end of its range starts an engine that publishes
+/// and waits (or is refused by `Config::validate`), never a panic or an
+/// allocation that aborts.
+#[test]
+fn every_number_at_its_bounds_gives_a_working_engine() {
+    for s in push_engine::config::SETTINGS {
+        let Some((min, max)) = s.range else { continue };
+        for v in [min, max] {
+            let mut c = config();
+            c.set(s.name, &format!("{v}")).unwrap();
+            let engine = match Engine::start(c) {
+                Ok(engine) => engine,
+                Err(e) => {
+                    assert!(
+                        matches!(e, Error::InvalidSetting { .. }),
+                        "push.{}={v}: {e}",
+                        s.name
+                    );
+                    continue;
+                }
+            };
+            engine.publish("c", Outgoing::new("x")).unwrap();
+            let w = engine
+                .wait("c", Cursor::Live, Duration::ZERO, &mut never())
+                .unwrap();
+            assert!(w.publication.is_none(), "push.{}={v}", s.name);
+            let w = engine
+                .wait(
+                    "c",
+                    Cursor::After(Id::default()),
+                    Duration::ZERO,
+                    &mut never(),
+                )
+                .unwrap();
+            assert!(!w.interrupted, "push.{}={v}", s.name);
+            engine.stop();
+        }
+    }
+}

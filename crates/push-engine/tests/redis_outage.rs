@@ -209,3 +209,48 @@ async fn heads_of_watched_channels_are_kept_from_expiring() {
     a.hub.broker().unwrap().touch(&watched).await.unwrap();
     assert!(ttl("push:{watched}:head") > 86_000_000, "touched again");
 }
+
+/// `/ready` says 200 only when a publication would go through: after Redis
+/// restarts, the first `POST /publish` on every engine, made the moment
+/// its `/ready` turns 200, is accepted (it used to meet the command
+/// connection that Redis had closed: 503 "broken pipe").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_publish_after_ready_succeeds_on_every_engine() {
+    let mut redis = RedisServer::start();
+    let engines = [engine(&redis, |_| {}).await, engine(&redis, |_| {}).await];
+    for e in &engines {
+        // Opens each engine's command connection.
+        assert_eq!(post(e.addr, "/publish/c", &[], b"before").await.status, 200);
+    }
+    redis.kill();
+    for e in &engines {
+        wait_ready(&e.hub, false).await;
+    }
+    redis.restart();
+    for e in &engines {
+        let started = Instant::now();
+        while get(e.addr, "/ready").await.status != 200 {
+            assert!(started.elapsed() < 2 * T, "ready again within 2T");
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let answer = post(e.addr, "/publish/c", &[], b"after").await;
+        assert_eq!(answer.status, 200, "{}", answer.text());
+    }
+}
+
+/// A command connection that Redis closed (here `CLIENT KILL`; in life its
+/// `timeout` on idle clients, or a restart) is replaced before the next
+/// publication, which therefore goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_connection_redis_closed_is_not_used_again() {
+    let redis = RedisServer::start();
+    let a = engine(&redis, |_| {}).await;
+    for round in 0..3 {
+        send(&a, "c", format!("before {round}")).await.unwrap();
+        let killed = redis.cli(&["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"]);
+        assert_ne!(killed.trim(), "0", "the command connection was killed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let answer = post(a.addr, "/publish/c", &[], b"after").await;
+        assert_eq!(answer.status, 200, "round {round}: {}", answer.text());
+    }
+}

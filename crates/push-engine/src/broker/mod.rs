@@ -8,6 +8,7 @@
 //! it to its hub, which then mirrors the broker (see `hub::mirror`).
 
 pub mod redis;
+mod watched;
 
 pub use self::redis::Redis;
 

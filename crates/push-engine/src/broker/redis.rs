@@ -18,10 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Client, Script, Value};
+use redis::{AsyncConnectionConfig, Client, ConnectionAddr, Script, Value};
 use tokio_util::sync::CancellationToken;
+
+use super::watched::{Watch, Watched};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -49,10 +51,18 @@ pub struct Redis {
     io_timeout: Duration,
     keepalive: Duration,
     /// Commands go over one multiplexed connection, made again after an
-    /// error. `tokio::sync::Mutex` because connecting awaits while held.
-    commands: tokio::sync::Mutex<Option<MultiplexedConnection>>,
+    /// error or once Redis closed it. `tokio::sync::Mutex` because
+    /// connecting awaits while held.
+    commands: tokio::sync::Mutex<Option<Commands>>,
     publish: Script,
     read: Script,
+}
+
+/// The command connection and what is known of its socket.
+#[derive(Clone)]
+struct Commands {
+    con: MultiplexedConnection,
+    watch: Arc<Watch>,
 }
 
 impl std::fmt::Debug for Redis {
@@ -103,8 +113,18 @@ impl Redis {
             .arg(self.history)
             .arg(millis(self.history_ttl))
             .arg(millis(self.history_ttl.max(HEAD_TTL_MIN)));
-        let mut con = self.connection().await?;
-        let reply: (String, String) = self.timed(invocation.invoke_async(&mut con)).await?;
+        let Commands { mut con, watch } = self.connection().await?;
+        let written = watch.written();
+        let reply: (String, String) = match self.timed(invocation.invoke_async(&mut con)).await {
+            // Redis had closed the connection and not one byte of the
+            // command went out: it never ran. Once more, on a fresh
+            // connection. (Never after a failure that may have run it.)
+            Err(_) if watch.is_closed() && watch.written() == written => {
+                let mut con = self.connection().await?.con;
+                self.timed(invocation.invoke_async(&mut con)).await?
+            }
+            reply => reply?,
+        };
         Ok(Id {
             epoch: number(&reply.0)?,
             offset: number(&reply.1)?,
@@ -128,7 +148,7 @@ impl Redis {
             .arg(offset)
             .arg(millis(self.history_ttl))
             .arg(millis(self.history_ttl.max(HEAD_TTL_MIN)));
-        let mut con = self.connection().await?;
+        let mut con = self.connection().await?.con;
         let reply: Value = self.timed(invocation.invoke_async(&mut con)).await?;
         let mut snap = snapshot(reply)?;
         if cursor == Cursor::Live {
@@ -150,7 +170,7 @@ impl Redis {
                     .arg(ttl)
                     .ignore();
             }
-            let mut con = self.connection().await?;
+            let mut con = self.connection().await?.con;
             self.timed(pipe.query_async::<()>(&mut con)).await?;
         }
         Ok(())
@@ -161,21 +181,81 @@ impl Redis {
         self.history_ttl.max(HEAD_TTL_MIN) / 4
     }
 
-    async fn connection(&self) -> Result<MultiplexedConnection> {
-        let mut slot = self.commands.lock().await;
-        if let Some(con) = &*slot {
-            return Ok(con.clone());
-        }
-        let config = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(self.connect_timeout))
-            .set_response_timeout(Some(self.io_timeout));
-        let con = self
-            .client
-            .get_multiplexed_async_connection_with_config(&config)
+    /// Whether a command would go through now: PING on the command
+    /// connection (once more on a fresh one if that fails: PING may run
+    /// twice). The engine is ready only once this succeeds.
+    pub async fn ping(&self) -> Result<()> {
+        let mut con = self.connection().await?.con;
+        if self
+            .timed(redis::cmd("PING").query_async::<()>(&mut con))
             .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let mut con = self.connection().await?.con;
+        self.timed(redis::cmd("PING").query_async::<()>(&mut con))
+            .await
+    }
+
+    /// Drops the command connection (the pub/sub one was lost: Redis may
+    /// have restarted); the next command makes a new one.
+    async fn forget_commands(&self) {
+        *self.commands.lock().await = None;
+    }
+
+    /// The command connection, made (again) when there is none or Redis
+    /// closed it.
+    async fn connection(&self) -> Result<Commands> {
+        let mut slot = self.commands.lock().await;
+        if let Some(c) = slot.as_ref().filter(|c| !c.watch.is_closed()) {
+            return Ok(c.clone());
+        }
+        *slot = None;
+        let c = tokio::time::timeout(self.connect_timeout, self.connect())
+            .await
+            .map_err(|_| {
+                Error::Broker(format!(
+                    "{}: no connection within {:?}",
+                    self.url, self.connect_timeout
+                ))
+            })?
             .map_err(|e| self.unavailable(&e))?;
-        *slot = Some(con.clone());
-        Ok(con)
+        *slot = Some(c.clone());
+        Ok(c)
+    }
+
+    /// Opens a command connection whose socket is [`Watched`].
+    async fn connect(&self) -> redis::RedisResult<Commands> {
+        let info = self.client.get_connection_info();
+        let config = AsyncConnectionConfig::new().set_response_timeout(Some(self.io_timeout));
+        let (con, driver, watch) = match info.addr() {
+            ConnectionAddr::Tcp(host, port) => {
+                let stream = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+                stream.set_nodelay(true)?;
+                let (stream, watch) = Watched::new(stream);
+                let (con, driver) =
+                    MultiplexedConnection::new_with_config(info.redis_settings(), stream, config)
+                        .await?;
+                (con, driver.boxed(), watch)
+            }
+            ConnectionAddr::Unix(path) => {
+                let stream = tokio::net::UnixStream::connect(path).await?;
+                let (stream, watch) = Watched::new(stream);
+                let (con, driver) =
+                    MultiplexedConnection::new_with_config(info.redis_settings(), stream, config)
+                        .await?;
+                (con, driver.boxed(), watch)
+            }
+            _ => {
+                return Err(redis::RedisError::from(std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "this kind of Redis address is not supported",
+                )))
+            }
+        };
+        tokio::spawn(driver);
+        Ok(Commands { con, watch })
     }
 
     /// Runs a command with the I/O timeout; a failed connection is dropped
@@ -240,6 +320,7 @@ pub async fn run(hub: Hub, broker: Arc<Redis>, cancel: CancellationToken) {
         let metrics = hub.metrics();
         let was_ready = metrics.is_ready();
         metrics.set_ready(false);
+        broker.forget_commands().await;
         metrics.set_broker(BrokerState::Disconnected);
         if let Err(e) = outcome {
             let e = match e {
@@ -286,6 +367,9 @@ async fn session(hub: &Hub, broker: &Redis, first: &mut bool) -> Result<()> {
         );
     }
     catch_up_all(hub, broker).await?;
+    // Ready means a publication would go through: the command connection
+    // too must answer (after a restart of Redis, the old one is closed).
+    broker.ping().await?;
     metrics.set_ready(true);
     let mut ping = tokio::time::interval(broker.keepalive);
     ping.tick().await;

@@ -3,9 +3,6 @@
 //! (`push.private_channels` is a [`super::Patterns`]).
 
 use std::fmt;
-use std::time::Duration;
-
-use super::parse::{parse_positive_size, parse_secs};
 
 /// The shortest secret accepted: RFC 7518 §3.2 requires an HS256 key of at
 /// least the hash's size, 256 bits.
@@ -96,23 +93,6 @@ pub(super) fn parse_cookie_name(value: &str) -> Result<String, String> {
     }
 }
 
-/// Seconds of clock tolerance, at most 300.
-pub(super) fn parse_leeway(value: &str) -> Result<Duration, String> {
-    match parse_secs(value)? {
-        d if d > Duration::from_secs(300) => Err("must be at most 300 seconds".into()),
-        d => Ok(d),
-    }
-}
-
-/// 256 bytes to 64K: a token names its channels, so it must have room.
-pub(super) fn parse_token_size(value: &str) -> Result<usize, String> {
-    match parse_positive_size(value)? {
-        n if n < 256 => Err("must be at least 256 bytes".into()),
-        n if n > 65536 => Err("must be at most 64K".into()),
-        n => Ok(n),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,9 +114,5 @@ mod tests {
         assert!(AuthMode::parse("yes").is_err());
         assert_eq!(parse_cookie_name("").unwrap(), "");
         assert!(parse_cookie_name("a b").is_err() && parse_cookie_name("a=b").is_err());
-        assert!(parse_leeway("301").is_err());
-        assert_eq!(parse_leeway("0").unwrap(), Duration::ZERO);
-        assert!(parse_token_size("100").is_err() && parse_token_size("1M").is_err());
-        assert_eq!(parse_token_size("8K").unwrap(), 8192);
     }
 }

@@ -118,6 +118,12 @@ pub struct Config {
     /// Most long-polls waiting at once from one client address (an IPv6
     /// /64); more are answered 429. Loopback peers are exempt.
     pub max_poll_waiters_per_ip: usize,
+    /// Most connections open at once on the local socket (one per worker
+    /// process, kept across requests); more are refused with an error.
+    pub max_workers: usize,
+    /// A connection on the local socket idle (between requests) for this
+    /// long is closed; the worker reconnects by itself on its next call.
+    pub socket_idle_timeout: Duration,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -127,6 +133,9 @@ pub struct Setting {
     pub name: &'static str,
     pub default: &'static str,
     pub doc: &'static str,
+    /// The lowest and highest value of a number (a count, a size or
+    /// seconds); `None` for a setting that is not a number.
+    pub range: Option<(f64, f64)>,
     apply: fn(&mut Config, &str) -> Result<(), String>,
     show: fn(&Config) -> String,
 }
@@ -173,6 +182,8 @@ impl Default for Config {
             request_timeout: Duration::ZERO,
             client_publish_rate: 0,
             max_poll_waiters_per_ip: 0,
+            max_workers: 0,
+            socket_idle_timeout: Duration::ZERO,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.

@@ -59,65 +59,24 @@ pub fn parse_bool(value: &str) -> bool {
     digits.chars().any(|c| c != '0')
 }
 
-pub(super) fn parse_count(v: &str) -> Result<usize, String> {
-    usize::try_from(parse_quantity(v)?).map_err(|_| format!("'{v}' is too large"))
+/// A whole number from `min` to `max`, written as PHP writes quantities
+/// (`100`, `64K`, `0x10`).
+pub(super) fn parse_range(v: &str, min: usize, max: usize) -> Result<usize, String> {
+    parse_quantity(v)
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| format!("must be a whole number from {min} to {max}"))
 }
 
-pub(super) fn parse_positive(v: &str) -> Result<usize, String> {
-    match parse_count(v)? {
-        0 => Err("must be at least 1".into()),
-        n => Ok(n),
-    }
-}
-
-pub(super) fn parse_positive_size(v: &str) -> Result<usize, String> {
-    match parse_positive(v)? {
-        n if n > 1 << 30 => Err("must be at most 1G".into()),
-        n => Ok(n),
-    }
-}
-
-/// A request head limit: from 1K (a browser's request with a few cookies)
-/// to 256K (below hyper's own read buffer limit, so this one applies).
-pub(super) fn parse_header_size(v: &str) -> Result<usize, String> {
-    match parse_count(v)? {
-        n if n < 1 << 10 => Err("must be at least 1K".into()),
-        n if n > 256 << 10 => Err("must be at most 256K".into()),
-        n => Ok(n),
-    }
-}
-
-pub(super) fn parse_threads(v: &str) -> Result<usize, String> {
-    match parse_positive(v)? {
-        n if n > 256 => Err("must be at most 256".into()),
-        n => Ok(n),
-    }
-}
-
-pub(super) fn parse_secs(v: &str) -> Result<Duration, String> {
-    let secs: f64 = v
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{v}' is not a number of seconds"))?;
-    if !secs.is_finite() || !(0.0..=1e9).contains(&secs) {
-        return Err(format!("'{v}' is not a number of seconds from 0 to 1e9"));
-    }
-    Ok(Duration::from_secs_f64(secs))
-}
-
-pub(super) fn parse_positive_secs(v: &str) -> Result<Duration, String> {
-    match parse_secs(v)? {
-        d if d < Duration::from_millis(10) => Err("must be at least 0.01".into()),
-        d => Ok(d),
-    }
-}
-
-/// `push.coalesce`: 0 (off) to 1 second.
-pub(super) fn parse_coalesce(v: &str) -> Result<Duration, String> {
-    match parse_secs(v)? {
-        d if d > Duration::from_secs(1) => Err("must be at most 1 second".into()),
-        d => Ok(d),
-    }
+/// Seconds (`1.5`, `0.01`) from `min` to `max`.
+pub(super) fn parse_secs_range(v: &str, min: f64, max: f64) -> Result<Duration, String> {
+    v.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && (min..=max).contains(s))
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| format!("must be a number of seconds from {min} to {max}"))
 }
 
 pub(super) fn parse_addr(v: &str) -> Result<String, String> {

@@ -2,11 +2,39 @@
 //! how it is parsed and shown. New settings go at the end (`php --ri push`
 //! and the tests list them in this order).
 
-use super::auth::{parse_cookie_name, parse_leeway, parse_token_size};
+use super::auth::parse_cookie_name;
 use super::parse::*;
 use super::{AuthMode, Patterns, Secret, Setting};
 
 macro_rules! setting {
+    // A whole number (`100`, `64K`) from $min to $max.
+    ($name:ident, $default:expr, $doc:expr, count($min:expr, $max:expr)) => {
+        Setting {
+            name: stringify!($name),
+            default: $default,
+            doc: $doc,
+            apply: |c, v| {
+                c.$name = parse_range(v, $min, $max)?;
+                Ok(())
+            },
+            show: |c| show_usize(&c.$name),
+            range: Some(($min as f64, $max as f64)),
+        }
+    };
+    // Seconds (`1.5`) from $min to $max.
+    ($name:ident, $default:expr, $doc:expr, secs($min:expr, $max:expr)) => {
+        Setting {
+            name: stringify!($name),
+            default: $default,
+            doc: $doc,
+            apply: |c, v| {
+                c.$name = parse_secs_range(v, $min, $max)?;
+                Ok(())
+            },
+            show: |c| show_secs(&c.$name),
+            range: Some(($min, $max)),
+        }
+    };
     ($name:ident, $default:expr, $doc:expr, $parse:expr, $show:expr) => {
         Setting {
             name: stringify!($name),
@@ -17,9 +45,16 @@ macro_rules! setting {
                 Ok(())
             },
             show: |c| $show(&c.$name),
+            range: None,
         }
     };
 }
+
+/// The most seconds any duration setting takes.
+const MAX_SECS: f64 = 1e9;
+/// The most of any count whose memory grows with it only as it is used
+/// (connections, cursors, rates).
+const MAX_COUNT: usize = 1_000_000;
 
 /// Every setting, in the order `php --ri push` shows them.
 pub const SETTINGS: &[Setting] = &[
@@ -41,57 +76,49 @@ pub const SETTINGS: &[Setting] = &[
         history,
         "100",
         "messages kept per channel for resuming",
-        parse_count,
-        show_usize
+        count(0, MAX_COUNT)
     ),
     setting!(
         history_ttl,
         "300",
         "seconds a message stays in history",
-        parse_secs,
-        show_secs
+        secs(0.0, MAX_SECS)
     ),
     setting!(
         max_channels,
         "1000000",
         "most channels at once",
-        parse_positive,
-        show_usize
+        count(1, 100_000_000)
     ),
     setting!(
         max_message_size,
         "64K",
         "largest message in bytes",
-        parse_positive_size,
-        show_usize
+        count(1, 1 << 30)
     ),
     setting!(
         channel_buffer,
         "256",
         "live publications buffered per channel",
-        parse_positive,
-        show_usize
+        count(1, 65_536)
     ),
     setting!(
         shutdown_timeout,
         "5",
         "seconds a graceful shutdown may take",
-        parse_secs,
-        show_secs
+        secs(0.0, MAX_SECS)
     ),
     setting!(
         threads,
         "2",
         "worker threads of the engine runtime",
-        parse_threads,
-        show_usize
+        count(1, 256)
     ),
     setting!(
         sweep_interval,
         "5",
         "seconds between idle-channel collections",
-        parse_positive_secs,
-        show_secs
+        secs(0.01, MAX_SECS)
     ),
     setting!(
         default_channel,
@@ -125,43 +152,37 @@ pub const SETTINGS: &[Setting] = &[
         max_channels_per_connection,
         "64",
         "most channels per connection",
-        parse_positive,
-        show_usize
+        count(1, 65_536)
     ),
     setting!(
         max_queue_bytes,
         "1M",
         "bytes queued per connection before it is dropped as slow",
-        parse_positive_size,
-        show_usize
+        count(1, 1 << 30)
     ),
     setting!(
         keepalive,
         "15",
         "seconds between keep-alives (SSE comments, WebSocket pings)",
-        parse_positive_secs,
-        show_secs
+        secs(0.01, MAX_SECS)
     ),
     setting!(
         coalesce,
         "0.01",
         "seconds a connection written to this recently waits before its next write (0: never)",
-        parse_coalesce,
-        show_secs
+        secs(0.0, 1.0)
     ),
     setting!(
         poll_timeout,
         "30",
         "longest long-poll wait in seconds",
-        parse_positive_secs,
-        show_secs
+        secs(0.01, MAX_SECS)
     ),
     setting!(
         reconnect_delay,
         "2",
         "seconds browsers wait before reconnecting (SSE retry)",
-        parse_secs,
-        show_secs
+        secs(0.0, MAX_SECS)
     ),
     setting!(
         socket_mode,
@@ -181,22 +202,19 @@ pub const SETTINGS: &[Setting] = &[
         connect_timeout,
         "1",
         "seconds a worker waits to connect to the engine",
-        parse_positive_secs,
-        show_secs
+        secs(0.01, MAX_SECS)
     ),
     setting!(
         io_timeout,
         "5",
         "seconds a worker waits for the engine to answer",
-        parse_positive_secs,
-        show_secs
+        secs(0.01, MAX_SECS)
     ),
     setting!(
         max_cursors,
         "1024",
         "channels whose push_get_message() cursor a process remembers",
-        parse_positive,
-        show_usize
+        count(1, MAX_COUNT)
     ),
     setting!(
         broker,
@@ -244,57 +262,61 @@ pub const SETTINGS: &[Setting] = &[
         token_leeway,
         "5",
         "seconds of tolerance on a token's exp and nbf",
-        parse_leeway,
-        show_secs
+        secs(0.0, 300.0)
     ),
     setting!(
         max_token_size,
         "4K",
         "longest token accepted, in bytes",
-        parse_token_size,
-        show_usize
+        count(256, 65_536)
     ),
     setting!(
         max_connections,
         "10000",
         "most open connections on push.listen (more: 503)",
-        parse_positive,
-        show_usize
+        count(1, MAX_COUNT)
     ),
     setting!(
         max_connections_per_ip,
         "256",
         "most open connections from one address, loopback exempt (more: 429)",
-        parse_positive,
-        show_usize
+        count(1, MAX_COUNT)
     ),
     setting!(
         max_header_size,
         "16K",
         "largest request head in bytes (larger: 431)",
-        parse_header_size,
-        show_usize
+        count(1 << 10, 256 << 10)
     ),
     setting!(
         request_timeout,
         "10",
         "seconds a client may take to send a request head or POST body",
-        parse_positive_secs,
-        show_secs
+        secs(0.01, MAX_SECS)
     ),
     setting!(
         client_publish_rate,
         "20",
         "messages per second a WebSocket client may publish (more: close 1008)",
-        parse_positive,
-        show_usize
+        count(1, MAX_COUNT)
     ),
     setting!(
         max_poll_waiters_per_ip,
         "64",
         "long-polls waiting at once from one address, loopback exempt (more: 429)",
-        parse_positive,
-        show_usize
+        count(1, MAX_COUNT)
+    ),
+    setting!(
+        max_workers,
+        "1024",
+        "most connections on push.socket at once (more: refused with an error)",
+        count(1, MAX_COUNT)
+    ),
+    setting!(
+        socket_idle_timeout,
+        "300",
+        "seconds a connection on push.socket may stay idle before the engine closes it",
+        secs(0.01, MAX_SECS)
     ),
 ];
 

@@ -126,3 +126,38 @@ fn values_read_back() {
     assert_eq!(c.get("max_message_size").unwrap(), "65536");
     assert_eq!(c.get("nope"), None);
 }
+
+/// Every setting, given 0, -1, PHP_INT_MAX and (for a number) one past its
+/// maximum, either takes the value or refuses it with an error that names
+/// it; no number is unbounded.
+#[test]
+fn every_setting_is_bounded() {
+    let huge = i64::MAX.to_string();
+    for s in SETTINGS {
+        let name = format!("push.{}", s.name);
+        let mut c = Config::default();
+        for v in ["0", "-1", huge.as_str()] {
+            if let Err(e) = c.set(s.name, v) {
+                assert!(e.to_string().contains(&name), "{e}");
+            }
+        }
+        let Some((min, max)) = s.range else {
+            // Not a number: socket_mode (octal, at most 0777) is the one
+            // whose default reads as one.
+            let numeric = parse_quantity(s.default).is_ok() || s.default.parse::<f64>().is_ok();
+            assert!(!numeric || s.name == "socket_mode", "{name} has no range");
+            continue;
+        };
+        let range = format!("from {min} to {max}");
+        for v in ["-1".to_owned(), huge.clone(), format!("{}", max + 1.0)] {
+            let e = c.set(s.name, &v).expect_err(&v).to_string();
+            assert!(e.contains(&name) && e.contains(&range), "{e}");
+        }
+        c.set(s.name, &format!("{max}")).unwrap();
+        assert_eq!(c.get(s.name).unwrap().parse::<f64>().unwrap(), max);
+        c.set(s.name, &format!("{min}")).unwrap();
+        if min > 0.0 {
+            assert!(c.set(s.name, "0").is_err(), "{name}");
+        }
+    }
+}

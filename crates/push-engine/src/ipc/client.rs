@@ -3,7 +3,9 @@
 //! long waits in short slices so the caller can handle signals.
 
 use std::io::{self, Read};
+use std::mem::ManuallyDrop;
 use std::ops::ControlFlow;
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,14 +18,37 @@ use crate::hub::{Cursor, Lost};
 use crate::message::{Id, Outgoing, Publication};
 use crate::metrics::EngineStats;
 use crate::wait::{Waited, WAIT_SLICE};
+use crate::process;
 
-/// A connection to the engine.
+/// A connection to the engine, owned by the process that opened it: in a
+/// forked child it is never written to nor read from (that is the
+/// parent's conversation), and its descriptor is closed right after the
+/// fork (see [`process::close_in_children`]), never by its `Drop`.
 #[derive(Debug)]
 pub struct Client {
-    sock: Socket,
+    sock: ManuallyDrop<Socket>,
     path: String,
     io_timeout: Duration,
     engine_pid: u32,
+    /// The process that opened it.
+    pid: u32,
+    /// Whether a forked child closes it at once (else its `Drop` does).
+    closed_in_children: bool,
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        let fd = self.sock.as_raw_fd();
+        if self.pid == process::pid() {
+            process::forget_listener(fd);
+        } else if self.closed_in_children {
+            // Closed after the fork already; the number may be another
+            // file's by now: leave it.
+            return;
+        }
+        // SAFETY: dropped once, here; never used again.
+        unsafe { ManuallyDrop::drop(&mut self.sock) };
+    }
 }
 
 impl Client {
@@ -50,13 +75,21 @@ impl Client {
                     after: connect_timeout,
                 })
             }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return Err(Error::SocketPermission {
+                    socket: path.to_owned(),
+                })
+            }
             Err(_) => return Err(not_running()),
         }
+        let closed_in_children = process::close_in_children(sock.as_raw_fd());
         let mut client = Client {
-            sock,
+            sock: ManuallyDrop::new(sock),
             path: path.to_owned(),
             io_timeout,
             engine_pid: 0,
+            pid: process::pid(),
+            closed_in_children,
         };
         let (kind, payload) = client.request(&frame(HELLO, |b| b.put_u16(VERSION)))?;
         let mut r = Reader(payload);
@@ -66,7 +99,13 @@ impl Client {
                 client.engine_pid = r.u32()?;
                 Ok(client)
             }
-            R_ERROR => Err(decode_error(r)),
+            R_ERROR => Err(match decode_error(r) {
+                Error::TooManyWorkers { max, .. } => Error::TooManyWorkers {
+                    socket: path.to_owned(),
+                    max,
+                },
+                e => e,
+            }),
             _ => Err(Error::Protocol(format!(
                 "unexpected answer {kind:#x} to HELLO"
             ))),
@@ -86,7 +125,9 @@ impl Client {
     /// Whether the idle connection is still open: an engine that stopped or
     /// restarted closed it (it becomes readable at end of stream).
     pub fn is_alive(&self) -> bool {
-        use std::os::fd::AsRawFd;
+        if self.pid != process::pid() {
+            return false;
+        }
         let mut pfd = libc::pollfd {
             fd: self.sock.as_raw_fd(),
             events: libc::POLLIN,
@@ -98,7 +139,8 @@ impl Client {
     }
 
     pub fn publish(&mut self, channel: &str, msg: &Outgoing) -> Result<Id, Error> {
-        let request = frame(PUBLISH, |b| {
+        let kind = if msg.binary { PUBLISH_BINARY } else { PUBLISH };
+        let request = frame(kind, |b| {
             put_str(b, channel.as_bytes());
             put_str(b, msg.event.as_deref().unwrap_or("").as_bytes());
             b.put_slice(&msg.data);
@@ -240,7 +282,17 @@ impl Client {
             .ok_or_else(|| Error::Protocol("request interrupted".into()))
     }
 
+    /// A forked child must not take part in its parent's conversation.
+    fn owned(&self) -> Result<(), Error> {
+        if self.pid == process::pid() {
+            Ok(())
+        } else {
+            Err(Error::Forked { pid: self.pid })
+        }
+    }
+
     fn send(&mut self, mut buf: &[u8]) -> Result<(), Error> {
+        self.owned()?;
         self.sock
             .set_write_timeout(Some(self.io_timeout))
             .map_err(|e| self.io_error(e))?;
@@ -308,7 +360,8 @@ impl Client {
             self.sock
                 .set_read_timeout(Some(slice.max(Duration::from_millis(1))))
                 .map_err(|e| self.io_error(e))?;
-            match (&self.sock).read(buf) {
+            self.owned()?;
+            match (&*self.sock).read(buf) {
                 Ok(0) => return Err(self.io_error(io::ErrorKind::UnexpectedEof.into())),
                 Ok(n) => buf = &mut buf[n..],
                 Err(e) if e.kind() == io::ErrorKind::Interrupted || is_timeout(&e) => {
@@ -316,6 +369,8 @@ impl Client {
                         if check().is_break() {
                             return Ok(false);
                         }
+                        // A signal handler may have forked: the child stops here.
+                        self.owned()?;
                     }
                 }
                 Err(e) => return Err(self.io_error(e)),
@@ -351,6 +406,12 @@ fn decode_error(mut r: Reader) -> Error {
             };
         }
     }
+    if code == code::TOO_MANY_WORKERS {
+        return Error::TooManyWorkers {
+            socket: String::new(),
+            max: r.u32().unwrap_or(0) as usize,
+        };
+    }
     if code == code::TOO_MANY_CHANNELS {
         return Error::TooManyChannels(r.u32().unwrap_or(0) as usize);
     }
@@ -359,6 +420,7 @@ fn decode_error(mut r: Reader) -> Error {
         code::INVALID_CHANNEL => Error::InvalidChannel(message),
         code::INVALID_EVENT => Error::InvalidEvent(message),
         code::SHUTTING_DOWN => Error::ShuttingDown,
+        code::BROKER => Error::Broker(message),
         _ => Error::Protocol(message),
     }
 }

@@ -11,6 +11,7 @@
 //! | 0x02 | PUBLISH | channel (`u8` len + bytes), event (`u8` len + bytes, 0 = none), data (rest) |
 //! | 0x03 | WAIT | channel, cursor (`u8` 0 = live, 1 = after + id), `u32` timeout ms |
 //! | 0x04 | STATS | — |
+//! | 0x05 | PUBLISH_BINARY | as PUBLISH; the data is sent as binary even if it is UTF-8 |
 //!
 //! | type | answer | payload |
 //! |---|---|---|
@@ -38,6 +39,9 @@ pub const HELLO: u8 = 0x01;
 pub const PUBLISH: u8 = 0x02;
 pub const WAIT: u8 = 0x03;
 pub const STATS: u8 = 0x04;
+/// PUBLISH of a message marked binary (push_send()'s `binary` option);
+/// a plain PUBLISH stays what older engines know.
+pub const PUBLISH_BINARY: u8 = 0x05;
 pub const R_HELLO: u8 = 0x81;
 pub const R_PUBLISHED: u8 = 0x82;
 pub const R_MESSAGE: u8 = 0x83;
@@ -56,6 +60,10 @@ pub mod code {
     pub const INVALID_EVENT: u8 = 4;
     pub const TOO_MANY_CHANNELS: u8 = 5;
     pub const SHUTTING_DOWN: u8 = 6;
+    /// The Redis broker is unavailable; the message is the reason.
+    pub const BROKER: u8 = 7;
+    /// push.max_workers connections are open; `u32` max, then the message.
+    pub const TOO_MANY_WORKERS: u8 = 8;
 }
 
 /// Builds one frame.
@@ -137,6 +145,8 @@ pub fn error_code(e: &Error) -> u8 {
         Error::InvalidEvent(_) => code::INVALID_EVENT,
         Error::TooManyChannels(_) => code::TOO_MANY_CHANNELS,
         Error::ShuttingDown => code::SHUTTING_DOWN,
+        Error::Broker(_) => code::BROKER,
+        Error::TooManyWorkers { .. } => code::TOO_MANY_WORKERS,
         _ => code::BAD_REQUEST,
     }
 }

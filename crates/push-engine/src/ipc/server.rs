@@ -8,8 +8,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use bytes::{BufMut, Bytes};
+use std::sync::Arc;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -97,12 +99,21 @@ pub async fn run(
     cancel: CancellationToken,
     tasks: TaskTracker,
 ) {
+    // One permit per connection: push.max_workers, like push.max_connections
+    // on the HTTP side, so idle workers cannot use up the engine's files.
+    let max = hub.config().max_workers;
+    let permits = Arc::new(Semaphore::new(max));
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    tasks.spawn(connection(stream, hub.clone(), cancel.clone()));
-                }
+                Ok((stream, _)) => match permits.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        tasks.spawn(connection(stream, hub.clone(), cancel.clone(), permit));
+                    }
+                    Err(_) => {
+                        tasks.spawn(refuse(stream, max, hub.config().request_timeout));
+                    }
+                },
                 Err(e) => {
                     eprintln!("push: accept on {path}: {e}");
                     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -134,8 +145,27 @@ pub async fn read_frame_within<R: AsyncRead + Unpin>(
     max: usize,
     limit: Option<Duration>,
 ) -> Result<Option<(u8, Bytes)>, Error> {
+    read_frame_idle(r, max, None, limit).await
+}
+
+/// [`read_frame_within`], and `None` as well when no frame begins within
+/// `idle`.
+pub async fn read_frame_idle<R: AsyncRead + Unpin>(
+    r: &mut R,
+    max: usize,
+    idle: Option<Duration>,
+    limit: Option<Duration>,
+) -> Result<Option<(u8, Bytes)>, Error> {
     let mut first = [0u8; 1];
-    match r.read_exact(&mut first).await {
+    let read = r.read_exact(&mut first);
+    let read = match idle {
+        Some(idle) => match tokio::time::timeout(idle, read).await {
+            Ok(read) => read,
+            Err(_) => return Ok(None),
+        },
+        None => read.await,
+    };
+    match read {
         Ok(_) => {}
         Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(e) => return Err(Error::Protocol(e.to_string())),
@@ -186,23 +216,46 @@ fn error_frame(e: &Error) -> Bytes {
                 b.put_u32(*max as u32);
             }
             Error::TooManyChannels(max) => b.put_u32(*max as u32),
+            Error::TooManyWorkers { max, .. } => b.put_u32(*max as u32),
             _ => {}
         }
-        b.put_slice(e.to_string().as_bytes());
+        match e {
+            // The reason only: the worker says it as the engine would.
+            Error::Broker(reason) => b.put_slice(reason.as_bytes()),
+            e => b.put_slice(e.to_string().as_bytes()),
+        }
     })
 }
 
+/// A connection over push.max_workers: told so (the worker reads it as
+/// the answer to its HELLO), then closed.
+async fn refuse(mut stream: UnixStream, max: usize, limit: Duration) {
+    let refusal = error_frame(&Error::TooManyWorkers {
+        socket: String::new(),
+        max,
+    });
+    let _ = tokio::time::timeout(limit, stream.write_all(&refusal)).await;
+}
+
 /// One worker's connection. Garbage closes only this connection.
-async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
+async fn connection(
+    stream: UnixStream,
+    hub: Hub,
+    cancel: CancellationToken,
+    _permit: OwnedSemaphorePermit,
+) {
     let _connection = hub.metrics().connection(Transport::Ipc);
     let max = hub.config().max_message_size + FRAME_OVERHEAD;
     // A frame begun must be finished, and an answer taken, within
     // push.request_timeout: a stalled worker holds no task for ever.
     let limit = hub.config().request_timeout;
+    // Between frames a worker may stay idle up to push.socket_idle_timeout;
+    // then the connection is closed (the worker reconnects when it needs to).
+    let idle = hub.config().socket_idle_timeout;
     let (mut rd, mut wr) = stream.into_split();
     loop {
         let next = tokio::select! {
-            f = read_frame_within(&mut rd, max, Some(limit)) => f,
+            f = read_frame_idle(&mut rd, max, Some(idle), Some(limit)) => f,
             _ = cancel.cancelled() => return,
         };
         let (kind, payload) = match next {
@@ -228,10 +281,12 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
                     "this engine speaks protocol {VERSION}"
                 ))),
             },
-            PUBLISH => match publish(&hub, payload).await {
-                Ok(id) => frame(R_PUBLISHED, |b| put_id(b, id)),
-                Err(e) => error_frame(&e),
-            },
+            PUBLISH | PUBLISH_BINARY => {
+                match publish(&hub, payload, kind == PUBLISH_BINARY).await {
+                    Ok(id) => frame(R_PUBLISHED, |b| put_id(b, id)),
+                    Err(e) => error_frame(&e),
+                }
+            }
             WAIT => {
                 let request = parse_wait(payload);
                 match request {
@@ -259,8 +314,11 @@ async fn connection(stream: UnixStream, hub: Hub, cancel: CancellationToken) {
     }
 }
 
-async fn publish(hub: &Hub, payload: Bytes) -> Result<Id, Error> {
-    let (channel, msg) = parse_publish(payload)?;
+async fn publish(hub: &Hub, payload: Bytes, binary: bool) -> Result<Id, Error> {
+    let (channel, mut msg) = parse_publish(payload)?;
+    if binary {
+        msg = msg.binary();
+    }
     Ok(hub.send(&channel, msg).await?.id)
 }
 

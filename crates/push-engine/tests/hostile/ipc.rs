@@ -44,7 +44,12 @@ async fn garbage_on_the_local_socket_closes_only_that_connection() {
             Got::ErrorThenClosed(code::TOO_LARGE),
         ),
         ("kind 0x00", frame(0x00, b""), Got::Closed),
-        ("kind 0x05", frame(0x05, b"x"), Got::Closed),
+        ("kind 0x06", frame(0x06, b"x"), Got::Closed),
+        (
+            "PUBLISH_BINARY truncated",
+            frame(ipc::PUBLISH_BINARY, b"x"),
+            Got::Error(code::BAD_REQUEST),
+        ),
         ("kind 0x7f", frame(0x7f, b""), Got::Closed),
         (
             "an answer kind (0x81)",
