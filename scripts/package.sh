@@ -40,7 +40,7 @@ check_versions() {
 check_ini() {
     local table="$ROOT/crates/push-engine/src/config/table.rs" ini="$ROOT/debian/push.ini" bad=0
     while read -r name default; do
-        if ! grep -Eq "^;?push\.$name = " "$ini"; then
+        if ! grep -Eq "^;?push\.$name =( |$)" "$ini"; then
             say "debian/push.ini lacks push.$name"; bad=1
         elif ! grep -Fxq ";push.$name = $default" "$ini" && ! grep -Fxq ";push.$name =$default" "$ini" \
             && [ "$name" != socket ] && [ "$name" != socket_group ]; then
@@ -73,12 +73,11 @@ fresh_build() {
 
 native_build() {
     local codename debver php phpmajor standards stage
-    . /etc/os-release
-    codename="${VERSION_CODENAME:-}"
+    codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
     case "$codename" in
         bookworm) debver=12; standards=4.6.2 ;;
         trixie) debver=13; standards=4.7.2 ;;
-        *) say "Debian 12 (bookworm) or 13 (trixie) needed, this is '${PRETTY_NAME:-?}'"; exit 1 ;;
+        *) say "Debian 12 (bookworm) or 13 (trixie) needed, this is '$codename'"; exit 1 ;;
     esac
     # php-dev: the distribution's PHP (8.2 on Debian 12, 8.4 on Debian 13)
     apt_need build-essential debhelper dh-php php-dev libclang-dev pkg-config lintian
