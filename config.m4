@@ -37,7 +37,11 @@ if test "$PHP_PUSH" != "no"; then
     AC_MSG_WARN([bindgen needs libclang (Debian: libclang-dev); set LIBCLANG_PATH if it is elsewhere])
   fi
 
-  PUSH_PHP_CONFIG="$PHP_CONFIG"
+  dnl ext-php-rs's build script wants full paths (it checks they exist)
+  case "$PHP_CONFIG" in
+    /*) PUSH_PHP_CONFIG="$PHP_CONFIG" ;;
+    *) PUSH_PHP_CONFIG=`command -v "$PHP_CONFIG"` ;;
+  esac
   PUSH_PHP="$PHP_EXECUTABLE"
   PHP_SUBST(CARGO)
   PHP_SUBST(PUSH_PHP_CONFIG)
