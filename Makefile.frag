@@ -5,8 +5,8 @@ install-modules: $(phplibdir)/push.so
 
 .PHONY: push-cargo
 push-cargo:
-	cd $(srcdir) && PHP="$(PUSH_PHP)" PHP_CONFIG="$(PUSH_PHP_CONFIG)" "$(CARGO)" build --release --locked -p push
+	cd $(top_srcdir) && PHP="$(PUSH_PHP)" PHP_CONFIG="$(PUSH_PHP_CONFIG)" "$(CARGO)" build --release --locked -p push
 
 $(phplibdir)/push.so: push-cargo
 	$(mkinstalldirs) $(phplibdir)
-	cp "$${CARGO_TARGET_DIR:-$(srcdir)/target}/release/libpush.so" $@
+	cp "$${CARGO_TARGET_DIR:-$(top_srcdir)/target}/release/libpush.so" $@

@@ -46,5 +46,6 @@ if test "$PHP_PUSH" != "no"; then
   PHP_SUBST(CARGO)
   PHP_SUBST(PUSH_PHP_CONFIG)
   PHP_SUBST(PUSH_PHP)
-  PHP_ADD_MAKEFILE_FRAGMENT
+  PHP_ADD_BUILD_DIR([modules])
+  PHP_ADD_MAKEFILE_FRAGMENT([$abs_srcdir/Makefile.frag])
 fi
