@@ -30,8 +30,12 @@ if test "$PHP_PUSH" != "no"; then
 
   dnl bindgen (ext-php-rs) needs libclang
   AC_MSG_CHECKING([for libclang])
-  if ls /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* /usr/lib64/libclang*.so* /usr/local/lib/libclang*.so* >/dev/null 2>&1 || test -n "$LIBCLANG_PATH"; then
-    AC_MSG_RESULT([yes])
+  push_libclang="$LIBCLANG_PATH"
+  for push_f in /usr/lib/llvm-*/lib/libclang*.so* /usr/lib/*/libclang*.so* /usr/lib64/libclang*.so* /usr/local/lib/libclang*.so*; do
+    if test -z "$push_libclang" && test -e "$push_f"; then push_libclang="$push_f"; fi
+  done
+  if test -n "$push_libclang"; then
+    AC_MSG_RESULT([$push_libclang])
   else
     AC_MSG_RESULT([not found])
     AC_MSG_WARN([bindgen needs libclang (Debian: libclang-dev); set LIBCLANG_PATH if it is elsewhere])
