@@ -17,7 +17,7 @@
 # calls push_send(), and a CLI worker reads that message back through the
 # engine; then `apt-get purge` and the checks: no path naming push is left,
 # and a second install/use/purge cycle leaves the file list exactly as the
-# first purge did.
+# first purge did (a reinstall in between takes the upgrade path).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 say() { printf '==> %s\n' "$*" >&2; }
@@ -148,6 +148,12 @@ say "a second install, use and purge leaves exactly the same files"
 apt-get install -y -q --no-install-recommends "$T/$(basename "$deb")" > "$T/install2.log" 2>&1 \
     || { cat "$T/install2.log"; fail "second install"; }
 php -r 'echo "push ", phpversion("push"), " loaded\n";'
+# the same package again: the upgrade path of the maintainer scripts (dh_php
+# disables the module in preinst and enables it again in postinst)
+dpkg -i "$T/$(basename "$deb")" > /dev/null
+php -m | grep -qx push || fail "push is not enabled after a reinstall"
+[ -L /etc/php/$php/fpm/conf.d/20-push.ini ] || fail "push is not enabled for fpm after a reinstall"
+echo "reinstalled (dpkg -i, the upgrade path): push still enabled for cli and fpm"
 mkdir -p /run/php && /usr/sbin/php-fpm$php --daemonize
 for _ in $(seq 100); do [ -S /run/php/php$php-fpm.sock ] && break; sleep 0.1; done
 kill "$(cat /run/php/php$php-fpm.pid)"; sleep 0.5
