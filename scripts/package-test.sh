@@ -117,7 +117,7 @@ for _ in $(seq 100); do [ -S /run/php/php$php-fpm.sock ] && break; sleep 0.1; do
 answer="$(SCRIPT_FILENAME=/var/www/push-test/publish.php REQUEST_METHOD=GET \
     cgi-fcgi -bind -connect /run/php/php$php-fpm.sock)" || fail "cgi-fcgi"
 printf '%s\n' "$answer" | tr -d '\r'
-printf '%s\n' "$answer" | grep -q 'sapi=fpm-fcgi .*role=worker' || fail "php-fpm's answer"
+printf '%s\n' "$answer" | grep 'sapi=fpm-fcgi .*role=worker' > /dev/null || fail "php-fpm's answer"
 got="$(php -r '$m = push_get_message("news", 2, $argv[1]); echo $m ? $m->data : "(none)";' "$first")"
 echo "CLI worker: push_get_message() after $first -> $got"
 [ "$got" = "hello from php-fpm" ] || fail "the fpm worker's message did not come through the engine"
@@ -139,7 +139,7 @@ left="$(grep -i push "$T/purged" || true)"
 while read -r f; do
     [ -d "$f" ] || [ ! -e "$f" ] || fail "$f left after purge"
 done < "$T/owned"
-php -m | grep -qx push && fail "php -m still lists push"
+php -m | grep -x push > /dev/null && fail "php -m still lists push"
 echo "no file of $pkg or naming push is left ($(wc -l < "$T/owned") paths were the package's)"
 echo "user push: $(getent passwd push || echo '(removed)') (kept, as Debian keeps system users)"
 echo "files added since the pristine system: $(comm -13 "$T/pristine" "$T/purged" | wc -l) (PHP and what it pulled in, still installed)"
@@ -151,7 +151,7 @@ php -r 'echo "push ", phpversion("push"), " loaded\n";'
 # the same package again: the upgrade path of the maintainer scripts (dh_php
 # disables the module in preinst and enables it again in postinst)
 dpkg -i "$T/$(basename "$deb")" > /dev/null
-php -m | grep -qx push || fail "push is not enabled after a reinstall"
+php -m | grep -x push > /dev/null || fail "push is not enabled after a reinstall"
 [ -L /etc/php/$php/fpm/conf.d/20-push.ini ] || fail "push is not enabled for fpm after a reinstall"
 echo "reinstalled (dpkg -i, the upgrade path): push still enabled for cli and fpm"
 mkdir -p /run/php && /usr/sbin/php-fpm$php --daemonize
