@@ -59,7 +59,9 @@ fresh_build() {
         say "building in a fresh $suite chroot (HEAD $(git -C "$ROOT" rev-parse --short HEAD); uncommitted changes are not seen)"
         out="$ROOT/target/package-$suite.log"
         mkdir -p "$ROOT/target"
-        KEEP=1 SUITE="$suite" LOG="$out.inner" "$FRESH/run.sh" "$ROOT" 'scripts/package.sh' 2>&1 | tee "$out"
+        # the chroot has no git: the commit's date goes in by hand
+        KEEP=1 SUITE="$suite" LOG="$out.inner" "$FRESH/run.sh" "$ROOT" \
+            "SOURCE_DATE_EPOCH=$(git -C "$ROOT" log -1 --format=%ct) scripts/package.sh" 2>&1 | tee "$out"
         local rc=${PIPESTATUS[0]}
         kept="$(sed -n 's/^\[fresh\] kept \(\/tmp\/fresh-[A-Za-z0-9]*\)$/\1/p' "$out" | tail -n1)"
         if [ "$rc" -eq 0 ] && [ -n "$kept" ]; then
@@ -92,8 +94,10 @@ native_build() {
         | tar -C "$stage" -xf -
     sed -e "s/@PHP@/$php/g" -e "s/@STANDARDS@/$standards/g" "$ROOT/debian/control.in" > "$stage/debian/control"
     local date
-    # the changelog's date: the last commit's, so that two builds of one commit match
-    date="$(date -R -d "@$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || date +%s)")"
+    # the changelog's date (and so the files' dates, dh's SOURCE_DATE_EPOCH):
+    # the last commit's, so that two builds of one commit match
+    [ -n "${SOURCE_DATE_EPOCH:-}" ] || SOURCE_DATE_EPOCH="$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || date +%s)"
+    date="$(date -R -d "@$SOURCE_DATE_EPOCH")"
     cat > "$stage/debian/changelog" <<EOF
 php-push ($VERSION-1~deb$debver) $codename; urgency=medium
 
