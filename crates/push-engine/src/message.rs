@@ -196,10 +196,11 @@ impl Outgoing {
     }
 }
 
-/// Longest event name accepted.
-pub const MAX_EVENT_LEN: usize = 64;
+/// Longest event name accepted (Pusher's limit: Laravel's own event names
+/// run past 64).
+pub const MAX_EVENT_LEN: usize = 200;
 
-/// Checks an event name: 1–64 characters, no line breaks or NUL (it becomes
+/// Checks an event name: 1–200 bytes, no line breaks or NUL (it becomes
 /// an SSE `event:` line).
 pub fn validate_event(event: &str) -> Result<(), Error> {
     if event.is_empty()
@@ -214,9 +215,16 @@ pub fn validate_event(event: &str) -> Result<(), Error> {
 /// Longest channel name accepted.
 pub const MAX_CHANNEL_LEN: usize = 255;
 
-/// Checks a channel name: 1–255 characters of `[A-Za-z0-9_.:@/-]`.
+/// The punctuation a channel name may hold besides letters and digits:
+/// push's own `_ . : @ / -` and Pusher's `= , ;`, so that a name valid in
+/// one door (push's, Pusher's) is valid in every door.
+pub const CHANNEL_PUNCTUATION: &[u8] = b"_.:@/-=,;";
+
+/// Checks a channel name: 1–255 characters of `[A-Za-z0-9_.:@/=,;-]`
+/// (every Pusher channel name, up to 200 characters of `[-a-zA-Z0-9_=@,.;]`,
+/// is one).
 pub fn validate_channel(name: &[u8]) -> Result<&str, Error> {
-    let ok = |b: &u8| b.is_ascii_alphanumeric() || b"_.:@/-".contains(b);
+    let ok = |b: &u8| b.is_ascii_alphanumeric() || CHANNEL_PUNCTUATION.contains(b);
     if name.is_empty() || name.len() > MAX_CHANNEL_LEN || !name.iter().all(ok) {
         let shown: String = String::from_utf8_lossy(name).chars().take(80).collect();
         return Err(Error::InvalidChannel(shown));
@@ -277,7 +285,15 @@ mod tests {
 
     #[test]
     fn channel_names() {
-        for good in ["news", "a", "user:42", "room/1.2@x_y-z", &"c".repeat(255)] {
+        for good in [
+            "news",
+            "a",
+            "user:42",
+            "room/1.2@x_y-z",
+            "presence-room=1,a;b",
+            "private-App.Models.User.1",
+            &"c".repeat(255),
+        ] {
             assert!(validate_channel(good.as_bytes()).is_ok(), "{good}");
         }
         for bad in ["", "a b", "é", "a\0b", "a\nb", "*", &"c".repeat(256)] {
@@ -291,6 +307,11 @@ mod tests {
         assert!(validate_event("update").is_ok());
         assert!(validate_event("").is_err());
         assert!(validate_event("a\nb").is_err());
-        assert!(validate_event(&"e".repeat(65)).is_err());
+        assert!(validate_event(&"e".repeat(200)).is_ok());
+        assert!(
+            validate_event("Illuminate\\Notifications\\Events\\BroadcastNotificationCreated")
+                .is_ok()
+        );
+        assert!(validate_event(&"e".repeat(201)).is_err());
     }
 }
