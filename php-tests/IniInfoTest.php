@@ -49,6 +49,9 @@ final class IniInfoTest extends PushTestCase
             'push.request_timeout' => '10',
             'push.client_publish_rate' => '20',
             'push.max_poll_waiters_per_ip' => '64',
+            'push.pusher_app_id' => '',
+            'push.pusher_key' => '',
+            'push.pusher_secret' => '',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);
