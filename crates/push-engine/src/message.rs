@@ -61,15 +61,34 @@ pub struct Publication {
     pub text: bool,
     /// When it was published; history ages out by it.
     pub at: Instant,
+    /// Who published it, when a connection did (see [`Origin`]).
+    pub origin: Option<Arc<Origin>>,
     /// Wire encodings, built once on first use and shared by every
     /// subscriber.
     frames: Frames,
 }
 
+/// The connection a publication came from, when one did: a protocol
+/// adapter does not deliver it back to that connection, and may tell
+/// subscribers which user sent it. Carried in this engine only (a shared
+/// broker does not carry it yet).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The connection's id, as its adapter names it.
+    pub connection: String,
+    /// The user it speaks for, if its adapter knows one.
+    pub user: Option<String>,
+}
+
+/// Slots of [`Publication::shared_frame`]: one per protocol adapter that
+/// frames publications its own way.
+pub const FRAME_SLOTS: usize = 2;
+
 #[derive(Debug, Default)]
 struct Frames {
     sse: OnceLock<SseFrame>,
     json: OnceLock<Bytes>,
+    shared: [OnceLock<Bytes>; FRAME_SLOTS],
 }
 
 /// A publication as an SSE event: `whole` is the `id:` line and the rest
@@ -98,8 +117,22 @@ impl Publication {
             data,
             text,
             at,
+            origin: None,
             frames: Frames::default(),
         }
+    }
+
+    /// The same, sent by `origin`.
+    pub fn with_origin(mut self, origin: Option<Origin>) -> Self {
+        self.origin = origin.map(Arc::new);
+        self
+    }
+
+    /// A wire encoding of an adapter's own, built once (by the first
+    /// subscriber that needs it) and shared by every subscriber. `slot`
+    /// (below [`FRAME_SLOTS`]) is the adapter's.
+    pub fn shared_frame(&self, slot: usize, build: impl FnOnce(&Publication) -> Bytes) -> &Bytes {
+        self.frames.shared[slot].get_or_init(|| build(self))
     }
 
     /// The data as text: itself if UTF-8, else base64.
@@ -174,6 +207,8 @@ pub struct Outgoing {
     /// Binary even if the data happens to be valid UTF-8 (a WebSocket
     /// binary frame stays binary).
     pub binary: bool,
+    /// The connection that sends it, if one does.
+    pub origin: Option<Origin>,
 }
 
 impl Outgoing {
@@ -182,7 +217,13 @@ impl Outgoing {
             data: data.into(),
             event: None,
             binary: false,
+            origin: None,
         }
+    }
+
+    pub fn origin(mut self, origin: Origin) -> Self {
+        self.origin = Some(origin);
+        self
     }
 
     pub fn binary(mut self) -> Self {

@@ -75,14 +75,17 @@ impl Hub {
         let name = self.check(channel, &msg)?;
         let binary = msg.binary || std::str::from_utf8(&msg.data).is_err();
         let id = broker.publish(name, &msg).await?;
-        Ok(Arc::new(Publication::new(
-            Arc::from(name),
-            id,
-            msg.event.map(Arc::from),
-            msg.data,
-            !binary,
-            Instant::now(),
-        )))
+        Ok(Arc::new(
+            Publication::new(
+                Arc::from(name),
+                id,
+                msg.event.map(Arc::from),
+                msg.data,
+                !binary,
+                Instant::now(),
+            )
+            .with_origin(msg.origin),
+        ))
     }
 
     /// Subscribes from `cursor`. A mirror that cannot serve the cursor

@@ -1,0 +1,1 @@
+//! The HTTP API `/apps/{app_id}/…` (to come).
