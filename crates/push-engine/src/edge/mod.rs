@@ -51,7 +51,22 @@ pub struct AppState {
 pub fn app(state: AppState) -> Edge {
     let mut router = Router::new();
     if state.hub.config().pusher() {
-        router = router.route("/app/{key}", get(pusher::connect));
+        router = router
+            .route("/app/{key}", get(pusher::connect))
+            .route("/apps/{app_id}/events", post(pusher::http::events))
+            .route(
+                "/apps/{app_id}/batch_events",
+                post(pusher::http::batch_events),
+            )
+            .route("/apps/{app_id}/channels", get(pusher::http::channels))
+            .route(
+                "/apps/{app_id}/channels/{channel}",
+                get(pusher::http::channel),
+            )
+            .route(
+                "/apps/{app_id}/channels/{channel}/users",
+                get(pusher::http::users),
+            );
     }
     let router = router
         .route("/", get(ws::root))
