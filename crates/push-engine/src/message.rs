@@ -70,8 +70,8 @@ pub struct Publication {
 
 /// The connection a publication came from, when one did: a protocol
 /// adapter does not deliver it back to that connection, and may tell
-/// subscribers which user sent it. Carried in this engine only (a shared
-/// broker does not carry it yet).
+/// subscribers which user sent it. The Redis broker carries it to every
+/// engine (in its kind field, `broker/redis.rs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Origin {
     /// The connection's id, as its adapter names it.

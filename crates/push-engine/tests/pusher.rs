@@ -18,13 +18,14 @@ const APP_ID: &str = "1234";
 const KEY: &str = "app-key";
 const SECRET: &str = "app-secret-0123456789";
 
+fn pusher_settings(c: &mut push_engine::Config) {
+    c.pusher_app_id = APP_ID.into();
+    c.pusher_key = KEY.into();
+    c.set("pusher_secret", SECRET).unwrap();
+}
+
 async fn start() -> Server {
-    Server::start_with(|c| {
-        c.pusher_app_id = APP_ID.into();
-        c.pusher_key = KEY.into();
-        c.set("pusher_secret", SECRET).unwrap();
-    })
-    .await
+    Server::start_with(pusher_settings).await
 }
 
 fn path() -> String {
@@ -427,4 +428,56 @@ async fn shutdown_closes_with_4200() {
     assert_eq!(ws_close_code(&mut idle).await, 4200);
     assert_eq!(ws_close_code(&mut busy).await, 4200);
     server.stopped().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn across_engines_on_redis_client_events_reach_the_others_and_not_back() {
+    let redis = common::redis::RedisServer::start();
+    let one = common::redis::engine(&redis, pusher_settings).await;
+    let two = common::redis::engine(&redis, pusher_settings).await;
+    let channel = "private-shared";
+    let (mut a, a_id) = connect(&one).await;
+    let (mut b, b_id) = connect(&two).await;
+    for (ws, id) in [(&mut a, &a_id), (&mut b, &b_id)] {
+        let ok = subscribe(ws, channel, Some(auth(id, channel, None)), None).await;
+        assert_eq!(ok["event"], "pusher_internal:subscription_succeeded");
+    }
+    one.wait_subscribers(1).await;
+    two.wait_subscribers(1).await;
+    assert_ne!(
+        a_id.split_once('.').map(|p| p.1),
+        None,
+        "socket ids are n.n on every engine"
+    );
+    assert_ne!(a_id, b_id);
+
+    // A client event on engine one reaches engine two, and not its sender.
+    send(
+        &mut a,
+        json!({ "event": "client-x", "channel": channel, "data": { "n": 1 } }),
+    )
+    .await;
+    let m = next(&mut b).await;
+    assert_eq!(
+        (m["event"].as_str(), data(&m)),
+        (Some("client-x"), json!({ "n": 1 }))
+    );
+    ws_quiet(&mut a, Duration::from_millis(300)).await;
+
+    // A publication from engine two excluding b (HTTP API socket_id)
+    // reaches a only.
+    two.hub
+        .send(
+            channel,
+            Outgoing::new("y")
+                .event("e")
+                .origin(push_engine::message::Origin {
+                    connection: b_id.clone(),
+                    user: None,
+                }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next(&mut a).await["data"], "y");
+    ws_quiet(&mut b, Duration::from_millis(300)).await;
 }
