@@ -481,3 +481,39 @@ async fn across_engines_on_redis_client_events_reach_the_others_and_not_back() {
     assert_eq!(next(&mut a).await["data"], "y");
     ws_quiet(&mut b, Duration::from_millis(300)).await;
 }
+
+#[tokio::test]
+async fn garbage_frames_are_answered_not_fatal() {
+    let server = start().await;
+    let (mut ws, _) = connect(&server).await;
+    for garbage in [
+        "not json",
+        "[]",
+        "{}",
+        r#"{"event": 5}"#,
+        r#"{"event": "pusher:subscribe"}"#,
+        r#"{"event": "pusher:subscribe", "data": {"channel": 7}}"#,
+        r#"{"event": "pusher:subscribe", "data": "{\"channel\": null}"}"#,
+        r#"{"event": "client-x"}"#,
+    ] {
+        ws.send(Message::Text(garbage.into())).await.unwrap();
+        let e = next(&mut ws).await;
+        assert_eq!(e["event"], "pusher:error", "{garbage}: {e}");
+    }
+    ws.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
+    assert_eq!(next(&mut ws).await["event"], "pusher:error");
+    // Unknown events, and unsubscribing from what was never subscribed:
+    // nothing.
+    send(&mut ws, json!({ "event": "pusher:signin", "data": {} })).await;
+    send(&mut ws, json!({ "event": "pusher:unsubscribe", "data": { "channel": "x" } })).await;
+    // Presence with channel_data that is not a member: refused with 400.
+    let (mut p, id) = connect(&server).await;
+    for cd in ["[]", "{}", r#"{"user_id": ""}"#, r#"{"user_id": {}}"#, "nope"] {
+        let e = subscribe(&mut p, "presence-x", Some(auth(&id, "presence-x", Some(cd))), Some(cd)).await;
+        assert_eq!(e["event"], "pusher:subscription_error", "{cd}");
+        assert_eq!(data(&e)["status"], 400, "{cd}");
+    }
+    // Still served.
+    subscribed(&mut ws, "still").await;
+    assert_eq!(server.hub.presence().count("presence-x"), 0);
+}
