@@ -500,20 +500,70 @@ async fn garbage_frames_are_answered_not_fatal() {
         let e = next(&mut ws).await;
         assert_eq!(e["event"], "pusher:error", "{garbage}: {e}");
     }
-    ws.send(Message::Binary(vec![1, 2, 3].into())).await.unwrap();
+    ws.send(Message::Binary(vec![1, 2, 3].into()))
+        .await
+        .unwrap();
     assert_eq!(next(&mut ws).await["event"], "pusher:error");
     // Unknown events, and unsubscribing from what was never subscribed:
     // nothing.
     send(&mut ws, json!({ "event": "pusher:signin", "data": {} })).await;
-    send(&mut ws, json!({ "event": "pusher:unsubscribe", "data": { "channel": "x" } })).await;
+    send(
+        &mut ws,
+        json!({ "event": "pusher:unsubscribe", "data": { "channel": "x" } }),
+    )
+    .await;
     // Presence with channel_data that is not a member: refused with 400.
     let (mut p, id) = connect(&server).await;
-    for cd in ["[]", "{}", r#"{"user_id": ""}"#, r#"{"user_id": {}}"#, "nope"] {
-        let e = subscribe(&mut p, "presence-x", Some(auth(&id, "presence-x", Some(cd))), Some(cd)).await;
+    for cd in [
+        "[]",
+        "{}",
+        r#"{"user_id": ""}"#,
+        r#"{"user_id": {}}"#,
+        "nope",
+    ] {
+        let e = subscribe(
+            &mut p,
+            "presence-x",
+            Some(auth(&id, "presence-x", Some(cd))),
+            Some(cd),
+        )
+        .await;
         assert_eq!(e["event"], "pusher:subscription_error", "{cd}");
         assert_eq!(data(&e)["status"], 400, "{cd}");
     }
     // Still served.
     subscribed(&mut ws, "still").await;
     assert_eq!(server.hub.presence().count("presence-x"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_arrives_whole_and_in_order() {
+    let server = start().await;
+    let (mut ws, _) = connect(&server).await;
+    subscribed(&mut ws, "burst").await;
+    subscribed(&mut ws, "other").await;
+    server.wait_subscribers(2).await;
+    for i in 0..200 {
+        let channel = if i % 2 == 0 { "burst" } else { "other" };
+        server.publish_event(channel, "n", i.to_string());
+    }
+    let mut got = Vec::new();
+    while got.len() < 200 {
+        let m = next(&mut ws).await;
+        got.push((
+            m["channel"].as_str().unwrap().to_owned(),
+            m["data"].as_str().unwrap().parse::<u32>().unwrap(),
+        ));
+    }
+    for channel in ["burst", "other"] {
+        let seq: Vec<u32> = got
+            .iter()
+            .filter(|(c, _)| c == channel)
+            .map(|(_, n)| *n)
+            .collect();
+        let want: Vec<u32> = (0..200)
+            .filter(|i| (i % 2 == 0) == (channel == "burst"))
+            .collect();
+        assert_eq!(seq, want, "{channel}");
+    }
 }

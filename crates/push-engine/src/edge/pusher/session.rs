@@ -5,8 +5,10 @@
 //! Built from the pieces of push's own WebSocket (`transport/ws.rs`): the
 //! channels merge into one feed bounded in bytes (a connection that leaves
 //! it full for `push.keepalive` is cut off, 4100), the client's frames and
-//! the timer sit behind a gate, and deliveries are framed once per
-//! publication (shared by every subscriber) and written in batches.
+//! the timer sit behind a gate, deliveries are framed once per
+//! publication (shared by every subscriber) and written in batches, and a
+//! connection written to less than `push.coalesce` ago waits out the rest
+//! of it before its next batch.
 //!
 //! Liveness: `activity_timeout` is `push.keepalive` (at least a second).
 //! A client silent that long gets a `pusher:ping`; silent as long again,
@@ -31,6 +33,7 @@ use super::channels::{authorize, valid_name, Kind};
 use super::frame::{self, Incoming};
 use super::*;
 use crate::edge::limits::Rate;
+use crate::edge::transport::coalesce::Coalesce;
 use crate::edge::transport::feed::{Feed, Item};
 use crate::edge::transport::gate::Gate;
 use crate::edge::transport::patience;
@@ -62,6 +65,8 @@ pub struct Session {
     rate: Rate,
     /// Frames waiting to be written.
     out: Vec<u8>,
+    /// `push.coalesce`, for deliveries.
+    coalesce: Coalesce,
 }
 
 /// Why a session ends.
@@ -92,6 +97,7 @@ impl Session {
     pub fn new(hub: Hub) -> Session {
         let (socket_id, number) = socket_id();
         let rate = Rate::new(hub.config().client_publish_rate);
+        let coalesce = Coalesce::new(hub.config().coalesce);
         Session {
             hub,
             socket_id,
@@ -100,6 +106,7 @@ impl Session {
             notices: mpsc::unbounded_channel(),
             rate,
             out: Vec::new(),
+            coalesce,
         }
     }
 
@@ -179,7 +186,10 @@ impl Session {
             }
             tokio::select! {
                 item = feed.recv() => {
+                    // The client's frames wait in the socket meanwhile.
+                    self.coalesce.before(&feed, &item).await;
                     let mut item = Some(item);
+                    let mut drained = true;
                     let mut delivered = Batch::new(crate::metrics::Transport::Ws);
                     while let Some(next) = item.take() {
                         match next {
@@ -204,9 +214,18 @@ impl Session {
                         }
                         if self.out.len() < WRITE_BATCH {
                             item = feed.try_recv();
+                        } else {
+                            drained = false;
                         }
                     }
                     metrics.record(&delivered);
+                    if !self.out.is_empty() {
+                        if write_out(ws, pending, &self.out).await.is_err() {
+                            return End::Drop;
+                        }
+                        self.out.clear();
+                        self.coalesce.wrote(drained);
+                    }
                 }
                 Some(change) = self.notices.1.recv() => self.notice(change),
                 _ = closing.cancelled() => {
