@@ -14,10 +14,18 @@ final class PusherTest extends PushTestCase
 {
     private const ROOT = __DIR__ . '/..';
 
-    public function testPusherJsAndTheNodeServerLibrary(): void
+    /**
+     * Runs a node script of e2e/ against a new bin/push-server with the
+     * Pusher protocol on, and returns what it printed (one JSON object).
+     *
+     * @return array<string, mixed>
+     */
+    private function node(string $script): array
     {
-        if (!is_dir(self::ROOT . '/e2e/node_modules/pusher-js') || !is_dir(self::ROOT . '/e2e/node_modules/pusher')) {
-            self::fail('run (cd e2e && npm ci) first: pusher-js and pusher are missing');
+        foreach (['pusher-js', 'pusher', 'laravel-echo'] as $package) {
+            if (!is_dir(self::ROOT . "/e2e/node_modules/$package")) {
+                self::fail("run (cd e2e && npm ci) first: $package is missing");
+            }
         }
         [, , $address] = $this->daemon(null, [
             '--pusher_app_id=4242',
@@ -25,19 +33,25 @@ final class PusherTest extends PushTestCase
             '--pusher_secret=app-secret-0123',
         ]);
         $proc = proc_open(
-            ['node', 'e2e/pusher.mjs', $address, '4242', 'app-key', 'app-secret-0123'],
+            ['node', $script, $address, '4242', 'app-key', 'app-secret-0123'],
             [1 => ['pipe', 'w'], 2 => ['pipe', 'w']],
             $pipes,
             self::ROOT,
         );
         self::assertIsResource($proc);
-        $this->watch('node e2e/pusher.mjs', $proc, [$pipes[2]]);
+        $this->watch("node $script", $proc, [$pipes[2]]);
         $out = stream_get_contents($pipes[1]);
         $status = proc_close($proc);
         $seen = json_decode((string) $out, true);
         self::assertIsArray($seen, "node printed: $out");
         self::assertArrayNotHasKey('failure', $seen, $seen['failure'] ?? '');
         self::assertSame(0, $status);
+        return $seen;
+    }
+
+    public function testPusherJsAndTheNodeServerLibrary(): void
+    {
+        $seen = $this->node('e2e/pusher.mjs');
 
         // An unknown key: told 4001, and pusher-js does not retry.
         self::assertSame(['code' => 4001, 'state' => 'disconnected'], $seen['unknownKey']);
@@ -68,5 +82,27 @@ final class PusherTest extends PushTestCase
         self::assertSame(['orders', 'presence-room', 'private-chat'], array_keys($seen['channels']['channels']));
         self::assertSame([['id' => '1'], ['id' => '2']], $seen['users']['users']);
         self::assertSame(['occupied' => true, 'subscription_count' => 2, 'user_count' => 2], $seen['channelInfo']);
+    }
+
+    public function testLaravelEcho(): void
+    {
+        $seen = $this->node('e2e/echo.mjs');
+
+        // .listen('OrderShipped') (namespaced) and .listen('.App\\Events\\OrderShipped'),
+        // from the server library and from push's own POST /publish.
+        $orders = [['order' => ['id' => 1]], ['order' => ['id' => 2]]];
+        self::assertSame($orders, $seen['shipped']['one']);
+        self::assertSame([...$orders, ['order' => ['id' => 3]]], $seen['shipped']['two']);
+        // toOthers(): not to the X-Socket-ID connection.
+        self::assertSame(['one' => 2, 'two' => 3], $seen['afterToOthers']);
+        // here(), joining(), leaving().
+        $u1 = ['id' => 1, 'name' => 'user 1'];
+        $u2 = ['id' => 2, 'name' => 'user 2'];
+        self::assertSame([$u1], $seen['room']['hereFirst']);
+        self::assertSame([$u1, $u2], $seen['room']['hereSecond']);
+        self::assertSame([$u2], $seen['room']['joining']);
+        self::assertSame([$u2], $seen['leaving']);
+        // whisper() reaches the other, not the sender.
+        self::assertSame(['one' => [], 'two' => [['name' => 'user 1']]], $seen['whispers']);
     }
 }
