@@ -354,3 +354,35 @@ async fn refusals_are_json_errors_never_500() {
     }
     assert_eq!(server.hub.stats().publications, 0, "nothing was published");
 }
+
+#[tokio::test]
+async fn malformed_requests_to_the_pusher_doors_are_json_errors() {
+    let server = start().await;
+    // Not an upgrade, or a bad one: 426 / 400, as push's own WebSocket.
+    let r = get(server.addr, &format!("/app/{KEY}?protocol=7")).await;
+    assert_eq!(r.status, 426, "{}", r.text());
+    assert!(r.json()["error"].is_string());
+    // A body over the limit: 413 before it is read.
+    let huge = vec![b'x'; 200 * 1024];
+    let path = format!("/apps/{APP_ID}/events");
+    let r = post(server.addr, &format!("{path}?auth_key={KEY}"), &[], &huge).await;
+    assert_eq!(r.status, 413, "{}", r.text());
+    // A channel name Pusher does not allow, well signed.
+    let r = get_signed(&server, "channels/a%20b", &[]).await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    // A path signed unencoded and sent encoded (`,` as %2C) is accepted.
+    let (mut ws, _) = pusher_ws(&server, "a,b").await;
+    let signed_path = format!("/apps/{APP_ID}/channels/a,b");
+    let q = signed("GET", &signed_path, b"", &[], now());
+    let r = get(server.addr, &format!("/apps/{APP_ID}/channels/a%2Cb?{q}")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json(), json!({ "occupied": true }));
+    ws_quiet(&mut ws, Duration::from_millis(10)).await;
+    // Routes that do not exist stay 404 with JSON.
+    let r = get_signed(&server, "nothing", &[]).await;
+    assert_eq!(r.status, 404);
+    assert!(r.json()["error"].is_string());
+    // GET on a POST route: not a 500.
+    let r = get_signed(&server, "events", &[]).await;
+    assert!(r.status == 405 || r.status == 404, "{}", r.status);
+}

@@ -96,12 +96,40 @@ fn check(
         .collect();
     pairs.sort();
     let sorted: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let message = format!("{method}\n{path}\n{}", sorted.join("&"));
-    if verify_hex(config.pusher_secret.expose(), message.as_bytes(), signature) {
+    let signed = |path: &str| {
+        let message = format!("{method}\n{path}\n{}", sorted.join("&"));
+        verify_hex(config.pusher_secret.expose(), message.as_bytes(), signature)
+    };
+    // The path as sent, or decoded: a library signs the path it was given,
+    // and its HTTP client may percent-encode `, ; = @` on the way.
+    let decoded = percent_decoded(path);
+    if signed(path) || decoded.as_deref().is_some_and(|d| d != path && signed(d)) {
         Ok(())
     } else {
         Err(refuse("invalid auth_signature"))
     }
+}
+
+/// `path` with its `%XX` escapes decoded, if it has any and they decode to
+/// UTF-8.
+fn percent_decoded(path: &str) -> Option<String> {
+    if !path.contains('%') {
+        return None;
+    }
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = path.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn hex(bytes: &[u8]) -> String {
