@@ -53,7 +53,7 @@ final class ArgumentsTest extends PushTestCase
         yield 'too many' => [fn () => push_stats(1), \ArgumentCountError::class,
             'push_stats() expects exactly 0 arguments, 1 given'];
         yield 'channel with space' => [fn () => push_send('a b', 'x'), \ValueError::class,
-            'push_send(): Argument #1 ($channel) must be 1 to 255 characters of A-Z a-z 0-9 _ . : @ / -'];
+            'push_send(): Argument #1 ($channel) must be 1 to 255 characters of A-Z a-z 0-9 _ . : @ / - = , ;'];
         yield 'empty channel' => [fn () => push_send('', 'x'), \ValueError::class, 'Argument #1 ($channel)'];
         yield 'channel with NUL' => [fn () => push_send("a\0b", 'x'), \ValueError::class, 'Argument #1 ($channel)'];
         yield 'channel not UTF-8' => [fn () => push_send("\xff", 'x'), \ValueError::class, 'Argument #1 ($channel)'];
@@ -65,7 +65,7 @@ final class ArgumentsTest extends PushTestCase
         yield 'int option key' => [fn () => push_send('c', 'x', ['a']), \ValueError::class,
             'push_send(): Argument #3 ($options) must have string keys, 0 given'];
         yield 'event with newline' => [fn () => push_send('c', 'x', ['event' => "a\nb"]), \ValueError::class,
-            'push_send(): Argument #3 ($options) ["event"] must be 1 to 64 characters without line breaks'];
+            'push_send(): Argument #3 ($options) ["event"] must be 1 to 200 bytes without line breaks'];
         yield 'event array' => [fn () => push_send('c', 'x', ['event' => []]), \TypeError::class,
             'push_send(): Argument #3 ($options) ["event"] must be of type string|int|float|bool, array given'];
         yield 'negative timeout' => [fn () => push_get_message('c', -1), \ValueError::class,

@@ -51,6 +51,9 @@ final class IniInfoTest extends PushTestCase
             'push.max_poll_waiters_per_ip' => '64',
             'push.max_workers' => '1024',
             'push.socket_idle_timeout' => '300',
+            'push.pusher_app_id' => '',
+            'push.pusher_key' => '',
+            'push.pusher_secret' => '',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

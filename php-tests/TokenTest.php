@@ -156,11 +156,11 @@ final class TokenTest extends PushTestCase
         yield 'empty list' => [static fn () => push_token([], 60, $s), \ValueError::class,
             'push_token(): Argument #1 ($channels) must not be empty'];
         yield 'bad name' => [static fn () => push_token(['ok', 'a b'], 60, $s), \ValueError::class,
-            'push_token(): Argument #1 ($channels) must hold channel names or prefixes ending in * (1 to 255 characters of A-Z a-z 0-9 _ . : @ / -), "a b" given'];
+            'push_token(): Argument #1 ($channels) must hold channel names or prefixes ending in * (1 to 255 characters of A-Z a-z 0-9 _ . : @ / - = , ;), "a b" given'];
         yield 'star alone' => [static fn () => push_token(['*'], 60, $s), \ValueError::class,
-            'push_token(): Argument #1 ($channels) must hold channel names or prefixes ending in * (1 to 255 characters of A-Z a-z 0-9 _ . : @ / -), "*" given'];
+            'push_token(): Argument #1 ($channels) must hold channel names or prefixes ending in * (1 to 255 characters of A-Z a-z 0-9 _ . : @ / - = , ;), "*" given'];
         yield 'star inside' => [static fn () => push_token(['a*b'], 60, $s), \ValueError::class,
-            'push_token(): Argument #1 ($channels) must hold channel names or prefixes ending in * (1 to 255 characters of A-Z a-z 0-9 _ . : @ / -), "a*b" given'];
+            'push_token(): Argument #1 ($channels) must hold channel names or prefixes ending in * (1 to 255 characters of A-Z a-z 0-9 _ . : @ / - = , ;), "a*b" given'];
         yield 'int element' => [static fn () => push_token(['a', 42], 60, $s), \TypeError::class,
             'push_token(): Argument #1 ($channels) must be an array of strings, int given'];
         yield 'object element' => [static fn () => push_token([new \stdClass()], 60, $s), \TypeError::class,

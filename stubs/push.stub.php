@@ -14,9 +14,9 @@ namespace {
     /**
      * Publishes a message on a channel.
      *
-     * @param string $channel 1–255 characters of A-Z a-z 0-9 _ . : @ / -
+     * @param string $channel 1–255 characters of A-Z a-z 0-9 _ . : @ / - = , ;
      * @param string $message the data (text or binary), at most push.max_message_size bytes
-     * @param array{event?: ?string, binary?: bool} $options `event`: an event name (SSE `event:`), 1–64
+     * @param array{event?: ?string, binary?: bool} $options `event`: an event name (SSE `event:`, the Pusher event), 1–200
      *        characters; `binary`: send as binary (a WebSocket binary frame, base64 in SSE and JSON) even if
      *        the data is valid UTF-8
      * @return string the new message's id (opaque; pass it as $lastId to resume after it)

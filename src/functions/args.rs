@@ -19,7 +19,7 @@ pub(super) fn channel_arg<'a>(func: &str, s: *mut zend_string) -> Result<&'a str
             func,
             1,
             "channel",
-            "must be 1 to 255 characters of A-Z a-z 0-9 _ . : @ / -",
+            "must be 1 to 255 characters of A-Z a-z 0-9 _ . : @ / - = , ;",
         ))
     })
 }

@@ -36,7 +36,7 @@ pub(super) fn push_send(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
                         F,
                         3,
                         "options",
-                        "[\"event\"] must be 1 to 64 characters without line breaks",
+                        "[\"event\"] must be 1 to 200 bytes without line breaks",
                     )
                 })?;
                 out = out.event(event);

@@ -76,7 +76,7 @@ pub(super) fn push_token(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
                     "channels",
                     format!(
                         "must hold channel names or prefixes ending in * \
-                         (1 to 255 characters of A-Z a-z 0-9 _ . : @ / -), \"{shown}\" given"
+                         (1 to 255 characters of A-Z a-z 0-9 _ . : @ / - = , ;), \"{shown}\" given"
                     ),
                 )
             })?;

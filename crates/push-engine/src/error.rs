@@ -6,7 +6,9 @@ use std::io;
 /// person who has to act on it.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("invalid channel name {0:?}: use 1 to 255 characters of A-Z a-z 0-9 _ . : @ / -")]
+    #[error(
+        "invalid channel name {0:?}: use 1 to 255 characters of A-Z a-z 0-9 _ . : @ / - = , ;"
+    )]
     InvalidChannel(String),
 
     #[error("invalid message id {0:?}: pass an id returned by push (such as from push_send() or Push\\Message::$id)")]
@@ -15,7 +17,7 @@ pub enum Error {
     #[error("message of {size} bytes is larger than push.max_message_size ({max} bytes)")]
     MessageTooLarge { size: usize, max: usize },
 
-    #[error("invalid event name {0:?}: use at most 64 characters, no line breaks")]
+    #[error("invalid event name {0:?}: use 1 to 200 bytes, no line breaks")]
     InvalidEvent(String),
 
     #[error("too many channels: push.max_channels ({0}) are open")]

@@ -26,8 +26,9 @@
 //!   `push.secret`) that grant subscribing and publishing; where a browser
 //!   puts its token. Protocol adapters map their own auth onto its grants.
 //! - [`hub`]: channels, history rings, fan-out to subscribers, lag recovery
-//!   and loss reporting, collection of idle channels; the [`hub::Broker`]
-//!   trait, its view of a shared broker.
+//!   and loss reporting, collection of idle channels; presence (who is on
+//!   a channel, [`hub::presence`]); the [`hub::Broker`] trait, its view of
+//!   a shared broker.
 //! - [`wait`]: a blocking wait from a foreign (PHP) thread: its outcome and
 //!   where its cursor goes next.
 //! - [`broker`]: the Redis implementation of [`hub::Broker`].
@@ -35,8 +36,10 @@
 //!   limits, the origin check and CORS, the router and its shared state,
 //!   the error answers; below it, the protocols served there, siblings that
 //!   know nothing of each other — push's browser transports
-//!   ([`edge::transport`]: WebSocket, SSE, long-poll) and its HTTP API
-//!   ([`edge::api`]: publish, health, readiness, metrics).
+//!   ([`edge::transport`]: WebSocket, SSE, long-poll), its HTTP API
+//!   ([`edge::api`]: publish, health, readiness, metrics) — and the
+//!   protocol adapters ([`edge::pusher`]: Pusher Channels 7, which uses
+//!   the transports' feed and WebSocket framing).
 //! - [`ipc`]: the local socket (`push.socket`) for worker processes: the
 //!   frame format, the engine side (tokio) and the worker side (blocking,
 //!   no threads).

@@ -61,15 +61,34 @@ pub struct Publication {
     pub text: bool,
     /// When it was published; history ages out by it.
     pub at: Instant,
+    /// Who published it, when a connection did (see [`Origin`]).
+    pub origin: Option<Arc<Origin>>,
     /// Wire encodings, built once on first use and shared by every
     /// subscriber.
     frames: Frames,
 }
 
+/// The connection a publication came from, when one did: a protocol
+/// adapter does not deliver it back to that connection, and may tell
+/// subscribers which user sent it. The Redis broker carries it to every
+/// engine (in its kind field, `broker/redis.rs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The connection's id, as its adapter names it.
+    pub connection: String,
+    /// The user it speaks for, if its adapter knows one.
+    pub user: Option<String>,
+}
+
+/// Slots of [`Publication::shared_frame`]: one per protocol adapter that
+/// frames publications its own way.
+pub const FRAME_SLOTS: usize = 2;
+
 #[derive(Debug, Default)]
 struct Frames {
     sse: OnceLock<SseFrame>,
     json: OnceLock<Bytes>,
+    shared: [OnceLock<Bytes>; FRAME_SLOTS],
 }
 
 /// A publication as an SSE event: `whole` is the `id:` line and the rest
@@ -98,8 +117,22 @@ impl Publication {
             data,
             text,
             at,
+            origin: None,
             frames: Frames::default(),
         }
+    }
+
+    /// The same, sent by `origin`.
+    pub fn with_origin(mut self, origin: Option<Origin>) -> Self {
+        self.origin = origin.map(Arc::new);
+        self
+    }
+
+    /// A wire encoding of an adapter's own, built once (by the first
+    /// subscriber that needs it) and shared by every subscriber. `slot`
+    /// (below [`FRAME_SLOTS`]) is the adapter's.
+    pub fn shared_frame(&self, slot: usize, build: impl FnOnce(&Publication) -> Bytes) -> &Bytes {
+        self.frames.shared[slot].get_or_init(|| build(self))
     }
 
     /// The data as text: itself if UTF-8, else base64.
@@ -174,6 +207,8 @@ pub struct Outgoing {
     /// Binary even if the data happens to be valid UTF-8 (a WebSocket
     /// binary frame stays binary).
     pub binary: bool,
+    /// The connection that sends it, if one does.
+    pub origin: Option<Origin>,
 }
 
 impl Outgoing {
@@ -182,7 +217,13 @@ impl Outgoing {
             data: data.into(),
             event: None,
             binary: false,
+            origin: None,
         }
+    }
+
+    pub fn origin(mut self, origin: Origin) -> Self {
+        self.origin = Some(origin);
+        self
     }
 
     pub fn binary(mut self) -> Self {
@@ -196,10 +237,11 @@ impl Outgoing {
     }
 }
 
-/// Longest event name accepted.
-pub const MAX_EVENT_LEN: usize = 64;
+/// Longest event name accepted (Pusher's limit: Laravel's own event names
+/// run past 64).
+pub const MAX_EVENT_LEN: usize = 200;
 
-/// Checks an event name: 1–64 characters, no line breaks or NUL (it becomes
+/// Checks an event name: 1–200 bytes, no line breaks or NUL (it becomes
 /// an SSE `event:` line).
 pub fn validate_event(event: &str) -> Result<(), Error> {
     if event.is_empty()
@@ -214,9 +256,16 @@ pub fn validate_event(event: &str) -> Result<(), Error> {
 /// Longest channel name accepted.
 pub const MAX_CHANNEL_LEN: usize = 255;
 
-/// Checks a channel name: 1–255 characters of `[A-Za-z0-9_.:@/-]`.
+/// The punctuation a channel name may hold besides letters and digits:
+/// push's own `_ . : @ / -` and Pusher's `= , ;`, so that a name valid in
+/// one door (push's, Pusher's) is valid in every door.
+pub const CHANNEL_PUNCTUATION: &[u8] = b"_.:@/-=,;";
+
+/// Checks a channel name: 1–255 characters of `[A-Za-z0-9_.:@/=,;-]`
+/// (every Pusher channel name, up to 200 characters of `[-a-zA-Z0-9_=@,.;]`,
+/// is one).
 pub fn validate_channel(name: &[u8]) -> Result<&str, Error> {
-    let ok = |b: &u8| b.is_ascii_alphanumeric() || b"_.:@/-".contains(b);
+    let ok = |b: &u8| b.is_ascii_alphanumeric() || CHANNEL_PUNCTUATION.contains(b);
     if name.is_empty() || name.len() > MAX_CHANNEL_LEN || !name.iter().all(ok) {
         let shown: String = String::from_utf8_lossy(name).chars().take(80).collect();
         return Err(Error::InvalidChannel(shown));
@@ -277,7 +326,15 @@ mod tests {
 
     #[test]
     fn channel_names() {
-        for good in ["news", "a", "user:42", "room/1.2@x_y-z", &"c".repeat(255)] {
+        for good in [
+            "news",
+            "a",
+            "user:42",
+            "room/1.2@x_y-z",
+            "presence-room=1,a;b",
+            "private-App.Models.User.1",
+            &"c".repeat(255),
+        ] {
             assert!(validate_channel(good.as_bytes()).is_ok(), "{good}");
         }
         for bad in ["", "a b", "é", "a\0b", "a\nb", "*", &"c".repeat(256)] {
@@ -291,6 +348,11 @@ mod tests {
         assert!(validate_event("update").is_ok());
         assert!(validate_event("").is_err());
         assert!(validate_event("a\nb").is_err());
-        assert!(validate_event(&"e".repeat(65)).is_err());
+        assert!(validate_event(&"e".repeat(200)).is_ok());
+        assert!(
+            validate_event("Illuminate\\Notifications\\Events\\BroadcastNotificationCreated")
+                .is_ok()
+        );
+        assert!(validate_event(&"e".repeat(201)).is_err());
     }
 }

@@ -15,8 +15,13 @@
 //! `push.secret` → 403. A connection whose token expires while it is open is
 //! ended (WebSocket close [`CLOSE_EXPIRED`], SSE event `push-expired`).
 //!
+//! With the Pusher protocol on (`push.pusher_key`), Pusher's `private-` and
+//! `presence-` channels are private in push's own doors too: the Pusher
+//! adapter authorises them with its own signatures ([`signature`]).
+//!
 //! The local socket of PHP workers is trusted code and needs no token.
 
+pub mod signature;
 pub mod token;
 
 use std::time::Duration;
@@ -53,7 +58,15 @@ impl Access {
 
 /// Whether `channel` needs a token.
 pub fn is_private(config: &Config, channel: &str) -> bool {
-    config.auth == AuthMode::Required || config.private_channels.allows(channel)
+    config.auth == AuthMode::Required
+        || config.private_channels.allows(channel)
+        || (config.pusher() && is_pusher_private(channel))
+}
+
+/// Whether Pusher's rules make `channel` private (`private-…`,
+/// `presence-…`, which includes `private-encrypted-…`).
+pub fn is_pusher_private(channel: &str) -> bool {
+    channel.starts_with("private-") || channel.starts_with("presence-")
 }
 
 /// Why a request was refused.

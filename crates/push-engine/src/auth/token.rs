@@ -89,7 +89,7 @@ pub fn now() -> f64 {
 }
 
 /// Whether `pattern` is a channel name or a prefix ending in `*` (the
-/// prefix itself 1 to 255 characters of `A-Z a-z 0-9 _ . : @ / -`).
+/// prefix itself 1 to 255 characters of `A-Z a-z 0-9 _ . : @ / - = , ;`).
 pub fn valid_pattern(pattern: &str) -> bool {
     let name = pattern.strip_suffix('*').unwrap_or(pattern);
     validate_channel(name.as_bytes()).is_ok()

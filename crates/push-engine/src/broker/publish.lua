@@ -4,7 +4,8 @@
 -- KEYS[1]  the channel's head: a hash {epoch, offset}
 -- KEYS[2]  the channel's history: a stream whose entry ids are "<offset>-0"
 -- ARGV[1]  the pub/sub channel engines listen on
--- ARGV[2]  kind: "t" (text) or "b" (binary)
+-- ARGV[2]  kind: "t" (text) or "b" (binary), then ":connection[:user hex]"
+--          for a publication a connection sent (redis.rs `kind`)
 -- ARGV[3]  event name ("" for none)
 -- ARGV[4]  data
 -- ARGV[5]  history: entries kept (0: none)

@@ -28,7 +28,7 @@ use super::watched::{Watch, Watched};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::hub::{Applied, Cursor, Hub, Merge, Numbered, Snapshot};
-use crate::message::{Id, Outgoing};
+use crate::message::{Id, Origin, Outgoing};
 use crate::metrics::BrokerState;
 
 /// How long a channel's head outlives its last publication, at least: a
@@ -107,7 +107,7 @@ impl Redis {
             .key(self.head_key(channel))
             .key(self.history_key(channel))
             .arg(self.topic(channel))
-            .arg(if binary { "b" } else { "t" })
+            .arg(kind(binary, msg.origin.as_ref()))
             .arg(msg.event.as_deref().unwrap_or(""))
             .arg(msg.data.as_ref())
             .arg(self.history)
@@ -443,11 +443,7 @@ pub fn decode(payload: &[u8]) -> Option<Numbered> {
     let mut parts = payload.splitn(5, |&b| b == b'\n');
     let epoch = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
     let offset = std::str::from_utf8(parts.next()?).ok()?.parse().ok()?;
-    let binary = match parts.next()? {
-        b"t" => false,
-        b"b" => true,
-        _ => return None,
-    };
+    let (binary, origin) = parse_kind(parts.next()?)?;
     let event = std::str::from_utf8(parts.next()?).ok()?;
     if !event.is_empty() {
         crate::message::validate_event(event).ok()?;
@@ -459,7 +455,69 @@ pub fn decode(payload: &[u8]) -> Option<Numbered> {
         data,
         binary,
         age: Duration::ZERO,
+        origin,
     })
+}
+
+/// The kind field of `publish.lua` (and of the history's entries): `t`
+/// (text) or `b` (binary), then, for a publication a connection sent,
+/// `:connection` and, if it speaks for a user, `:user` in hex.
+pub fn kind(binary: bool, origin: Option<&Origin>) -> String {
+    let mut k = String::from(if binary { "b" } else { "t" });
+    if let Some(o) = origin {
+        k.push(':');
+        k.push_str(&o.connection);
+        if let Some(user) = &o.user {
+            k.push(':');
+            for b in user.bytes() {
+                k.push_str(&format!("{b:02x}"));
+            }
+        }
+    }
+    k
+}
+
+/// A kind field as [`kind`] writes it.
+pub fn parse_kind(field: &[u8]) -> Option<(bool, Option<Origin>)> {
+    let text = std::str::from_utf8(field).ok()?;
+    let mut parts = text.split(':');
+    let binary = match parts.next()? {
+        "t" => false,
+        "b" => true,
+        _ => return None,
+    };
+    let Some(connection) = parts.next() else {
+        return Some((binary, None));
+    };
+    if connection.is_empty()
+        || connection.len() > 128
+        || !connection.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return None;
+    }
+    let user = match parts.next() {
+        None => None,
+        Some(hex) => {
+            if hex.len() % 2 != 0 || hex.len() > 2048 {
+                return None;
+            }
+            let bytes = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                .collect::<Option<Vec<u8>>>()?;
+            Some(String::from_utf8(bytes).ok()?)
+        }
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    Some((
+        binary,
+        Some(Origin {
+            connection: connection.to_owned(),
+            user,
+        }),
+    ))
 }
 
 /// `{epoch, offset, {{"<offset>-0", age_ms, kind, event, data}…}}`, as
@@ -487,6 +545,9 @@ fn snapshot(reply: Value) -> Result<Snapshot> {
         let offset = number(id.strip_suffix("-0").ok_or_else(bad)?)?;
         let age = number(&text(age).ok_or_else(bad)?)?;
         let event = text(event).ok_or_else(bad)?;
+        let (binary, origin) = text(kind)
+            .and_then(|k| parse_kind(k.as_bytes()))
+            .ok_or_else(bad)?;
         let Value::BulkString(data) = data else {
             return Err(bad());
         };
@@ -497,8 +558,9 @@ fn snapshot(reply: Value) -> Result<Snapshot> {
             },
             event: (!event.is_empty()).then(|| Arc::from(event.as_str())),
             data: Bytes::from(data),
-            binary: text(kind).as_deref() == Some("b"),
+            binary,
             age: Duration::from_millis(age),
+            origin,
         });
     }
     Ok(Snapshot { head, entries: out })
@@ -552,6 +614,37 @@ mod tests {
         let n = decode(b"1\n2\nb\n\n\x00\xff").unwrap();
         assert!(n.binary && n.event.is_none());
         assert_eq!(&n.data[..], b"\x00\xff");
+    }
+
+    #[test]
+    fn kinds_carry_the_origin() {
+        assert_eq!(kind(false, None), "t");
+        assert_eq!(parse_kind(b"b"), Some((true, None)));
+        let o = Origin {
+            connection: "12.34".into(),
+            user: Some("a:b\nc é".into()),
+        };
+        let k = kind(false, Some(&o));
+        assert!(!k.contains('\n'));
+        assert_eq!(parse_kind(k.as_bytes()), Some((false, Some(o.clone()))));
+        let payload = format!("1\n2\n{k}\nev\ndata");
+        assert_eq!(decode(payload.as_bytes()).unwrap().origin, Some(o));
+        let o = Origin {
+            connection: "1.2".into(),
+            user: None,
+        };
+        assert_eq!(kind(true, Some(&o)), "b:1.2");
+        assert_eq!(parse_kind(b"b:1.2"), Some((true, Some(o))));
+        for bad in [
+            &b"x"[..],
+            b"t:",
+            b"t:1.2:zz",
+            b"t:1.2:6",
+            b"t:1.2:61:62",
+            b"t:a b",
+        ] {
+            assert_eq!(parse_kind(bad), None, "{:?}", String::from_utf8_lossy(bad));
+        }
     }
 
     #[test]

@@ -39,6 +39,16 @@ impl Secret {
         Ok(Secret(v.to_owned()))
     }
 
+    /// Empty, or printable ASCII without spaces, of any length: a key
+    /// chosen elsewhere (a Pusher app's secret is 20 hex characters).
+    pub fn parse_any(value: &str) -> Result<Secret, String> {
+        let v = value.trim();
+        if v.bytes().any(|b| !b.is_ascii_graphic()) {
+            return Err("must be printable ASCII without spaces".into());
+        }
+        Ok(Secret(v.to_owned()))
+    }
+
     pub(super) fn show(&self) -> String {
         self.0.clone()
     }
@@ -70,6 +80,16 @@ impl AuthMode {
         } else {
             Err("use optional (only push.private_channels need a token) or required".into())
         }
+    }
+
+    /// Empty, or printable ASCII without spaces, of any length: a key
+    /// chosen elsewhere (a Pusher app's secret is 20 hex characters).
+    pub fn parse_any(value: &str) -> Result<Secret, String> {
+        let v = value.trim();
+        if v.bytes().any(|b| !b.is_ascii_graphic()) {
+            return Err("must be printable ASCII without spaces".into());
+        }
+        Ok(Secret(v.to_owned()))
     }
 
     pub(super) fn show(&self) -> String {

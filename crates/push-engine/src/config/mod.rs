@@ -12,6 +12,7 @@ use crate::error::Error;
 mod auth;
 mod parse;
 mod patterns;
+mod pusher;
 mod table;
 
 pub use auth::{AuthMode, Secret, MIN_SECRET_LEN};
@@ -124,6 +125,9 @@ pub struct Config {
     /// A connection on the local socket idle (between requests) for this
     /// long is closed; the worker reconnects by itself on its next call.
     pub socket_idle_timeout: Duration,
+    pub pusher_app_id: String,
+    pub pusher_key: String,
+    pub pusher_secret: Secret,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -184,6 +188,9 @@ impl Default for Config {
             max_poll_waiters_per_ip: 0,
             max_workers: 0,
             socket_idle_timeout: Duration::ZERO,
+            pusher_app_id: String::new(),
+            pusher_key: String::new(),
+            pusher_secret: Secret::default(),
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.
@@ -238,7 +245,28 @@ impl Config {
                 reason: "every channel would need a token, and push.secret is not set".into(),
             });
         }
+        let pusher = [
+            ("pusher_app_id", self.pusher_app_id.is_empty()),
+            ("pusher_key", self.pusher_key.is_empty()),
+            ("pusher_secret", self.pusher_secret.is_empty()),
+        ];
+        if let Some((name, _)) = pusher.iter().find(|(_, empty)| *empty) {
+            if pusher.iter().any(|(_, empty)| !empty) {
+                return Err(Error::InvalidSetting {
+                    name: (*name).into(),
+                    value: String::new(),
+                    reason: "the Pusher protocol needs push.pusher_app_id, push.pusher_key \
+                             and push.pusher_secret, all three (or none: off)"
+                        .into(),
+                });
+            }
+        }
         Ok(())
+    }
+
+    /// Whether the Pusher protocol is on (all three `push.pusher_*` set).
+    pub fn pusher(&self) -> bool {
+        !self.pusher_key.is_empty()
     }
 
     /// Reads one value back in the form [`Config::set`] accepts.

@@ -4,6 +4,7 @@
 
 use super::auth::parse_cookie_name;
 use super::parse::*;
+use super::pusher::{parse_app_id, parse_key};
 use super::{AuthMode, Patterns, Secret, Setting};
 
 macro_rules! setting {
@@ -318,8 +319,29 @@ pub const SETTINGS: &[Setting] = &[
         "seconds a connection on push.socket may stay idle before the engine closes it",
         secs(0.01, MAX_SECS)
     ),
+    setting!(
+        pusher_app_id,
+        "",
+        "Pusher protocol: the app id of /apps/{id}/ (empty: the protocol is off)",
+        parse_app_id,
+        show_str
+    ),
+    setting!(
+        pusher_key,
+        "",
+        "Pusher protocol: the app key browsers connect with, /app/{key}",
+        parse_key,
+        show_str
+    ),
+    setting!(
+        pusher_secret,
+        "",
+        "Pusher protocol: the app secret that signs channel auth and the HTTP API",
+        Secret::parse_any,
+        Secret::show
+    ),
 ];
 
 /// Settings whose values are credentials: never echoed in errors or shown
 /// by phpinfo().
-pub const SECRET_SETTINGS: &[&str] = &["publish_token", "secret"];
+pub const SECRET_SETTINGS: &[&str] = &["publish_token", "secret", "pusher_secret"];

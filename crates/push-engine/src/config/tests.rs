@@ -161,3 +161,21 @@ fn every_setting_is_bounded() {
         }
     }
 }
+
+#[test]
+fn pusher_needs_all_three_or_none() {
+    let mut c = Config::default();
+    c.validate().unwrap();
+    assert!(!c.pusher(), "off by default");
+    c.set("pusher_app_id", "1234").unwrap();
+    c.set("pusher_key", "app-key").unwrap();
+    let e = c.validate().unwrap_err().to_string();
+    assert!(e.contains("push.pusher_secret"), "{e}");
+    c.set("pusher_secret", "0123456789abcdef0123").unwrap();
+    c.validate().unwrap();
+    assert!(c.pusher());
+    assert!(c.set("pusher_key", "a key").is_err());
+    assert!(c.set("pusher_app_id", &"1".repeat(65)).is_err());
+    let e = c.set("pusher_secret", "a b").unwrap_err().to_string();
+    assert!(!e.contains("a b"), "a secret is never echoed: {e}");
+}

@@ -10,14 +10,16 @@
 //! - the router ([`app`]) and what its handlers share ([`AppState`]);
 //! - below them, the protocols served on the same port, siblings that know
 //!   nothing of each other: push's own browser [`transport`]s (WebSocket,
-//!   SSE, long-poll) and the HTTP [`api`] (publish, health, readiness,
-//!   metrics).
+//!   SSE, long-poll), the HTTP [`api`] (publish, health, readiness,
+//!   metrics), and the [`pusher`] protocol (on when `push.pusher_key` is
+//!   set), which uses the transports' feed and WebSocket pieces.
 
 pub mod api;
 pub mod error;
 pub mod io;
 pub mod limits;
 pub mod listen;
+pub mod pusher;
 pub mod service;
 pub mod transport;
 
@@ -47,7 +49,26 @@ pub struct AppState {
 /// The service of `push.listen`: the router behind the origin check, CORS
 /// and JSON errors ([`edge`]).
 pub fn app(state: AppState) -> Edge {
-    let router = Router::new()
+    let mut router = Router::new();
+    if state.hub.config().pusher() {
+        router = router
+            .route("/app/{key}", get(pusher::connect))
+            .route("/apps/{app_id}/events", post(pusher::http::events))
+            .route(
+                "/apps/{app_id}/batch_events",
+                post(pusher::http::batch_events),
+            )
+            .route("/apps/{app_id}/channels", get(pusher::http::channels))
+            .route(
+                "/apps/{app_id}/channels/{channel}",
+                get(pusher::http::channel),
+            )
+            .route(
+                "/apps/{app_id}/channels/{channel}/users",
+                get(pusher::http::users),
+            );
+    }
+    let router = router
         .route("/", get(ws::root))
         .route("/ws", get(ws::channels))
         .route("/ws/{*channel}", get(ws::channel))

@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use super::channel::State;
 use super::{Cursor, Hub, Subscription};
 use crate::error::{Error, Result};
-use crate::message::{validate_channel, Id, Outgoing, Publication};
+use crate::message::{validate_channel, Id, Origin, Outgoing, Publication};
 
 /// A publication as the broker hands it over: numbered by the broker.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub struct Numbered {
     pub binary: bool,
     /// How long ago it was published (for the history's age limit).
     pub age: Duration,
+    /// The connection that sent it, if the broker carried one.
+    pub origin: Option<Origin>,
 }
 
 /// A channel as the broker holds it: its newest id and the history after a
@@ -75,14 +77,17 @@ impl Hub {
         let name = self.check(channel, &msg)?;
         let binary = msg.binary || std::str::from_utf8(&msg.data).is_err();
         let id = broker.publish(name, &msg).await?;
-        Ok(Arc::new(Publication::new(
-            Arc::from(name),
-            id,
-            msg.event.map(Arc::from),
-            msg.data,
-            !binary,
-            Instant::now(),
-        )))
+        Ok(Arc::new(
+            Publication::new(
+                Arc::from(name),
+                id,
+                msg.event.map(Arc::from),
+                msg.data,
+                !binary,
+                Instant::now(),
+            )
+            .with_origin(msg.origin),
+        ))
     }
 
     /// Subscribes from `cursor`. A mirror that cannot serve the cursor
@@ -323,14 +328,10 @@ impl Hub {
     fn numbered(&self, channel: &Arc<str>, n: Numbered, now: Instant) -> Arc<Publication> {
         let text = !n.binary && std::str::from_utf8(&n.data).is_ok();
         let at = now.checked_sub(n.age).unwrap_or(now);
-        Arc::new(Publication::new(
-            channel.clone(),
-            n.id,
-            n.event,
-            n.data,
-            text,
-            at,
-        ))
+        Arc::new(
+            Publication::new(channel.clone(), n.id, n.event, n.data, text, at)
+                .with_origin(n.origin),
+        )
     }
 
     fn count_history(&self, p: &Publication) {

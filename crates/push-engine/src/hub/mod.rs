@@ -7,6 +7,7 @@
 mod broker;
 mod channel;
 mod mirror;
+pub mod presence;
 mod subscription;
 
 use std::collections::HashMap;
@@ -16,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 pub use broker::Broker;
 pub use channel::Lost;
@@ -54,6 +56,11 @@ struct Inner {
     metrics: Arc<Metrics>,
     /// Set by `close_all`: no new subscriptions.
     closed: std::sync::atomic::AtomicBool,
+    /// Cancelled by `close_all`, for connections that hold no subscription
+    /// to be closed through.
+    closing: CancellationToken,
+    /// Who is on each presence channel.
+    presence: presence::Presence,
     /// The shared broker this hub mirrors, if any (else ids and history
     /// are this process's own).
     broker: Option<Arc<dyn Broker>>,
@@ -146,6 +153,8 @@ impl Hub {
                 stats: Arc::default(),
                 metrics,
                 closed: Default::default(),
+                closing: CancellationToken::new(),
+                presence: Default::default(),
                 broker,
             }),
         }
@@ -201,14 +210,17 @@ impl Hub {
                 continue;
             }
             state.last_offset += 1;
-            let p = Arc::new(Publication::new(
-                channel.name.clone(),
-                state.last_id(),
-                event.clone(),
-                msg.data.clone(),
-                text,
-                Instant::now(),
-            ));
+            let p = Arc::new(
+                Publication::new(
+                    channel.name.clone(),
+                    state.last_id(),
+                    event.clone(),
+                    msg.data.clone(),
+                    text,
+                    Instant::now(),
+                )
+                .with_origin(msg.origin.clone()),
+            );
             if config.history > 0 {
                 state.history_bytes += p.weight();
                 state.history.push_back(p.clone());
@@ -321,10 +333,43 @@ impl Hub {
     /// have read what is queued). Used at shutdown.
     pub fn close_all(&self) {
         self.inner.closed.store(true, Ordering::SeqCst);
+        self.inner.closing.cancel();
         let channels = self.lock_channels();
         for ch in channels.values() {
             ch.lock().tx = None;
         }
+    }
+
+    /// Cancelled when `close_all` is called.
+    pub fn closing(&self) -> CancellationToken {
+        self.inner.closing.clone()
+    }
+
+    /// Who is on each presence channel (in this engine).
+    pub fn presence(&self) -> &presence::Presence {
+        &self.inner.presence
+    }
+
+    /// Channels with subscribers in this engine whose names start with
+    /// `prefix`, and how many subscribers each has.
+    pub fn occupied(&self, prefix: &str) -> Vec<(Arc<str>, usize)> {
+        let channels = self.lock_channels();
+        let mut out: Vec<(Arc<str>, usize)> = channels
+            .iter()
+            .filter(|(name, _)| name.starts_with(prefix))
+            .filter_map(|(name, ch)| {
+                let n = ch.lock().subscribers();
+                (n > 0).then(|| (name.clone(), n))
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// How many subscribers `channel` has in this engine.
+    pub fn subscribers(&self, channel: &str) -> usize {
+        let ch = self.lock_channels().get(channel).cloned();
+        ch.map_or(0, |ch| ch.lock().subscribers())
     }
 
     /// Whether `close_all` was called (the engine is shutting down).

@@ -51,10 +51,11 @@ async fn bad_channel_names_are_refused_everywhere() {
         ("NUL", "a%00b"),
         ("accented", "caf%C3%A9"),
         ("question mark", "a%3Fb"),
-        ("semicolon", "a;b"),
-        ("comma", "a%2Cb"),
-        ("equals", "a%3Db"),
         ("lone percent", "a%"),
+        // Pusher's `= , ;` are valid (see message.rs); these are not.
+        ("backslash", "a%5Cb"),
+        ("plus", "a+b"),
+        ("pipe", "a%7Cb"),
         ("tab", "a%09b"),
     ];
     for (label, name) in bad {
@@ -216,8 +217,8 @@ async fn bad_query_values_are_refused() {
     .map(|(path, want)| (path.to_owned(), path.to_owned(), want))
     .chain([
         (
-            "event of 65 characters".into(),
-            format!("/publish/q?event={}", "e".repeat(65)),
+            "event of 201 characters".into(),
+            format!("/publish/q?event={}", "e".repeat(201)),
             Want::Status(400, "invalid event name"),
         ),
         (

@@ -58,7 +58,7 @@ pub async fn publish(
 
 /// A body hyper could not read (bad chunking, cut short) is the client's
 /// mistake (400); any other error is the size limit (413).
-fn body_error(e: &axum::Error, max: usize) -> ApiError {
+pub(crate) fn body_error(e: &axum::Error, max: usize) -> ApiError {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if err.is::<hyper::Error>() {

@@ -3,7 +3,8 @@
 //!
 //! A cursor is either one id (`6613d2f38068c-5`), for a one-channel
 //! connection, or a composite `news=6613d2f38068c-5,sport=6613d30a11b2e-9`
-//! (channel names cannot contain `=` or `,`).
+//! (in a composite, `%`, `,` and `=` of a channel name are written `%25`,
+//! `%2C` and `%3D`: channel names may hold `,` and `=`, never `%`).
 
 use std::sync::Arc;
 
@@ -28,8 +29,10 @@ impl CursorSpec {
             let (channel, id) = part
                 .split_once('=')
                 .ok_or_else(|| Error::InvalidId(s.chars().take(64).collect()))?;
-            let channel = validate_channel(channel.as_bytes())?;
-            out.push((channel.to_owned(), id.parse()?));
+            let channel =
+                unescape(channel).ok_or_else(|| Error::InvalidId(s.chars().take(64).collect()))?;
+            validate_channel(channel.as_bytes())?;
+            out.push((channel, id.parse()?));
         }
         Ok(CursorSpec::Many(out))
     }
@@ -56,11 +59,43 @@ pub fn composite(positions: &[(Arc<str>, Id)]) -> String {
         if i > 0 {
             s.push(',');
         }
-        s.push_str(channel);
+        escape(channel, &mut s);
         s.push('=');
         s.push_str(&id.to_string());
     }
     s
+}
+
+/// A channel name as a composite cursor writes it.
+fn escape(channel: &str, out: &mut String) {
+    for c in channel.chars() {
+        match c {
+            ',' => out.push_str("%2C"),
+            '=' => out.push_str("%3D"),
+            '%' => out.push_str("%25"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// The channel name of a composite cursor, or `None` for a `%` that is not
+/// one of [`escape`]'s.
+fn unescape(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let code = rest.get(at + 1..at + 3)?;
+        out.push(match code.to_ascii_uppercase().as_str() {
+            "2C" => ',',
+            "3D" => '=',
+            "25" => '%',
+            _ => return None,
+        });
+        rest = &rest[at + 3..];
+    }
+    out.push_str(rest);
+    Some(out)
 }
 
 #[cfg(test)]
@@ -104,7 +139,29 @@ mod tests {
             ),
         ];
         assert_eq!(CursorSpec::parse(&composite(&positions)).unwrap(), many);
-        for bad in ["", "=", "a=", "=1-2", "a b=1-2", "a=1-2,", "a=x"] {
+        // Pusher's `,` and `=` in a channel name.
+        let odd = vec![(
+            Arc::from("presence-a=1,b;c"),
+            Id {
+                epoch: 5,
+                offset: 6,
+            },
+        )];
+        let written = composite(&odd);
+        assert_eq!(written, "presence-a%3D1%2Cb;c=5-6");
+        assert_eq!(
+            CursorSpec::parse(&written)
+                .unwrap()
+                .start("presence-a=1,b;c", 2)
+                .unwrap(),
+            Cursor::After(Id {
+                epoch: 5,
+                offset: 6
+            })
+        );
+        for bad in [
+            "", "=", "a=", "=1-2", "a b=1-2", "a=1-2,", "a=x", "a%=1-2", "a%41=1-2",
+        ] {
             assert!(CursorSpec::parse(bad).is_err(), "{bad:?}");
         }
     }

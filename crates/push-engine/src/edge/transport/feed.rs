@@ -14,6 +14,9 @@
 //!   one queue bounded in bytes (`push.max_queue_bytes`, counted in the
 //!   metrics' queued bytes); a connection that leaves it full for
 //!   `push.keepalive` is slow.
+//! - A **changing** set of channels (a protocol whose clients subscribe and
+//!   unsubscribe on an open connection) is merged the same way, starting
+//!   empty: [`Feed::changing`], [`Feed::add`], [`Feed::remove`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -78,8 +81,17 @@ enum Source {
     Direct(Direct),
     Merged {
         rx: mpsc::UnboundedReceiver<Item>,
-        forwarders: Vec<AbortHandle>,
+        forwarders: Vec<(Arc<str>, AbortHandle)>,
+        /// Kept by a changing feed, to add channels.
+        more: Option<More>,
     },
+}
+
+/// What a changing feed needs to add a channel.
+struct More {
+    tx: mpsc::UnboundedSender<Item>,
+    budget: Arc<Queue>,
+    patience: Duration,
 }
 
 /// One subscription, read by the connection's own task.
@@ -163,12 +175,85 @@ impl Feed {
         let forwarders = subs
             .into_iter()
             .map(|sub| {
-                tokio::spawn(forward(sub, tx.clone(), budget.clone(), patience)).abort_handle()
+                let channel = sub.channel().clone();
+                let task = tokio::spawn(forward(sub, tx.clone(), budget.clone(), patience));
+                (channel, task.abort_handle())
             })
             .collect();
         Feed {
-            source: Source::Merged { rx, forwarders },
+            source: Source::Merged {
+                rx,
+                forwarders,
+                more: None,
+            },
             positions,
+        }
+    }
+
+    /// A feed of no channel yet, merged into one queue of at most
+    /// `max_bytes` as channels are added. It ends ([`Item::Closed`]) only
+    /// through a channel's end; a connection with none watches
+    /// [`crate::hub::Hub::closing`].
+    pub fn changing(max_bytes: usize, patience: Duration, metrics: Arc<Metrics>) -> Feed {
+        let budget = Arc::new(Queue {
+            space: Semaphore::new(max_bytes.min(Semaphore::MAX_PERMITS)),
+            metrics,
+            slow: AtomicBool::new(false),
+        });
+        let (tx, rx) = mpsc::unbounded_channel();
+        Feed {
+            source: Source::Merged {
+                rx,
+                forwarders: Vec::new(),
+                more: Some(More {
+                    tx,
+                    budget,
+                    patience,
+                }),
+            },
+            positions: Vec::new(),
+        }
+    }
+
+    /// Adds a subscription to a changing feed (one to a channel already
+    /// there replaces it). A feed of fixed channels ignores it.
+    pub fn add(&mut self, sub: Subscription) {
+        let Source::Merged {
+            forwarders,
+            more: Some(more),
+            ..
+        } = &mut self.source
+        else {
+            return;
+        };
+        let channel = sub.channel().clone();
+        forwarders.retain(|(c, task)| {
+            let keep = *c != channel;
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+        let task = tokio::spawn(forward(
+            sub,
+            more.tx.clone(),
+            more.budget.clone(),
+            more.patience,
+        ));
+        forwarders.push((channel, task.abort_handle()));
+    }
+
+    /// Removes a channel from a changing feed. What it queued already is
+    /// still received: the caller skips it.
+    pub fn remove(&mut self, channel: &str) {
+        if let Source::Merged { forwarders, .. } = &mut self.source {
+            forwarders.retain(|(c, task)| {
+                let keep = &**c != channel;
+                if !keep {
+                    task.abort();
+                }
+                keep
+            });
         }
     }
 
@@ -222,7 +307,7 @@ impl Feed {
 impl Drop for Feed {
     fn drop(&mut self) {
         if let Source::Merged { forwarders, .. } = &self.source {
-            for f in forwarders {
+            for (_, f) in forwarders {
                 f.abort();
             }
         }

@@ -61,14 +61,14 @@ pub const CLOSE_SLOW: u16 = 4008;
 
 /// Bytes of control frames (pings, pongs, the close) tungstenite may hold
 /// for a connection that does not read them.
-const WS_CONTROL_QUEUE: usize = 64 * 1024;
+pub(crate) const WS_CONTROL_QUEUE: usize = 64 * 1024;
 
 /// Bytes of frames written at once, at most (then the next batch).
-const WRITE_BATCH: usize = 64 * 1024;
+pub(crate) const WRITE_BATCH: usize = 64 * 1024;
 
 /// Capacity of the frame buffer a connection keeps between batches (a
 /// larger one is freed).
-const OUT_KEPT: usize = 4096;
+pub(crate) const OUT_KEPT: usize = 4096;
 
 const EXPIRED: &str = "token expired: renew it and reconnect with lastEventId";
 
@@ -118,13 +118,9 @@ fn is_upgrade(headers: &HeaderMap) -> bool {
     has(header::CONNECTION, "upgrade") && has(header::UPGRADE, "websocket")
 }
 
-async fn upgrade(
-    state: AppState,
-    path_channel: Option<&str>,
-    query: Pairs,
-    mut req: Request,
-) -> Result<Response<Body>, ApiError> {
-    let headers = req.headers();
+/// Checks a WebSocket upgrade request (RFC 6455 4.1) and returns the
+/// `Sec-WebSocket-Accept` to answer it with.
+pub(crate) fn accept_key(headers: &HeaderMap) -> Result<String, ApiError> {
     if !is_upgrade(headers) {
         return Err(ApiError::UpgradeRequired(
             "a WebSocket upgrade is required here",
@@ -149,7 +145,31 @@ async fn upgrade(
                     .is_ok_and(|raw| raw.len() == 16)
         })
         .ok_or_else(|| ApiError::BadRequest("Sec-WebSocket-Key is missing or malformed".into()))?;
-    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    Ok(tungstenite::handshake::derive_accept_key(key.as_bytes()))
+}
+
+/// The `101 Switching Protocols` answer.
+pub(crate) fn switching(accept: &str) -> Result<Response<Body>, ApiError> {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let h = response.headers_mut();
+    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    h.insert(
+        header::SEC_WEBSOCKET_ACCEPT,
+        HeaderValue::from_str(accept).map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+    Ok(response)
+}
+
+async fn upgrade(
+    state: AppState,
+    path_channel: Option<&str>,
+    query: Pairs,
+    mut req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let accept = accept_key(req.headers())?;
+    let headers = req.headers();
     let config = state.hub.config();
     let wanted = Wanted::parse(path_channel, &query, headers, config)?;
     let publish_to = match wanted.channels.as_slice() {
@@ -191,16 +211,7 @@ async fn upgrade(
                 .await;
         session.run(ws, feed).await;
     });
-    let mut response = Response::new(Body::empty());
-    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
-    let h = response.headers_mut();
-    h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-    h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    h.insert(
-        header::SEC_WEBSOCKET_ACCEPT,
-        HeaderValue::from_str(&accept).map_err(|e| ApiError::Internal(e.to_string()))?,
-    );
-    Ok(response)
+    switching(&accept)
 }
 
 struct Session {
@@ -219,7 +230,7 @@ struct Session {
 
 /// Appends one unfragmented, unmasked server frame, its header encoded by
 /// tungstenite.
-fn put_frame(out: &mut Vec<u8>, kind: Data, payload: &[u8]) {
+pub(crate) fn put_frame(out: &mut Vec<u8>, kind: Data, payload: &[u8]) {
     let header = FrameHeader {
         is_final: true,
         opcode: OpCode::Data(kind),
@@ -232,7 +243,7 @@ fn put_frame(out: &mut Vec<u8>, kind: Data, payload: &[u8]) {
 }
 
 /// Writes framed deliveries to the socket, after what tungstenite holds.
-async fn write_out<S>(
+pub(crate) async fn write_out<S>(
     ws: &mut WebSocketStream<S>,
     pending: &mut bool,
     bytes: &[u8],

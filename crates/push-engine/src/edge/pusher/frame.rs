@@ -1,0 +1,94 @@
+//! Pusher frames: `{"event", "channel", "data"}` as JSON text. What the
+//! server sends as `data` is a JSON-encoded string (pusher-js decodes it),
+//! except `pusher:error`'s, an object, as Pusher sends it.
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{DEFAULT_EVENT, FRAME_SLOT};
+use crate::message::Publication;
+
+/// A frame from a client.
+#[derive(Debug, Deserialize)]
+pub struct Incoming {
+    pub event: String,
+    #[serde(default)]
+    pub channel: Option<String>,
+    #[serde(default)]
+    pub data: Value,
+}
+
+impl Incoming {
+    /// A field of `data`: pusher-js sends an object, some clients a
+    /// JSON-encoded string of one.
+    pub fn field(&self, name: &str) -> Option<Value> {
+        match &self.data {
+            Value::Object(map) => map.get(name).cloned(),
+            Value::String(s) => serde_json::from_str::<Value>(s)
+                .ok()
+                .and_then(|v| v.get(name).cloned()),
+            _ => None,
+        }
+    }
+
+    /// A string field of `data`.
+    pub fn text(&self, name: &str) -> Option<String> {
+        match self.field(name)? {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+/// A server event: `data` (any JSON) sent as a JSON-encoded string.
+pub fn event(event: &str, channel: Option<&str>, data: &Value) -> Vec<u8> {
+    let mut v = json!({ "event": event, "data": data.to_string() });
+    if let Some(c) = channel {
+        v["channel"] = c.into();
+    }
+    v.to_string().into_bytes()
+}
+
+/// `pusher:error`, its data an object `{code, message}`.
+pub fn error(code: Option<u16>, message: &str) -> Vec<u8> {
+    json!({
+        "event": "pusher:error",
+        "data": { "code": code, "message": message },
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// `pusher:subscription_error` for `channel`: `{type, error, status}`.
+pub fn subscription_error(channel: &str, kind: &str, error: &str, status: u16) -> Vec<u8> {
+    event(
+        "pusher:subscription_error",
+        Some(channel),
+        &json!({ "type": kind, "error": error, "status": status }),
+    )
+}
+
+/// Whether a publication's event name is the protocol's own, which no
+/// publisher may send to Pusher clients (`pusher:…`, `pusher_internal:…`).
+pub fn reserved(event: &str) -> bool {
+    event.starts_with("pusher:") || event.starts_with("pusher_internal:")
+}
+
+/// A publication as Pusher clients receive it, built once and shared by
+/// every subscriber: its event name ([`DEFAULT_EVENT`] without one), its
+/// channel, its data as text (base64 when binary), and the sender's
+/// `user_id` when a presence member sent it.
+pub fn publication(p: &Publication) -> &Bytes {
+    p.shared_frame(FRAME_SLOT, |p| {
+        let mut v = json!({
+            "event": p.event.as_deref().unwrap_or(DEFAULT_EVENT),
+            "channel": &*p.channel,
+            "data": p.data_text(),
+        });
+        if let Some(user) = p.origin.as_ref().and_then(|o| o.user.as_deref()) {
+            v["user_id"] = user.into();
+        }
+        Bytes::from(v.to_string())
+    })
+}

@@ -1,0 +1,130 @@
+//! The Pusher Channels protocol, version 7 (what `pusher-js` 8 and Laravel
+//! Echo 2 speak), over the hub: one more door on `push.listen`, on when
+//! `push.pusher_app_id`, `push.pusher_key` and `push.pusher_secret` are set.
+//!
+//! Split as laravel/reverb splits `Protocols/Pusher` (see docs/pusher.md):
+//!
+//! - [`frame`]: frames in and out (`{event, channel, data}`), and how a
+//!   publication becomes one;
+//! - [`channels`]: channel kinds and their auth (`private-`, `presence-`);
+//! - [`session`]: one WebSocket (`GET /app/{key}`): the `pusher:` events,
+//!   subscriptions over a changing [`crate::edge::transport::feed::Feed`],
+//!   presence through [`crate::hub::presence`], client events;
+//! - [`http`]: the HTTP API `/apps/{app_id}/…` and its signatures.
+//!
+//! The adapter owns no channel state: channels, history, limits and
+//! presence are the hub's; a message published by any door reaches Pusher
+//! subscribers, and theirs reach every door.
+//!
+//! Close codes (pusher-js acts on the range): 4001 unknown app key, 4007
+//! unsupported protocol version (both: do not reconnect); 4100 over
+//! capacity or too slow (reconnect after a while); 4200 the engine is
+//! going away, or messages were missed (reconnect at once); 4201 no pong
+//! in time; 4301 client events faster than `push.client_publish_rate`.
+
+pub mod channels;
+pub mod frame;
+pub mod http;
+pub mod session;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::Response;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+use tokio_tungstenite::WebSocketStream;
+
+use crate::edge::error::ApiError;
+use crate::edge::transport::ws::{accept_key, switching, WS_CONTROL_QUEUE};
+use crate::edge::transport::Query as Pairs;
+use crate::edge::AppState;
+use crate::metrics::Transport;
+use session::{Opening, Session};
+
+pub const CLOSE_UNKNOWN_KEY: u16 = 4001;
+pub const CLOSE_PROTOCOL: u16 = 4007;
+pub const CLOSE_OVER_CAPACITY: u16 = 4100;
+pub const CLOSE_RECONNECT: u16 = 4200;
+pub const CLOSE_NO_PONG: u16 = 4201;
+pub const CLOSE_CLIENT_RATE: u16 = 4301;
+
+/// The protocol version served.
+pub const PROTOCOL: &str = "7";
+
+/// The event name a publication without one is delivered with.
+pub const DEFAULT_EVENT: &str = "message";
+
+/// This adapter's slot of [`crate::message::Publication::shared_frame`].
+pub const FRAME_SLOT: usize = 0;
+
+/// A connection's socket id, `<process>.<connection>` (`\d+\.\d+`, as
+/// Pusher's server libraries check it), and its number in this process.
+pub fn socket_id() -> (String, u64) {
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    let process = *PROCESS.get_or_init(|| {
+        // Distinct between engines sharing a broker: the clock's
+        // nanoseconds and the pid.
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        (nanos ^ (u64::from(std::process::id()) << 20)) % 1_000_000_000
+    });
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    (format!("{process}.{n}"), n)
+}
+
+/// `GET /app/{key}?protocol=7&client=…&version=…`: a Pusher WebSocket.
+/// An unknown key or another protocol version is told on the socket
+/// (`pusher:error`, then the close), as pusher-js expects.
+pub async fn connect(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(query): Query<Pairs>,
+    mut req: Request,
+) -> Result<Response<Body>, ApiError> {
+    let accept = accept_key(req.headers())?;
+    let config = state.hub.config();
+    let protocol = crate::edge::transport::param(&query, "protocol");
+    let opening = if key != config.pusher_key {
+        Opening::Refuse(CLOSE_UNKNOWN_KEY, format!("App key {key} does not exist"))
+    } else if protocol != Some(PROTOCOL) {
+        Opening::Refuse(
+            CLOSE_PROTOCOL,
+            format!(
+                "Unsupported protocol version {}: this server speaks {PROTOCOL}",
+                protocol.unwrap_or("(none)")
+            ),
+        )
+    } else {
+        Opening::Accept
+    };
+    let on_upgrade = req
+        .extensions_mut()
+        .remove::<OnUpgrade>()
+        .ok_or_else(|| ApiError::BadRequest("a WebSocket upgrade needs HTTP/1.1".into()))?;
+    let ws_config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(8192)
+        .max_write_buffer_size(WS_CONTROL_QUEUE)
+        .max_message_size(Some(config.max_message_size + 4096))
+        .max_frame_size(Some(config.max_message_size + 4096));
+    let connection = state.hub.metrics().connection(Transport::Ws);
+    let hub = state.hub.clone();
+    state.tasks.spawn(async move {
+        let _connection = connection;
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let ws =
+            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
+                .await;
+        Session::new(hub).run(ws, opening).await;
+    });
+    switching(&accept)
+}

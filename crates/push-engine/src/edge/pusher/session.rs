@@ -1,0 +1,508 @@
+//! One Pusher WebSocket: the `pusher:` events (connection, ping and pong,
+//! subscribe and unsubscribe), presence notices, client events, and the
+//! deliveries of its channels.
+//!
+//! Built from the pieces of push's own WebSocket (`transport/ws.rs`): the
+//! channels merge into one feed bounded in bytes (a connection that leaves
+//! it full for `push.keepalive` is cut off, 4100), the client's frames and
+//! the timer sit behind a gate, deliveries are framed once per
+//! publication (shared by every subscriber) and written in batches, and a
+//! connection written to less than `push.coalesce` ago waits out the rest
+//! of it before its next batch.
+//!
+//! Liveness: `activity_timeout` is `push.keepalive` (at least a second).
+//! A client silent that long gets a `pusher:ping`; silent as long again,
+//! it is closed with 4201.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+use tokio::time::{timeout, Instant};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
+use tokio_tungstenite::WebSocketStream;
+
+use super::channels::{authorize, valid_name, Kind};
+use super::frame::{self, Incoming};
+use super::*;
+use crate::edge::limits::Rate;
+use crate::edge::transport::coalesce::Coalesce;
+use crate::edge::transport::feed::{Feed, Item};
+use crate::edge::transport::gate::Gate;
+use crate::edge::transport::patience;
+use crate::edge::transport::ws::{put_frame, write_out, OUT_KEPT, WRITE_BATCH};
+use crate::hub::presence::{Change, Member};
+use crate::hub::{Cursor, Hub};
+use crate::message::{Origin, Outgoing};
+use crate::metrics::{Batch, Limit};
+
+/// How a connection opens: served, or refused with a close code.
+pub enum Opening {
+    Accept,
+    Refuse(u16, String),
+}
+
+pub struct Session {
+    hub: Hub,
+    socket_id: String,
+    /// This connection's number, its name in the hub's presence.
+    number: u64,
+    /// The channels subscribed to, and what kind each is.
+    channels: HashMap<Arc<str>, Kind>,
+    /// Presence notices for this connection.
+    notices: (
+        mpsc::UnboundedSender<Change>,
+        mpsc::UnboundedReceiver<Change>,
+    ),
+    /// `push.client_publish_rate`, for client events.
+    rate: Rate,
+    /// Frames waiting to be written.
+    out: Vec<u8>,
+    /// `push.coalesce`, for deliveries.
+    coalesce: Coalesce,
+}
+
+/// Why a session ends.
+enum End {
+    Close(u16, String),
+    /// The peer is gone or cannot be written to.
+    Drop,
+}
+
+/// What woke a session besides its feed and its notices.
+enum Quiet {
+    Frame(Option<Result<Message, tungstenite::Error>>),
+    Tick,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        // Presence is left however the connection ends.
+        for (channel, kind) in &self.channels {
+            if matches!(kind, Kind::Presence(_)) {
+                self.hub.presence().leave(channel, self.number);
+            }
+        }
+    }
+}
+
+impl Session {
+    pub fn new(hub: Hub) -> Session {
+        let (socket_id, number) = socket_id();
+        let rate = Rate::new(hub.config().client_publish_rate);
+        let coalesce = Coalesce::new(hub.config().coalesce);
+        Session {
+            hub,
+            socket_id,
+            number,
+            channels: HashMap::new(),
+            notices: mpsc::unbounded_channel(),
+            rate,
+            out: Vec::new(),
+            coalesce,
+        }
+    }
+
+    fn send(&mut self, frame: &[u8]) {
+        put_frame(&mut self.out, Data::Text, frame);
+    }
+
+    pub async fn run<S>(mut self, mut ws: WebSocketStream<S>, opening: Opening)
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let mut pending = false;
+        let end = match opening {
+            Opening::Refuse(code, message) => {
+                self.send(&frame::error(Some(code), &message));
+                End::Close(code, message)
+            }
+            Opening::Accept => self.serve(&mut ws, &mut pending).await,
+        };
+        if !self.out.is_empty() {
+            let out = std::mem::take(&mut self.out);
+            let _ = timeout(
+                Duration::from_secs(1),
+                write_out(&mut ws, &mut pending, &out),
+            )
+            .await;
+        }
+        if let End::Close(code, reason) = end {
+            let frame = CloseFrame {
+                code: CloseCode::from(code),
+                reason: Utf8Bytes::from(reason),
+            };
+            let _ = timeout(Duration::from_secs(1), ws.send(Message::Close(Some(frame)))).await;
+            let _ = timeout(Duration::from_secs(1), async {
+                while let Some(Ok(_)) = ws.next().await {}
+            })
+            .await;
+        }
+    }
+
+    async fn serve<S>(&mut self, ws: &mut WebSocketStream<S>, pending: &mut bool) -> End
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        let hub = self.hub.clone();
+        let config = hub.config();
+        let activity = config.keepalive.max(Duration::from_secs(1));
+        let established = json!({
+            "socket_id": self.socket_id,
+            "activity_timeout": activity.as_secs(),
+        });
+        self.send(&frame::event(
+            "pusher:connection_established",
+            None,
+            &established,
+        ));
+        let mut feed = Feed::changing(
+            config.max_queue_bytes,
+            patience(config),
+            self.hub.metrics().clone(),
+        );
+        let metrics = self.hub.metrics().clone();
+        let closing = self.hub.closing();
+        let mut last_seen = Instant::now();
+        let mut pinged = false;
+        let mut tick = tokio::time::interval_at(Instant::now() + activity / 4, activity / 4);
+        let mut gate = Gate::new();
+        loop {
+            if !self.out.is_empty() {
+                if write_out(ws, pending, &self.out).await.is_err() {
+                    return End::Drop;
+                }
+                self.out.clear();
+                if self.out.capacity() > OUT_KEPT {
+                    self.out = Vec::new();
+                }
+            }
+            tokio::select! {
+                item = feed.recv() => {
+                    // The client's frames wait in the socket meanwhile.
+                    self.coalesce.before(&feed, &item).await;
+                    let mut item = Some(item);
+                    let mut drained = true;
+                    let mut delivered = Batch::new(crate::metrics::Transport::Ws);
+                    while let Some(next) = item.take() {
+                        match next {
+                            Item::Message(p, _budget) => {
+                                let ours = p.origin.as_ref().is_some_and(|o| o.connection == self.socket_id);
+                                let reserved = p.event.as_deref().is_some_and(frame::reserved);
+                                if self.channels.contains_key(&p.channel) && !ours && !reserved {
+                                    let bytes = frame::publication(&p).clone();
+                                    self.send(&bytes);
+                                    delivered.add(p.at);
+                                }
+                            }
+                            Item::Lost(..) => {
+                                return End::Close(CLOSE_RECONNECT, "messages were missed: reconnect".into());
+                            }
+                            Item::Slow => {
+                                return End::Close(CLOSE_OVER_CAPACITY, "too slow: the connection fell behind".into());
+                            }
+                            Item::Closed => {
+                                return End::Close(CLOSE_RECONNECT, "the server is going away: reconnect".into());
+                            }
+                        }
+                        if self.out.len() < WRITE_BATCH {
+                            item = feed.try_recv();
+                        } else {
+                            drained = false;
+                        }
+                    }
+                    metrics.record(&delivered);
+                    if !self.out.is_empty() {
+                        if write_out(ws, pending, &self.out).await.is_err() {
+                            return End::Drop;
+                        }
+                        self.out.clear();
+                        self.coalesce.wrote(drained);
+                    }
+                }
+                Some(change) = self.notices.1.recv() => self.notice(change),
+                _ = closing.cancelled() => {
+                    return End::Close(CLOSE_RECONNECT, "the server is going away: reconnect".into());
+                }
+                quiet = std::future::poll_fn(|cx| gate.poll(cx, |cx| {
+                    if let Poll::Ready(msg) = ws.poll_next_unpin(cx) {
+                        return Poll::Ready(Quiet::Frame(msg));
+                    }
+                    tick.poll_tick(cx).map(|_| Quiet::Tick)
+                })) => match quiet {
+                    Quiet::Frame(msg) => {
+                        last_seen = Instant::now();
+                        pinged = false;
+                        // Reading may have queued a WebSocket pong.
+                        *pending = true;
+                        match msg {
+                            None => return End::Drop,
+                            Some(Ok(Message::Close(_))) => {
+                                let _ = timeout(activity, ws.flush()).await;
+                                return End::Drop;
+                            }
+                            Some(Ok(Message::Text(t))) => {
+                                if let Err(end) = self.frame(Bytes::from(t), &mut feed).await {
+                                    return end;
+                                }
+                            }
+                            Some(Ok(Message::Binary(_))) => {
+                                self.send(&frame::error(None, "binary frames are not part of the Pusher protocol"));
+                            }
+                            Some(Ok(_)) => {}
+                            Some(Err(tungstenite::Error::Capacity(_))) => {
+                                return End::Close(1009, "message too big: see push.max_message_size".into());
+                            }
+                            Some(Err(_)) => return End::Drop,
+                        }
+                    }
+                    Quiet::Tick => {
+                        let silent = last_seen.elapsed();
+                        if pinged && silent >= 2 * activity {
+                            return End::Close(CLOSE_NO_PONG, "Pong reply not received in time".into());
+                        }
+                        if !pinged && silent >= activity {
+                            pinged = true;
+                            self.send(&frame::event("pusher:ping", None, &json!({})));
+                        }
+                    }
+                },
+            }
+        }
+    }
+
+    /// A presence notice for a channel this connection is on.
+    fn notice(&mut self, change: Change) {
+        let (channel, event, data) = match change {
+            Change::Joined(channel, member) => {
+                let info = member
+                    .info
+                    .as_deref()
+                    .and_then(|i| serde_json::from_str::<Value>(i).ok())
+                    .unwrap_or(Value::Null);
+                let data = json!({ "user_id": member.id, "user_info": info });
+                (channel, "pusher_internal:member_added", data)
+            }
+            Change::Left(channel, id) => (
+                channel,
+                "pusher_internal:member_removed",
+                json!({ "user_id": id }),
+            ),
+        };
+        if matches!(self.channels.get(&channel), Some(Kind::Presence(_))) {
+            self.send(&frame::event(event, Some(&channel), &data));
+        }
+    }
+
+    /// A text frame from the client.
+    async fn frame(&mut self, text: Bytes, feed: &mut Feed) -> Result<(), End> {
+        let Ok(incoming) = serde_json::from_slice::<Incoming>(&text) else {
+            self.send(&frame::error(
+                None,
+                "a frame must be a JSON object with an event",
+            ));
+            return Ok(());
+        };
+        match incoming.event.as_str() {
+            "pusher:ping" => self.send(&frame::event("pusher:pong", None, &json!({}))),
+            "pusher:pong" => {}
+            "pusher:subscribe" => self.subscribe(&incoming, feed).await,
+            "pusher:unsubscribe" => {
+                if let Some(channel) = incoming.text("channel") {
+                    self.unsubscribe(&channel, feed);
+                }
+            }
+            e if e.starts_with("client-") => return self.client_event(incoming).await,
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&mut self, incoming: &Incoming, feed: &mut Feed) {
+        let Some(channel) = incoming.text("channel") else {
+            self.send(&frame::error(None, "pusher:subscribe needs data.channel"));
+            return;
+        };
+        if !valid_name(&channel) {
+            let e = frame::subscription_error(
+                &channel,
+                "InvalidChannel",
+                "a channel name is 1 to 200 characters of A-Z a-z 0-9 - _ = @ , . ;",
+                400,
+            );
+            self.send(&e);
+            return;
+        }
+        let hub = self.hub.clone();
+        let config = hub.config();
+        if let Some(Kind::Presence(_)) = self.channels.get(channel.as_str()) {
+            // Already on it: say so again, with who is there.
+            let members = self.hub.presence().members(&channel);
+            self.succeeded(&channel, Some(&members));
+            return;
+        }
+        if self.channels.contains_key(channel.as_str()) {
+            self.succeeded(&channel, None);
+            return;
+        }
+        if self.channels.len() >= config.max_channels_per_connection {
+            let e = frame::subscription_error(
+                &channel,
+                "LimitReached",
+                &format!(
+                    "a connection may subscribe to {} channels (push.max_channels_per_connection)",
+                    config.max_channels_per_connection
+                ),
+                400,
+            );
+            self.send(&e);
+            return;
+        }
+        let auth = incoming.text("auth");
+        let channel_data = incoming.text("channel_data");
+        let kind = match authorize(
+            config,
+            &self.socket_id,
+            &channel,
+            auth.as_deref(),
+            channel_data.as_deref(),
+        ) {
+            Ok(kind) => kind,
+            Err((kind, error, status)) => {
+                self.send(&frame::subscription_error(&channel, kind, &error, status));
+                return;
+            }
+        };
+        // Subscribed before saying so: nothing published after the
+        // answer is missed.
+        let sub = match Box::pin(self.hub.join(&channel, Cursor::Live)).await {
+            Ok(sub) => sub,
+            Err(e) => {
+                let e = frame::subscription_error(&channel, "Unavailable", &e.to_string(), 503);
+                self.send(&e);
+                return;
+            }
+        };
+        let name = sub.channel().clone();
+        feed.add(sub);
+        let members = match &kind {
+            Kind::Presence(member) => Some(self.hub.presence().join(
+                &name,
+                self.number,
+                member.clone(),
+                self.notices.0.clone(),
+            )),
+            _ => None,
+        };
+        self.channels.insert(name, kind);
+        self.succeeded(&channel, members.as_deref());
+    }
+
+    /// `pusher_internal:subscription_succeeded`, with the members of a
+    /// presence channel: `{presence: {ids, hash, count}}`.
+    fn succeeded(&mut self, channel: &str, members: Option<&[Member]>) {
+        let data = match members {
+            None => json!({}),
+            Some(members) => {
+                let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+                let hash: serde_json::Map<String, Value> = members
+                    .iter()
+                    .map(|m| {
+                        let info = m
+                            .info
+                            .as_deref()
+                            .and_then(|i| serde_json::from_str(i).ok())
+                            .unwrap_or(Value::Null);
+                        (m.id.clone(), info)
+                    })
+                    .collect();
+                json!({ "presence": { "ids": ids, "hash": hash, "count": members.len() } })
+            }
+        };
+        let frame = frame::event(
+            "pusher_internal:subscription_succeeded",
+            Some(channel),
+            &data,
+        );
+        self.send(&frame);
+    }
+
+    fn unsubscribe(&mut self, channel: &str, feed: &mut Feed) {
+        if let Some(kind) = self.channels.remove(channel) {
+            feed.remove(channel);
+            if matches!(kind, Kind::Presence(_)) {
+                self.hub.presence().leave(channel, self.number);
+            }
+        }
+    }
+
+    /// A client event (`client-…`): only on a private or presence channel
+    /// this connection is on, never back to it, with the sender's
+    /// `user_id` on a presence channel, at most `push.client_publish_rate`
+    /// a second (more: close 4301).
+    async fn client_event(&mut self, incoming: Incoming) -> Result<(), End> {
+        let Some(channel) = incoming.channel.as_deref() else {
+            self.send(&frame::error(None, "a client event needs a channel"));
+            return Ok(());
+        };
+        let user = match self.channels.get(channel) {
+            None => {
+                self.send(&frame::error(
+                    None,
+                    &format!("client event on channel {channel}, which this connection is not subscribed to"),
+                ));
+                return Ok(());
+            }
+            Some(Kind::Public) => {
+                self.send(&frame::error(
+                    None,
+                    "client events are allowed on private and presence channels only",
+                ));
+                return Ok(());
+            }
+            Some(Kind::Private) if channel.starts_with("private-encrypted-") => {
+                self.send(&frame::error(
+                    None,
+                    "client events are not allowed on encrypted channels",
+                ));
+                return Ok(());
+            }
+            Some(Kind::Private) => None,
+            Some(Kind::Presence(member)) => Some(member.id.clone()),
+        };
+        if !self.rate.take() {
+            self.hub.metrics().refused(Limit::ClientPublishRate);
+            return Err(End::Close(
+                CLOSE_CLIENT_RATE,
+                "client events too fast: see push.client_publish_rate".into(),
+            ));
+        }
+        let data = match incoming.data {
+            Value::String(s) => s,
+            other => other.to_string(),
+        };
+        let msg = Outgoing::new(data).event(incoming.event).origin(Origin {
+            connection: self.socket_id.clone(),
+            user,
+        });
+        match Box::pin(self.hub.send(channel, msg)).await {
+            Ok(_) => {}
+            Err(e @ crate::Error::MessageTooLarge { .. })
+            | Err(e @ crate::Error::InvalidEvent(_)) => {
+                self.send(&frame::error(None, &e.to_string()));
+            }
+            Err(_) => self.send(&frame::error(
+                None,
+                "the client event could not be published",
+            )),
+        }
+        Ok(())
+    }
+}
