@@ -160,7 +160,8 @@ fn every_push_stats_key_is_in_the_operations_page_and_no_other() {
 
 #[test]
 fn every_metric_is_in_the_operations_page_with_its_type_and_no_other() {
-    let text = prometheus::render(&Hub::new(Arc::new(Config::default())));
+    let hub = Hub::new(Arc::new(Config::default()));
+    let text = prometheus::render(&hub.engine_stats(), hub.metrics());
     let code: BTreeSet<(String, String)> = text
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
