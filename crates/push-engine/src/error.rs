@@ -9,6 +9,9 @@ pub enum Error {
     #[error("invalid channel name {0:?}: use 1 to 255 characters of A-Z a-z 0-9 _ . : @ / -")]
     InvalidChannel(String),
 
+    #[error("channel {0:?} is reserved for the engine's own use (names beginning with .push/)")]
+    ReservedChannel(String),
+
     #[error("invalid message id {0:?}: pass an id returned by push (such as from push_send() or Push\\Message::$id)")]
     InvalidId(String),
 

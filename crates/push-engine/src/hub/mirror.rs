@@ -69,8 +69,15 @@ impl Hub {
     /// Publishes a message: in this process, or through the shared broker,
     /// which numbers it (the mirror receives it back like every engine).
     pub async fn send(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
+        Self::open_door(channel)?;
+        self.send_reserved(channel, msg).await
+    }
+
+    /// [`Hub::send`], reserved channels included: for the engine's own
+    /// protocol adapters ([`crate::message::RESERVED_PREFIX`]).
+    pub async fn send_reserved(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
         let Some(broker) = self.broker() else {
-            return self.publish(channel, msg);
+            return self.publish_any(channel, msg);
         };
         let name = self.check(channel, &msg)?;
         let binary = msg.binary || std::str::from_utf8(&msg.data).is_err();
@@ -90,8 +97,15 @@ impl Hub {
     /// with the broker unreachable the subscription starts anyway, and a
     /// cursor that cannot be proven continuous gets the loss signal.
     pub async fn join(&self, channel: &str, cursor: Cursor) -> Result<Subscription> {
+        Self::open_door(channel)?;
+        self.join_reserved(channel, cursor).await
+    }
+
+    /// [`Hub::join`], reserved channels included: for the engine's own
+    /// protocol adapters ([`crate::message::RESERVED_PREFIX`]).
+    pub async fn join_reserved(&self, channel: &str, cursor: Cursor) -> Result<Subscription> {
         let Some(broker) = self.broker() else {
-            return self.subscribe(channel, cursor);
+            return self.subscribe_any(channel, cursor);
         };
         let name = validate_channel(channel.as_bytes())?;
         if self.is_closed() {
@@ -109,7 +123,7 @@ impl Hub {
                 self.merge(name, snap, Merge::Backfill)?;
             }
         }
-        self.subscribe(name, cursor)
+        self.subscribe_any(name, cursor)
     }
 
     /// Applies a publication received from the broker, in the broker's

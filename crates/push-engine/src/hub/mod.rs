@@ -24,9 +24,13 @@ pub use subscription::{Event, Subscription};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::message::{validate_channel, validate_event, Id, Outgoing, Publication};
+use crate::message::{is_reserved, validate_channel, validate_event, Id, Outgoing, Publication};
 use crate::metrics::{BrokerState, EngineStats, HubStats, Metrics};
 use channel::Channel;
+
+/// Bytes a publication on a reserved channel may carry besides its data
+/// (an adapter's envelope: topics, flags, the publisher's id).
+pub const RESERVED_ENVELOPE: usize = 16 * 1024;
 
 /// Where a new subscription starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -167,10 +171,16 @@ impl Hub {
     pub(crate) fn check<'a>(&self, channel: &'a str, msg: &Outgoing) -> Result<&'a str> {
         let name = validate_channel(channel.as_bytes())?;
         let config = &self.inner.config;
-        if msg.data.len() > config.max_message_size {
+        // A reserved channel's publications carry an adapter's envelope
+        // around data of at most push.max_message_size (the adapter checks).
+        let max = match is_reserved(name) {
+            true => config.max_message_size + RESERVED_ENVELOPE,
+            false => config.max_message_size,
+        };
+        if msg.data.len() > max {
             return Err(Error::MessageTooLarge {
                 size: msg.data.len(),
-                max: config.max_message_size,
+                max,
             });
         }
         if let Some(event) = &msg.event {
@@ -179,9 +189,26 @@ impl Hub {
         Ok(name)
     }
 
+    /// Refuses the channels reserved for the engine's own use
+    /// ([`crate::message::RESERVED_PREFIX`]) to every door but the
+    /// `*_reserved` ones.
+    pub(crate) fn open_door(channel: &str) -> Result<()> {
+        if is_reserved(channel) {
+            let shown: String = channel.chars().take(80).collect();
+            return Err(Error::ReservedChannel(shown));
+        }
+        Ok(())
+    }
+
     /// Publishes a message in this process and returns it with its new id.
     /// A hub that mirrors a broker refuses: use [`Hub::send`].
     pub fn publish(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
+        Self::open_door(channel)?;
+        self.publish_any(channel, msg)
+    }
+
+    /// [`Hub::publish`], reserved channels included.
+    pub(crate) fn publish_any(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
         if self.inner.broker.is_some() {
             return Err(Error::Broker(
                 "this hub mirrors a broker: publish with Hub::send".into(),
@@ -224,6 +251,12 @@ impl Hub {
 
     /// Subscribes to a channel from `cursor`.
     pub fn subscribe(&self, channel: &str, cursor: Cursor) -> Result<Subscription> {
+        Self::open_door(channel)?;
+        self.subscribe_any(channel, cursor)
+    }
+
+    /// [`Hub::subscribe`], reserved channels included.
+    pub(crate) fn subscribe_any(&self, channel: &str, cursor: Cursor) -> Result<Subscription> {
         let name = validate_channel(channel.as_bytes())?;
         if self.is_closed() {
             return Err(Error::ShuttingDown);
@@ -277,6 +310,15 @@ impl Hub {
                 position,
             ));
         }
+    }
+
+    /// What a channel holds now: the id of its newest publication and its
+    /// history, oldest first (`None` if the channel does not exist here).
+    /// A snapshot: publications that follow are not in it.
+    pub fn history(&self, channel: &str) -> Option<(Id, Vec<Arc<Publication>>)> {
+        let ch = self.lock_channels().get(channel)?.clone();
+        let state = ch.lock();
+        Some((state.last_id(), state.history.iter().cloned().collect()))
     }
 
     /// The id of the newest publication on a channel, if it exists.
