@@ -49,6 +49,11 @@ final class IniInfoTest extends PushTestCase
             'push.request_timeout' => '10',
             'push.client_publish_rate' => '20',
             'push.max_poll_waiters_per_ip' => '64',
+            'push.mercure' => 'Off',
+            'push.mercure_publisher_key' => '',
+            'push.mercure_subscriber_key' => '',
+            'push.mercure_anonymous' => 'Off',
+            'push.mercure_heartbeat' => '40',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

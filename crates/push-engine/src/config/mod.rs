@@ -118,6 +118,16 @@ pub struct Config {
     /// Most long-polls waiting at once from one client address (an IPv6
     /// /64); more are answered 429. Loopback peers are exempt.
     pub max_poll_waiters_per_ip: usize,
+    /// Whether the Mercure hub is served at `/.well-known/mercure`.
+    pub mercure: bool,
+    /// Key of Mercure publishers' tokens (empty: `secret`).
+    pub mercure_publisher_key: Secret,
+    /// Key of Mercure subscribers' tokens (empty: `secret`).
+    pub mercure_subscriber_key: Secret,
+    /// Whether Mercure subscribers without a token get public updates.
+    pub mercure_anonymous: bool,
+    /// Interval of the heartbeat comments on Mercure streams.
+    pub mercure_heartbeat: Duration,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -173,6 +183,11 @@ impl Default for Config {
             request_timeout: Duration::ZERO,
             client_publish_rate: 0,
             max_poll_waiters_per_ip: 0,
+            mercure: false,
+            mercure_publisher_key: Secret::default(),
+            mercure_subscriber_key: Secret::default(),
+            mercure_anonymous: false,
+            mercure_heartbeat: Duration::ZERO,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.
@@ -227,7 +242,36 @@ impl Config {
                 reason: "every channel would need a token, and push.secret is not set".into(),
             });
         }
+        if self.mercure && self.mercure_publisher_key().is_empty() {
+            return Err(Error::InvalidSetting {
+                name: "mercure".into(),
+                value: "On".into(),
+                reason: "a Mercure hub needs a key for its publishers' tokens: set \
+                         push.mercure_publisher_key or push.secret"
+                    .into(),
+            });
+        }
         Ok(())
+    }
+
+    /// The key of Mercure publishers' tokens: `push.mercure_publisher_key`,
+    /// else `push.secret` (empty: none).
+    pub fn mercure_publisher_key(&self) -> &Secret {
+        if self.mercure_publisher_key.is_empty() {
+            &self.secret
+        } else {
+            &self.mercure_publisher_key
+        }
+    }
+
+    /// The key of Mercure subscribers' tokens: `push.mercure_subscriber_key`,
+    /// else `push.secret` (empty: none).
+    pub fn mercure_subscriber_key(&self) -> &Secret {
+        if self.mercure_subscriber_key.is_empty() {
+            &self.secret
+        } else {
+            &self.mercure_subscriber_key
+        }
     }
 
     /// Reads one value back in the form [`Config::set`] accepts.

@@ -6,6 +6,14 @@ use super::auth::{parse_cookie_name, parse_leeway, parse_token_size};
 use super::parse::*;
 use super::{AuthMode, Patterns, Secret, Setting};
 
+fn parse_switch(v: &str) -> Result<bool, String> {
+    Ok(parse_bool(v))
+}
+
+fn show_switch(b: &bool) -> String {
+    if *b { "On" } else { "Off" }.into()
+}
+
 macro_rules! setting {
     ($name:ident, $default:expr, $doc:expr, $parse:expr, $show:expr) => {
         Setting {
@@ -296,8 +304,48 @@ pub const SETTINGS: &[Setting] = &[
         parse_positive,
         show_usize
     ),
+    setting!(
+        mercure,
+        "Off",
+        "serve a Mercure hub at /.well-known/mercure on push.listen",
+        parse_switch,
+        show_switch
+    ),
+    setting!(
+        mercure_publisher_key,
+        "",
+        "HS256 key of Mercure publishers' tokens, 32 bytes or more (empty: push.secret)",
+        Secret::parse,
+        Secret::show
+    ),
+    setting!(
+        mercure_subscriber_key,
+        "",
+        "HS256 key of Mercure subscribers' tokens, 32 bytes or more (empty: push.secret)",
+        Secret::parse,
+        Secret::show
+    ),
+    setting!(
+        mercure_anonymous,
+        "Off",
+        "Mercure subscribers without a token get public updates",
+        parse_switch,
+        show_switch
+    ),
+    setting!(
+        mercure_heartbeat,
+        "40",
+        "seconds between heartbeat comments on Mercure streams",
+        parse_positive_secs,
+        show_secs
+    ),
 ];
 
 /// Settings whose values are credentials: never echoed in errors or shown
 /// by phpinfo().
-pub const SECRET_SETTINGS: &[&str] = &["publish_token", "secret"];
+pub const SECRET_SETTINGS: &[&str] = &[
+    "publish_token",
+    "secret",
+    "mercure_publisher_key",
+    "mercure_subscriber_key",
+];
