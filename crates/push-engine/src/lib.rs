@@ -35,8 +35,9 @@
 //!   limits, the origin check and CORS, the router and its shared state,
 //!   the error answers; below it, the protocols served there, siblings that
 //!   know nothing of each other — push's browser transports
-//!   ([`edge::transport`]: WebSocket, SSE, long-poll) and its HTTP API
-//!   ([`edge::api`]: publish, health, readiness, metrics).
+//!   ([`edge::transport`]: WebSocket, SSE, long-poll), its HTTP API
+//!   ([`edge::api`]: publish, health, readiness, metrics) and the Mercure
+//!   hub ([`edge::mercure`], `push.mercure`).
 //! - [`ipc`]: the local socket (`push.socket`) for worker processes: the
 //!   frame format, the engine side (tokio) and the worker side (blocking,
 //!   no threads).

@@ -10,14 +10,15 @@
 //! - the router ([`app`]) and what its handlers share ([`AppState`]);
 //! - below them, the protocols served on the same port, siblings that know
 //!   nothing of each other: push's own browser [`transport`]s (WebSocket,
-//!   SSE, long-poll) and the HTTP [`api`] (publish, health, readiness,
-//!   metrics).
+//!   SSE, long-poll), the HTTP [`api`] (publish, health, readiness,
+//!   metrics) and the [`mercure`] hub (`push.mercure`).
 
 pub mod api;
 pub mod error;
 pub mod io;
 pub mod limits;
 pub mod listen;
+pub mod mercure;
 pub mod service;
 pub mod transport;
 
@@ -57,7 +58,15 @@ pub fn app(state: AppState) -> Edge {
         .route("/publish/{*channel}", post(api::publish::publish))
         .route("/health", get(api::ops::health))
         .route("/ready", get(api::ops::ready))
-        .route("/metrics", get(api::ops::metrics))
+        .route("/metrics", get(api::ops::metrics));
+    let router = match state.hub.config().mercure {
+        true => router.route(
+            mercure::PATH,
+            get(mercure::subscribe::subscribe).post(mercure::publish::publish),
+        ),
+        false => router,
+    };
+    let router = router
         .fallback(|| async { ApiError::NotFound })
         .with_state(state.clone());
     Edge::new(router, state)

@@ -3,10 +3,10 @@
 //! subscribes, and writes a [`feed::Feed`] in its own framing. The
 //! connections they are served on are the edge's ([`crate::edge::listen`]).
 
-mod coalesce;
+pub(crate) mod coalesce;
 pub mod cursor;
 pub mod feed;
-mod gate;
+pub(crate) mod gate;
 pub mod poll;
 pub mod sse;
 pub mod ws;
