@@ -448,6 +448,10 @@ async fn malformed_requests_are_400_never_500() {
     )
     .await;
     assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("x-www-form-urlencoded"), "{}", r.text());
+    // No Content-Type: read as a form.
+    let r = post(server.addr, HUB, &[("Authorization", &auth)], b"topic=%2Ft").await;
+    assert_eq!(r.status, 200, "{}", r.text());
     let r = post(
         server.addr,
         HUB,

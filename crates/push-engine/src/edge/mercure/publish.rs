@@ -4,7 +4,8 @@
 //! at most `push.max_channels_per_connection`), `data`, `private` (any
 //! value: the update is private), `id` (the publisher's own; not `earliest`,
 //! not beginning with `#` or `urn:push:`), `type` (the SSE event), `retry`
-//! (milliseconds). The publisher's token must grant every topic
+//! (milliseconds); a body without a `Content-Type` is read as a form, one
+//! of another type is refused (400). The publisher's token must grant every topic
 //! (`mercure.publish`). The answer is `200 text/plain` with the update's id.
 
 use axum::body::{to_bytes, HttpBody};
@@ -29,15 +30,19 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> Result<
             "a publisher token is required (Authorization: Bearer, or the mercureAuthorization cookie)",
         )
     })?;
-    let form = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            v.trim()
-                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
-        });
+    // A body without a Content-Type is read as a form too (what HTTP
+    // clients that send a string body mean); another type is refused.
+    let form = match request.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                v.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            }),
+    };
     if !form {
         return Err(bad("the body must be application/x-www-form-urlencoded"));
     }
