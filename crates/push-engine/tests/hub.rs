@@ -419,3 +419,31 @@ async fn reserved_channels_are_refused_to_every_door_but_the_adapters() {
     publish(&hub, ".push", "fine");
     publish(&hub, "push/x", "fine");
 }
+
+#[test]
+fn a_channel_may_keep_a_history_of_its_own() {
+    let hub = hub_with(|c| c.history = 2);
+    for i in 0..5 {
+        publish(&hub, "own", &i.to_string());
+    }
+    hub.keep_history("own", 3, Duration::from_secs(60)).unwrap();
+    assert_eq!(hub.history("own").unwrap().1.len(), 2, "nothing comes back");
+    for i in 5..10 {
+        publish(&hub, "own", &i.to_string());
+        publish(&hub, "other", &i.to_string());
+    }
+    let data = |c: &str| -> Vec<Bytes> {
+        hub.history(c)
+            .unwrap()
+            .1
+            .iter()
+            .map(|p| p.data.clone())
+            .collect()
+    };
+    assert_eq!(data("own"), ["7", "8", "9"]);
+    assert_eq!(data("other"), ["8", "9"], "the others keep push.history");
+    hub.keep_history("own", 1, Duration::from_secs(60)).unwrap();
+    assert_eq!(data("own"), ["9"], "trimmed at once");
+    assert_eq!(hub.stats().history_messages, 3);
+    assert!(hub.keep_history("bad name", 1, Duration::ZERO).is_err());
+}

@@ -205,7 +205,7 @@ impl Hub {
                 && older
                     .windows(2)
                     .all(|w| w[0].id.offset + 1 == w[1].id.offset);
-            if contiguous && self.inner.config.history > 0 {
+            if contiguous && state.limits(&self.inner.config).0 > 0 {
                 let at = Instant::now();
                 for n in older.into_iter().rev() {
                     let p = self.numbered(&ch.name, n.clone(), at);
@@ -325,7 +325,7 @@ impl Hub {
         if count {
             self.inner.stats.publications.inc();
         }
-        if self.inner.config.history > 0 {
+        if state.limits(&self.inner.config).0 > 0 {
             self.count_history(&p);
             state.history_bytes += p.weight();
             state.history.push_back(p.clone());
@@ -354,8 +354,8 @@ impl Hub {
     }
 
     fn trim(&self, state: &mut State) {
-        let config = &self.inner.config;
-        let (n, bytes) = state.trim(config.history, config.history_ttl, Instant::now());
+        let (keep, ttl) = state.limits(&self.inner.config);
+        let (n, bytes) = state.trim(keep, ttl, Instant::now());
         let stats = &self.inner.stats;
         stats.history_messages.sub(n as u64);
         stats.history_bytes.sub(bytes as u64);

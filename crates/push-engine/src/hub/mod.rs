@@ -12,7 +12,7 @@ mod subscription;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -234,13 +234,14 @@ impl Hub {
                 text,
                 Instant::now(),
             ));
-            if config.history > 0 {
+            let (keep, ttl) = state.limits(config);
+            if keep > 0 {
                 state.history_bytes += p.weight();
                 state.history.push_back(p.clone());
                 stats.history_messages.inc();
                 stats.history_bytes.add(p.weight() as u64);
             }
-            let (n, bytes) = state.trim(config.history, config.history_ttl, p.at);
+            let (n, bytes) = state.trim(keep, ttl, p.at);
             stats.history_messages.sub(n as u64);
             stats.history_bytes.sub(bytes as u64);
             state.send(p.clone(), config.channel_buffer);
@@ -312,6 +313,30 @@ impl Hub {
         }
     }
 
+    /// Gives a channel history limits of its own — `count` publications,
+    /// none older than `ttl` — instead of `push.history` and
+    /// `push.history_ttl`, creating it if need be; they last as long as the
+    /// channel (a collected channel comes back with the configuration's).
+    /// What a protocol adapter's log needs. With a shared broker, the
+    /// broker's own history (`push.history`) still bounds what a mirror
+    /// can be given.
+    pub fn keep_history(&self, channel: &str, count: usize, ttl: Duration) -> Result<()> {
+        let name = validate_channel(channel.as_bytes())?;
+        loop {
+            let channel = self.channel(name)?;
+            let mut state = channel.lock();
+            if state.dead {
+                continue;
+            }
+            state.keep = Some((count, ttl));
+            let stats = &self.inner.stats;
+            let (n, bytes) = state.trim(count, ttl, Instant::now());
+            stats.history_messages.sub(n as u64);
+            stats.history_bytes.sub(bytes as u64);
+            return Ok(());
+        }
+    }
+
     /// What a channel holds now: the id of its newest publication and its
     /// history, oldest first (`None` if the channel does not exist here).
     /// A snapshot: publications that follow are not in it.
@@ -339,7 +364,8 @@ impl Hub {
         let before = channels.len();
         channels.retain(|_, ch| {
             let mut state = ch.lock();
-            let (n, bytes) = state.trim(config.history, config.history_ttl, now);
+            let (keep, ttl) = state.limits(config);
+            let (n, bytes) = state.trim(keep, ttl, now);
             stats.history_messages.sub(n as u64);
             stats.history_bytes.sub(bytes as u64);
             let idle = state.tx.is_none() && state.history.is_empty();
