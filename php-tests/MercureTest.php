@@ -60,7 +60,7 @@ final class MercureTest extends PushTestCase
             '--mercure_publisher_key=' . self::PUBLISHER_KEY,
             '--mercure_subscriber_key=' . self::SUBSCRIBER_KEY,
             '--mercure_anonymous=On',
-            '--history=50',
+            '--mercure_history=50',
         ]);
         return $addr;
     }

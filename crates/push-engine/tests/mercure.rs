@@ -23,7 +23,8 @@ async fn hub(anonymous: bool) -> Server {
         c.set("mercure_publisher_key", KEY).unwrap();
         c.set("mercure_subscriber_key", SUBSCRIBER_KEY).unwrap();
         c.mercure_anonymous = anonymous;
-        c.history = 5;
+        // The log's own limit: push.history (100) does not apply to it.
+        c.mercure_history = 5;
     })
     .await
 }
@@ -272,7 +273,7 @@ async fn an_id_no_longer_held_gets_the_loss_signal_then_the_oldest() {
     for i in 2..8 {
         publish(&server, &[("topic", "/t"), ("data", &i.to_string())]).await;
     }
-    // push.history is 5: 3 to 7 are held.
+    // push.mercure_history is 5: 3 to 7 are held.
     for gone in [&*first, &*mine, "never-published", "urn:push:1-1"] {
         let mut sse = open(&server, &topics(&["/t"]), &[("Last-Event-ID", gone)]).await;
         assert_eq!(sse.header("last-event-id"), Some("earliest"), "{gone}");

@@ -128,6 +128,10 @@ pub struct Config {
     pub mercure_anonymous: bool,
     /// Interval of the heartbeat comments on Mercure streams.
     pub mercure_heartbeat: Duration,
+    /// Mercure updates kept for resuming (one log for the whole hub).
+    pub mercure_history: usize,
+    /// Age after which a Mercure update leaves the history.
+    pub mercure_history_ttl: Duration,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -188,6 +192,8 @@ impl Default for Config {
             mercure_subscriber_key: Secret::default(),
             mercure_anonymous: false,
             mercure_heartbeat: Duration::ZERO,
+            mercure_history: 0,
+            mercure_history_ttl: Duration::ZERO,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.

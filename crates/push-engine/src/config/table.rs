@@ -339,6 +339,20 @@ pub const SETTINGS: &[Setting] = &[
         parse_positive_secs,
         show_secs
     ),
+    setting!(
+        mercure_history,
+        "1000",
+        "Mercure updates kept for resuming, hub-wide",
+        parse_count,
+        show_usize
+    ),
+    setting!(
+        mercure_history_ttl,
+        "3600",
+        "seconds a Mercure update stays in history",
+        parse_secs,
+        show_secs
+    ),
 ];
 
 /// Settings whose values are credentials: never echoed in errors or shown

@@ -19,6 +19,8 @@ fn every_default_parses() {
     assert_eq!(c.max_poll_waiters_per_ip, 64);
     assert!(!c.mercure && !c.mercure_anonymous, "the Mercure hub is off");
     assert_eq!(c.mercure_heartbeat, Duration::from_secs(40));
+    assert_eq!(c.mercure_history, 1000);
+    assert_eq!(c.mercure_history_ttl, Duration::from_secs(3600));
 }
 
 #[test]

@@ -76,6 +76,10 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> Result<
     if envelope.len() > config.max_message_size + RESERVED_ENVELOPE {
         return Err(bad("the update's topics and id are too long"));
     }
+    // The log keeps push.mercure_history updates, not push.history.
+    state
+        .hub
+        .keep_history(LOG, config.mercure_history, config.mercure_history_ttl)?;
     let p = state
         .hub
         .send_reserved(LOG, Outgoing::new(envelope))
