@@ -126,6 +126,21 @@ final class MercureTest extends PushTestCase
         self::assertLessThan(strpos($private, 'id: book-3'), strpos($private, 'id: user-7'), 'in order');
     }
 
+    public function testTheLogIsNoChannelOfPushSend(): void
+    {
+        [, $socket] = $this->daemon(null, ['--mercure=On', '--mercure_publisher_key=' . self::PUBLISHER_KEY]);
+        $out = self::worker($socket, <<<'PHP'
+            foreach (['push_send' => fn () => push_send('.push/mercure', 'forged'), 'push_get_message' => fn () => push_get_message('.push/mercure', 0.1)] as $f => $call) {
+                try { $call(); echo "$f: accepted\n"; } catch (\ValueError $e) { echo "$f: ", $e->getMessage(), "\n"; }
+            }
+            PHP);
+        self::assertSame(
+            "push_send: push_send(): channel \".push/mercure\" is reserved for the engine's own use (names beginning with .push/)\n"
+            . "push_get_message: push_get_message(): channel \".push/mercure\" is reserved for the engine's own use (names beginning with .push/)\n",
+            $out,
+        );
+    }
+
     public function testPublishingWithoutAGrantThrows(): void
     {
         $url = 'http://' . $this->hub() . '/.well-known/mercure';

@@ -56,6 +56,7 @@ pub mod code {
     pub const INVALID_EVENT: u8 = 4;
     pub const TOO_MANY_CHANNELS: u8 = 5;
     pub const SHUTTING_DOWN: u8 = 6;
+    pub const RESERVED_CHANNEL: u8 = 7;
 }
 
 /// Builds one frame.
@@ -133,6 +134,7 @@ impl Reader {
 pub fn error_code(e: &Error) -> u8 {
     match e {
         Error::InvalidChannel(_) => code::INVALID_CHANNEL,
+        Error::ReservedChannel(_) => code::RESERVED_CHANNEL,
         Error::MessageTooLarge { .. } => code::TOO_LARGE,
         Error::InvalidEvent(_) => code::INVALID_EVENT,
         Error::TooManyChannels(_) => code::TOO_MANY_CHANNELS,

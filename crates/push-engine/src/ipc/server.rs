@@ -186,6 +186,11 @@ fn error_frame(e: &Error) -> Bytes {
                 b.put_u32(*max as u32);
             }
             Error::TooManyChannels(max) => b.put_u32(*max as u32),
+            // The name alone: the worker's error says the rest.
+            Error::ReservedChannel(name) => {
+                b.put_slice(name.as_bytes());
+                return;
+            }
             _ => {}
         }
         b.put_slice(e.to_string().as_bytes());
