@@ -21,7 +21,9 @@
 //! bearing it). `earliest` starts with the oldest update held. An id the
 //! log no longer holds (or never did) starts with the oldest held too,
 //! after a `push-lost` event. The answer's `Last-Event-ID` header names the
-//! update the stream continues after, or `earliest`.
+//! update the stream continues after, or `earliest`. With a shared broker,
+//! an engine whose mirror does not hold the log yet fetches it first, so an
+//! id published through any engine resumes on any other.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -104,8 +106,16 @@ pub async fn subscribe(
         .or_else(|| param("lastEventID"))
         .or_else(|| param("Last-Event-ID"))
         .filter(|s| !s.is_empty());
-    let (cursor, after) = start(&state.hub, requested);
-    let sub = state.hub.join_reserved(LOG, cursor).await?;
+    let hub = &state.hub;
+    hub.keep_history(LOG, config.mercure_history, config.mercure_history_ttl)?;
+    if hub.broker().is_some() && requested.is_some() {
+        // A mirror of a shared broker may not hold the log yet: a first
+        // subscription fetches what the broker holds of it, so that the
+        // id can be found there.
+        drop(hub.join_reserved(LOG, Cursor::After(UNKNOWN)).await?);
+    }
+    let (cursor, after) = start(hub, requested);
+    let sub = hub.join_reserved(LOG, cursor).await?;
     let feed = Feed::open(
         vec![sub],
         config.max_queue_bytes,
@@ -173,7 +183,7 @@ fn start(hub: &Hub, requested: Option<&str>) -> (Cursor, String) {
                 .last()
                 .and_then(|p| View::of(p))
                 .map(|v| v.id.to_string());
-            (Cursor::After(last), newest.unwrap_or_else(earliest))
+            (Cursor::Live, newest.unwrap_or_else(earliest))
         }
         Some("earliest") => {
             let before = oldest.map_or(last, |o| Id {
