@@ -511,3 +511,34 @@ async fn the_log_is_not_a_channel_of_push_s_own_doors() {
         .publish(".push/mercure", push_engine::Outgoing::new("x"))
         .is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_ends_when_its_token_expires() {
+    let server = Server::start_with(|c| {
+        c.set("mercure", "On").unwrap();
+        c.set("secret", KEY).unwrap();
+        c.set("token_leeway", "0").unwrap();
+    })
+    .await;
+    let exp = token::now() + 1.0;
+    let jwt = jwt(KEY, json!({"mercure": {"subscribe": ["*"]}, "exp": exp}));
+    let bearer = format!("Bearer {jwt}");
+    let mut sse = open(&server, &topics(&["/t"]), &[("Authorization", &bearer)]).await;
+    server.wait_subscribers(1).await;
+    let r = publish_as(
+        &server,
+        &publisher(),
+        &[("topic", "/t"), ("private", "on"), ("data", "before")],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(sse.event().await.data(), "before");
+    let started = std::time::Instant::now();
+    sse.end().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    server.wait_subscribers(0).await;
+}
