@@ -54,6 +54,13 @@ final class IniInfoTest extends PushTestCase
             'push.pusher_app_id' => '',
             'push.pusher_key' => '',
             'push.pusher_secret' => '',
+            'push.mercure' => 'Off',
+            'push.mercure_publisher_key' => '',
+            'push.mercure_subscriber_key' => '',
+            'push.mercure_anonymous' => 'Off',
+            'push.mercure_heartbeat' => '40',
+            'push.mercure_history' => '1000',
+            'push.mercure_history_ttl' => '3600',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

@@ -4,7 +4,7 @@
 source "$(dirname "$0")/lib.sh"
 build_release
 php_need xml mbstring fpm
-apt_need phpunit nginx-light chromium redis-server redis-tools
+apt_need phpunit nginx-light chromium redis-server redis-tools php-symfony-mercure
 command -v node >/dev/null || apt_need nodejs npm
 cd "$ROOT"
 say "npm ci (playwright-core, for the browser tests)"

@@ -93,6 +93,7 @@ pub fn from_engine(func: &str, e: &Error) -> PhpException {
     let msg = format!("{func}(): {e}");
     let class = match e {
         Error::InvalidChannel(_)
+        | Error::ReservedChannel(_)
         | Error::InvalidId(_)
         | Error::InvalidEvent(_)
         | Error::MessageTooLarge { .. }

@@ -11,6 +11,9 @@ pub enum Error {
     )]
     InvalidChannel(String),
 
+    #[error("channel {0:?} is reserved for the engine's own use (names beginning with .push/)")]
+    ReservedChannel(String),
+
     #[error("invalid message id {0:?}: pass an id returned by push (such as from push_send() or Push\\Message::$id)")]
     InvalidId(String),
 

@@ -39,7 +39,7 @@
 //!   ([`edge::transport`]: WebSocket, SSE, long-poll), its HTTP API
 //!   ([`edge::api`]: publish, health, readiness, metrics) — and the
 //!   protocol adapters ([`edge::pusher`]: Pusher Channels 7, which uses
-//!   the transports' feed and WebSocket framing).
+//!   the transports' feed and WebSocket framing; [`edge::mercure`]: a Mercure hub, `push.mercure`).
 //! - [`ipc`]: the local socket (`push.socket`) for worker processes: the
 //!   frame format, the engine side (tokio) and the worker side (blocking,
 //!   no threads).

@@ -1,5 +1,6 @@
 //! Publications, their ids, and channel names.
 
+use std::any::Any;
 use std::fmt;
 use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
@@ -89,6 +90,23 @@ struct Frames {
     sse: OnceLock<SseFrame>,
     json: OnceLock<Bytes>,
     shared: [OnceLock<Bytes>; FRAME_SLOTS],
+    decoded: Decoded,
+}
+
+/// What a protocol adapter reads out of a publication, built once and
+/// shared by every subscriber ([`Publication::decoded`]).
+#[derive(Default)]
+struct Decoded(OnceLock<Box<dyn Any + Send + Sync>>);
+
+impl fmt::Debug for Decoded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = if self.0.get().is_some() {
+            "set"
+        } else {
+            "unset"
+        };
+        write!(f, "Decoded({state})")
+    }
 }
 
 /// A publication as an SSE event: `whole` is the `id:` line and the rest
@@ -176,6 +194,18 @@ impl Publication {
         })
     }
 
+    /// What `decode` makes of this publication, made once and shared by
+    /// every subscriber that asks (a protocol adapter's parsed envelope and
+    /// its wire frame). `None` if another type was decoded first (a
+    /// channel read by two adapters that decode differently).
+    pub fn decoded<T: Any + Send + Sync>(&self, decode: impl FnOnce(&Self) -> T) -> Option<&T> {
+        self.frames
+            .decoded
+            .0
+            .get_or_init(|| Box::new(decode(self)))
+            .downcast_ref()
+    }
+
     /// The JSON envelope `{"channel","id","event","data"}` (with
     /// `"encoding":"base64"` for binary data).
     pub fn json(&self) -> &Bytes {
@@ -251,6 +281,17 @@ pub fn validate_event(event: &str) -> Result<(), Error> {
         return Err(Error::InvalidEvent(event.chars().take(80).collect()));
     }
     Ok(())
+}
+
+/// Channel names beginning with this are reserved for the engine's own
+/// use (a protocol adapter's log, such as the Mercure hub's): valid names,
+/// but the hub refuses them to every door but the one its adapter uses
+/// ([`crate::hub::Hub::send_reserved`], [`crate::hub::Hub::join_reserved`]).
+pub const RESERVED_PREFIX: &str = ".push/";
+
+/// Whether `name` is reserved for the engine's own use.
+pub fn is_reserved(name: &str) -> bool {
+    name.starts_with(RESERVED_PREFIX)
 }
 
 /// Longest channel name accepted.
@@ -341,6 +382,43 @@ mod tests {
             assert!(validate_channel(bad.as_bytes()).is_err(), "{bad:?}");
         }
         assert!(validate_channel(&[0xff, 0xfe]).is_err());
+    }
+
+    #[test]
+    fn reserved_names() {
+        assert!(is_reserved(".push/mercure"));
+        assert!(!is_reserved(".push") && !is_reserved("push/x") && !is_reserved(".."));
+        assert!(validate_channel(b".push/mercure").is_ok(), "a valid name");
+    }
+
+    #[test]
+    fn decoded_once_and_shared() {
+        let p = Publication::new(
+            Arc::from("c"),
+            Id::default(),
+            None,
+            Bytes::from_static(b"42"),
+            true,
+            Instant::now(),
+        );
+        let mut calls = 0;
+        let parse = |p: &Publication| std::str::from_utf8(&p.data).unwrap().parse::<u32>();
+        assert_eq!(
+            p.decoded(|p| {
+                calls += 1;
+                parse(p)
+            }),
+            Some(&Ok(42))
+        );
+        assert_eq!(
+            p.decoded(|p| {
+                calls += 1;
+                parse(p)
+            }),
+            Some(&Ok(42))
+        );
+        assert_eq!(calls, 1);
+        assert_eq!(p.decoded(|_| "other type"), None);
     }
 
     #[test]

@@ -387,3 +387,63 @@ fn max_channels_is_enforced() {
     ));
     drop(sub);
 }
+
+// ---------------------------------------------------------------- reserved channels
+
+#[tokio::test]
+async fn reserved_channels_are_refused_to_every_door_but_the_adapters() {
+    let hub = hub_with(|c| c.history = 3);
+    let log = ".push/log";
+    let refused = |e: Error| assert!(matches!(e, Error::ReservedChannel(_)), "{e}");
+    refused(hub.publish(log, Outgoing::new("x")).unwrap_err());
+    refused(hub.send(log, Outgoing::new("x")).await.unwrap_err());
+    refused(hub.subscribe(log, Cursor::Live).unwrap_err());
+    refused(hub.join(log, Cursor::Live).await.unwrap_err());
+    assert!(hub.history(log).is_none(), "nothing was created");
+    let mut sub = hub.join_reserved(log, Cursor::Live).await.unwrap();
+    let mut ids: Vec<Id> = Vec::new();
+    for i in 0..5 {
+        ids.push(
+            hub.send_reserved(log, Outgoing::new(format!("{i}")))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    assert_eq!(message(next(&mut sub)).id, ids[0]);
+    let (last, held) = hub.history(log).unwrap();
+    assert_eq!(last, ids[4]);
+    let held: Vec<Id> = held.iter().map(|p| p.id).collect();
+    assert_eq!(held, &ids[2..], "the ring, oldest first");
+    // Other names that merely look alike are ordinary channels.
+    publish(&hub, ".push", "fine");
+    publish(&hub, "push/x", "fine");
+}
+
+#[test]
+fn a_channel_may_keep_a_history_of_its_own() {
+    let hub = hub_with(|c| c.history = 2);
+    for i in 0..5 {
+        publish(&hub, "own", &i.to_string());
+    }
+    hub.keep_history("own", 3, Duration::from_secs(60)).unwrap();
+    assert_eq!(hub.history("own").unwrap().1.len(), 2, "nothing comes back");
+    for i in 5..10 {
+        publish(&hub, "own", &i.to_string());
+        publish(&hub, "other", &i.to_string());
+    }
+    let data = |c: &str| -> Vec<Bytes> {
+        hub.history(c)
+            .unwrap()
+            .1
+            .iter()
+            .map(|p| p.data.clone())
+            .collect()
+    };
+    assert_eq!(data("own"), ["7", "8", "9"]);
+    assert_eq!(data("other"), ["8", "9"], "the others keep push.history");
+    hub.keep_history("own", 1, Duration::from_secs(60)).unwrap();
+    assert_eq!(data("own"), ["9"], "trimmed at once");
+    assert_eq!(hub.stats().history_messages, 3);
+    assert!(hub.keep_history("bad name", 1, Duration::ZERO).is_err());
+}

@@ -166,20 +166,29 @@ fn find_token<'a>(
     if let Some((_, t)) = query.iter().find(|(k, _)| k == "token") {
         return Some((Source::Query, t.as_str()));
     }
-    let bearer = headers
-        .get_all(header::AUTHORIZATION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.trim().split_once(' '))
-        .find(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, t)| t.trim());
-    if let Some(t) = bearer {
+    if let Some(t) = bearer(headers) {
         return Some((Source::Bearer, t));
     }
     let name = config.auth_cookie.as_str();
     if name.is_empty() {
         return None;
     }
+    cookie(headers, name).map(|t| (Source::Cookie, t))
+}
+
+/// The bearer token of an `Authorization` header, if any.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.trim().split_once(' '))
+        .find(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, t)| t.trim())
+}
+
+/// The value of the cookie `name` (quotes removed), if the request has it.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -190,7 +199,7 @@ fn find_token<'a>(
         .map(|(_, v)| {
             let v = v.trim();
             let t = v.strip_prefix('"').and_then(|v| v.strip_suffix('"'));
-            (Source::Cookie, t.unwrap_or(v))
+            t.unwrap_or(v)
         })
 }
 
@@ -198,7 +207,7 @@ fn find_token<'a>(
 /// made it: accept it from the engine's own origin (`Origin` naming the
 /// `Host` asked for), from origins `push.allowed_origins` lists by name, or
 /// from requests without an `Origin`; not merely because it allows `*`.
-fn cookie_origin_allowed(config: &Config, headers: &HeaderMap) -> Result<(), Refusal> {
+pub fn cookie_origin_allowed(config: &Config, headers: &HeaderMap) -> Result<(), Refusal> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };

@@ -171,16 +171,12 @@ fn object<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, String> {
     serde_json::from_slice(json).map_err(|e| e.to_string())
 }
 
-/// Verifies `token` against `secret` at time `now`, with `leeway` seconds
-/// of tolerance on `exp` and `nbf`; `max_size` bounds the token before it
-/// is parsed.
-pub fn verify(
-    token: &str,
-    secret: &[u8],
-    now: f64,
-    leeway: f64,
-    max_size: usize,
-) -> Result<Claims, TokenError> {
+/// Checks what every token push reads has in common — its form, its
+/// header (`alg` exactly `HS256`, no `crit` or `cty`) and its signature
+/// under `secret`, compared in constant time — and returns its payload,
+/// not yet parsed (push's own claims: [`verify`]; a protocol adapter's:
+/// its own). `max_size` bounds the token before it is parsed.
+pub fn open(token: &str, secret: &[u8], max_size: usize) -> Result<Vec<u8>, TokenError> {
     if token.len() > max_size {
         return Err(TokenError::TooLarge(max_size));
     }
@@ -213,8 +209,42 @@ pub fn verify(
     mac(secret, signed.as_bytes())
         .verify_slice(&signature)
         .map_err(|_| TokenError::Signature)?;
-    let payload: Payload = object(&part(payload_b64, "the payload is not base64url")?)
-        .map_err(|e| TokenError::Claims(e.chars().take(120).collect()))?;
+    part(payload_b64, "the payload is not base64url")
+}
+
+/// A JSON object (serde would also read a struct from an array), or why not.
+pub fn claims<'a, T: Deserialize<'a>>(json: &'a [u8]) -> Result<T, TokenError> {
+    object(json).map_err(|e| TokenError::Claims(e.chars().take(120).collect()))
+}
+
+/// Checks `exp` and `nbf` at time `now`, with `leeway` seconds of tolerance.
+pub fn check_times(
+    exp: Option<f64>,
+    nbf: Option<f64>,
+    now: f64,
+    leeway: f64,
+) -> Result<(), TokenError> {
+    if exp.is_some_and(|exp| now >= exp + leeway) {
+        return Err(TokenError::Expired);
+    }
+    if nbf.is_some_and(|nbf| now + leeway < nbf) {
+        return Err(TokenError::NotYetValid);
+    }
+    Ok(())
+}
+
+/// Verifies `token` against `secret` at time `now`, with `leeway` seconds
+/// of tolerance on `exp` and `nbf`; `max_size` bounds the token before it
+/// is parsed.
+pub fn verify(
+    token: &str,
+    secret: &[u8],
+    now: f64,
+    leeway: f64,
+    max_size: usize,
+) -> Result<Claims, TokenError> {
+    let payload = open(token, secret, max_size)?;
+    let payload: Payload = claims(&payload)?;
     let channels = payload
         .channels
         .ok_or_else(|| TokenError::Claims("channels is missing".into()))?;
@@ -234,12 +264,7 @@ pub fn verify(
         Some(Audience::Many(list)) if list.iter().any(|a| a == "push") => {}
         Some(_) => return Err(TokenError::Claims("aud does not name push".into())),
     }
-    if now >= exp + leeway {
-        return Err(TokenError::Expired);
-    }
-    if payload.nbf.is_some_and(|nbf| now + leeway < nbf) {
-        return Err(TokenError::NotYetValid);
-    }
+    check_times(Some(exp), payload.nbf, now, leeway)?;
     Ok(Claims {
         channels,
         publish: payload.publish,

@@ -128,6 +128,20 @@ pub struct Config {
     pub pusher_app_id: String,
     pub pusher_key: String,
     pub pusher_secret: Secret,
+    /// Whether the Mercure hub is served at `/.well-known/mercure`.
+    pub mercure: bool,
+    /// Key of Mercure publishers' tokens (empty: `secret`).
+    pub mercure_publisher_key: Secret,
+    /// Key of Mercure subscribers' tokens (empty: `secret`).
+    pub mercure_subscriber_key: Secret,
+    /// Whether Mercure subscribers without a token get public updates.
+    pub mercure_anonymous: bool,
+    /// Interval of the heartbeat comments on Mercure streams.
+    pub mercure_heartbeat: Duration,
+    /// Mercure updates kept for resuming (one log for the whole hub).
+    pub mercure_history: usize,
+    /// Age after which a Mercure update leaves the history.
+    pub mercure_history_ttl: Duration,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -191,6 +205,13 @@ impl Default for Config {
             pusher_app_id: String::new(),
             pusher_key: String::new(),
             pusher_secret: Secret::default(),
+            mercure: false,
+            mercure_publisher_key: Secret::default(),
+            mercure_subscriber_key: Secret::default(),
+            mercure_anonymous: false,
+            mercure_heartbeat: Duration::ZERO,
+            mercure_history: 0,
+            mercure_history_ttl: Duration::ZERO,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.
@@ -261,12 +282,41 @@ impl Config {
                 });
             }
         }
+        if self.mercure && self.mercure_publisher_key().is_empty() {
+            return Err(Error::InvalidSetting {
+                name: "mercure".into(),
+                value: "On".into(),
+                reason: "a Mercure hub needs a key for its publishers' tokens: set \
+                         push.mercure_publisher_key or push.secret"
+                    .into(),
+            });
+        }
         Ok(())
     }
 
     /// Whether the Pusher protocol is on (all three `push.pusher_*` set).
     pub fn pusher(&self) -> bool {
         !self.pusher_key.is_empty()
+    }
+
+    /// The key of Mercure publishers' tokens: `push.mercure_publisher_key`,
+    /// else `push.secret` (empty: none).
+    pub fn mercure_publisher_key(&self) -> &Secret {
+        if self.mercure_publisher_key.is_empty() {
+            &self.secret
+        } else {
+            &self.mercure_publisher_key
+        }
+    }
+
+    /// The key of Mercure subscribers' tokens: `push.mercure_subscriber_key`,
+    /// else `push.secret` (empty: none).
+    pub fn mercure_subscriber_key(&self) -> &Secret {
+        if self.mercure_subscriber_key.is_empty() {
+            &self.secret
+        } else {
+            &self.mercure_subscriber_key
+        }
     }
 
     /// Reads one value back in the form [`Config::set`] accepts.

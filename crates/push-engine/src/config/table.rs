@@ -7,6 +7,14 @@ use super::parse::*;
 use super::pusher::{parse_app_id, parse_key};
 use super::{AuthMode, Patterns, Secret, Setting};
 
+fn parse_switch(v: &str) -> Result<bool, String> {
+    Ok(parse_bool(v))
+}
+
+fn show_switch(b: &bool) -> String {
+    if *b { "On" } else { "Off" }.into()
+}
+
 macro_rules! setting {
     // A whole number (`100`, `64K`) from $min to $max.
     ($name:ident, $default:expr, $doc:expr, count($min:expr, $max:expr)) => {
@@ -340,8 +348,60 @@ pub const SETTINGS: &[Setting] = &[
         Secret::parse_any,
         Secret::show
     ),
+    setting!(
+        mercure,
+        "Off",
+        "serve a Mercure hub at /.well-known/mercure on push.listen",
+        parse_switch,
+        show_switch
+    ),
+    setting!(
+        mercure_publisher_key,
+        "",
+        "HS256 key of Mercure publishers' tokens, 32 bytes or more (empty: push.secret)",
+        Secret::parse,
+        Secret::show
+    ),
+    setting!(
+        mercure_subscriber_key,
+        "",
+        "HS256 key of Mercure subscribers' tokens, 32 bytes or more (empty: push.secret)",
+        Secret::parse,
+        Secret::show
+    ),
+    setting!(
+        mercure_anonymous,
+        "Off",
+        "Mercure subscribers without a token get public updates",
+        parse_switch,
+        show_switch
+    ),
+    setting!(
+        mercure_heartbeat,
+        "40",
+        "seconds between heartbeat comments on Mercure streams",
+        secs(0.01, MAX_SECS)
+    ),
+    setting!(
+        mercure_history,
+        "1000",
+        "Mercure updates kept for resuming, hub-wide",
+        count(0, MAX_COUNT)
+    ),
+    setting!(
+        mercure_history_ttl,
+        "3600",
+        "seconds a Mercure update stays in history",
+        secs(0.0, MAX_SECS)
+    ),
 ];
 
 /// Settings whose values are credentials: never echoed in errors or shown
 /// by phpinfo().
-pub const SECRET_SETTINGS: &[&str] = &["publish_token", "secret", "pusher_secret"];
+pub const SECRET_SETTINGS: &[&str] = &[
+    "publish_token",
+    "secret",
+    "pusher_secret",
+    "mercure_publisher_key",
+    "mercure_subscriber_key",
+];

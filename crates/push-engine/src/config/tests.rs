@@ -17,6 +17,41 @@ fn every_default_parses() {
     assert_eq!(c.request_timeout, Duration::from_secs(10));
     assert_eq!(c.client_publish_rate, 20);
     assert_eq!(c.max_poll_waiters_per_ip, 64);
+    assert!(!c.mercure && !c.mercure_anonymous, "the Mercure hub is off");
+    assert_eq!(c.mercure_heartbeat, Duration::from_secs(40));
+    assert_eq!(c.mercure_history, 1000);
+    assert_eq!(c.mercure_history_ttl, Duration::from_secs(3600));
+}
+
+#[test]
+fn mercure_keys_default_to_the_secret() {
+    let mut c = Config::default();
+    c.set("mercure", "On").unwrap();
+    assert_eq!(c.get("mercure").unwrap(), "On");
+    assert!(c.validate().is_err(), "a hub without a publisher key");
+    c.set("secret", &"s".repeat(32)).unwrap();
+    c.validate().unwrap();
+    assert_eq!(
+        c.mercure_publisher_key().expose(),
+        "s".repeat(32).as_bytes()
+    );
+    assert_eq!(
+        c.mercure_subscriber_key().expose(),
+        "s".repeat(32).as_bytes()
+    );
+    c.set("mercure_subscriber_key", &"k".repeat(32)).unwrap();
+    assert_eq!(
+        c.mercure_subscriber_key().expose(),
+        "k".repeat(32).as_bytes()
+    );
+    assert!(c.set("mercure_publisher_key", "short").is_err());
+    let e = c
+        .set("mercure_publisher_key", "short")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("(hidden)"), "{e}");
+    c.set("mercure", "0").unwrap();
+    assert_eq!(c.get("mercure").unwrap(), "Off");
 }
 
 #[test]

@@ -32,6 +32,7 @@ impl From<Error> for ApiError {
             Error::InvalidChannel(_) | Error::InvalidId(_) | Error::InvalidEvent(_) => {
                 ApiError::BadRequest(e.to_string())
             }
+            Error::ReservedChannel(_) => ApiError::Forbidden(e.to_string()),
             Error::MessageTooLarge { max, .. } => ApiError::TooLarge(max),
             Error::TooManyChannels(_) | Error::ShuttingDown | Error::Broker(_) => {
                 ApiError::Unavailable(e.to_string())

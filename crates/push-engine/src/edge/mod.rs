@@ -11,14 +11,16 @@
 //! - below them, the protocols served on the same port, siblings that know
 //!   nothing of each other: push's own browser [`transport`]s (WebSocket,
 //!   SSE, long-poll), the HTTP [`api`] (publish, health, readiness,
-//!   metrics), and the [`pusher`] protocol (on when `push.pusher_key` is
-//!   set), which uses the transports' feed and WebSocket pieces.
+//!   metrics), the [`pusher`] protocol (on when `push.pusher_key` is
+//!   set), which uses the transports' feed and WebSocket pieces, and the
+//!   [`mercure`] hub (`push.mercure`).
 
 pub mod api;
 pub mod error;
 pub mod io;
 pub mod limits;
 pub mod listen;
+pub mod mercure;
 pub mod pusher;
 pub mod service;
 pub mod transport;
@@ -78,7 +80,15 @@ pub fn app(state: AppState) -> Edge {
         .route("/publish/{*channel}", post(api::publish::publish))
         .route("/health", get(api::ops::health))
         .route("/ready", get(api::ops::ready))
-        .route("/metrics", get(api::ops::metrics))
+        .route("/metrics", get(api::ops::metrics));
+    let router = match state.hub.config().mercure {
+        true => router.route(
+            mercure::PATH,
+            get(mercure::subscribe::subscribe).post(mercure::publish::publish),
+        ),
+        false => router,
+    };
+    let router = router
         .fallback(|| async { ApiError::NotFound })
         .with_state(state.clone());
     Edge::new(router, state)

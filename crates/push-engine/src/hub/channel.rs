@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::{broadcast, Notify};
 use tokio::time::Instant;
 
+use crate::config::Config;
 use crate::message::{Id, Publication};
 
 /// A channel. Its state sits behind a `std::sync::Mutex`: it is never held
@@ -39,6 +40,9 @@ pub(crate) struct State {
     /// Set when the channel is removed from the hub's map; whoever still
     /// holds it must look the channel up again.
     pub(crate) dead: bool,
+    /// History limits of its own (count, age), instead of `push.history`
+    /// and `push.history_ttl` ([`super::Hub::keep_history`]).
+    pub(crate) keep: Option<(usize, Duration)>,
 }
 
 /// What a subscriber must be told when its cursor cannot be continued.
@@ -65,6 +69,7 @@ impl Channel {
                 sent: 0,
                 pressure: Arc::new(Notify::new()),
                 dead: false,
+                keep: None,
             }),
         }
     }
@@ -96,6 +101,11 @@ impl State {
             epoch: self.epoch,
             offset: self.last_offset,
         }
+    }
+
+    /// The channel's history limits: its own, else the configuration's.
+    pub(crate) fn limits(&self, config: &Config) -> (usize, Duration) {
+        self.keep.unwrap_or((config.history, config.history_ttl))
     }
 
     /// Drops history entries over `limit` or older than `ttl`; returns the

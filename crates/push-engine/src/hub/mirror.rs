@@ -71,8 +71,15 @@ impl Hub {
     /// Publishes a message: in this process, or through the shared broker,
     /// which numbers it (the mirror receives it back like every engine).
     pub async fn send(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
+        Self::open_door(channel)?;
+        self.send_reserved(channel, msg).await
+    }
+
+    /// [`Hub::send`], reserved channels included: for the engine's own
+    /// protocol adapters ([`crate::message::RESERVED_PREFIX`]).
+    pub async fn send_reserved(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
         let Some(broker) = self.broker() else {
-            return self.publish(channel, msg);
+            return self.publish_any(channel, msg);
         };
         let name = self.check(channel, &msg)?;
         let binary = msg.binary || std::str::from_utf8(&msg.data).is_err();
@@ -95,8 +102,15 @@ impl Hub {
     /// with the broker unreachable the subscription starts anyway, and a
     /// cursor that cannot be proven continuous gets the loss signal.
     pub async fn join(&self, channel: &str, cursor: Cursor) -> Result<Subscription> {
+        Self::open_door(channel)?;
+        self.join_reserved(channel, cursor).await
+    }
+
+    /// [`Hub::join`], reserved channels included: for the engine's own
+    /// protocol adapters ([`crate::message::RESERVED_PREFIX`]).
+    pub async fn join_reserved(&self, channel: &str, cursor: Cursor) -> Result<Subscription> {
         let Some(broker) = self.broker() else {
-            return self.subscribe(channel, cursor);
+            return self.subscribe_any(channel, cursor);
         };
         let name = validate_channel(channel.as_bytes())?;
         if self.is_closed() {
@@ -114,7 +128,7 @@ impl Hub {
                 self.merge(name, snap, Merge::Backfill)?;
             }
         }
-        self.subscribe(name, cursor)
+        self.subscribe_any(name, cursor)
     }
 
     /// Applies a publication received from the broker, in the broker's
@@ -196,7 +210,7 @@ impl Hub {
                 && older
                     .windows(2)
                     .all(|w| w[0].id.offset + 1 == w[1].id.offset);
-            if contiguous && self.inner.config.history > 0 {
+            if contiguous && state.limits(&self.inner.config).0 > 0 {
                 let at = Instant::now();
                 for n in older.into_iter().rev() {
                     let p = self.numbered(&ch.name, n.clone(), at);
@@ -316,7 +330,7 @@ impl Hub {
         if count {
             self.inner.stats.publications.inc();
         }
-        if self.inner.config.history > 0 {
+        if state.limits(&self.inner.config).0 > 0 {
             self.count_history(&p);
             state.history_bytes += p.weight();
             state.history.push_back(p.clone());
@@ -341,8 +355,8 @@ impl Hub {
     }
 
     fn trim(&self, state: &mut State) {
-        let config = &self.inner.config;
-        let (n, bytes) = state.trim(config.history, config.history_ttl, Instant::now());
+        let (keep, ttl) = state.limits(&self.inner.config);
+        let (n, bytes) = state.trim(keep, ttl, Instant::now());
         let stats = &self.inner.stats;
         stats.history_messages.sub(n as u64);
         stats.history_bytes.sub(bytes as u64);

@@ -13,7 +13,7 @@ mod subscription;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -26,9 +26,13 @@ pub use subscription::{Event, Subscription};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::message::{validate_channel, validate_event, Id, Outgoing, Publication};
+use crate::message::{is_reserved, validate_channel, validate_event, Id, Outgoing, Publication};
 use crate::metrics::{BrokerState, EngineStats, HubStats, Metrics};
 use channel::Channel;
+
+/// Bytes a publication on a reserved channel may carry besides its data
+/// (an adapter's envelope: topics, flags, the publisher's id).
+pub const RESERVED_ENVELOPE: usize = 16 * 1024;
 
 /// Where a new subscription starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,10 +182,16 @@ impl Hub {
     pub(crate) fn check<'a>(&self, channel: &'a str, msg: &Outgoing) -> Result<&'a str> {
         let name = validate_channel(channel.as_bytes())?;
         let config = &self.inner.config;
-        if msg.data.len() > config.max_message_size {
+        // A reserved channel's publications carry an adapter's envelope
+        // around data of at most push.max_message_size (the adapter checks).
+        let max = match is_reserved(name) {
+            true => config.max_message_size + RESERVED_ENVELOPE,
+            false => config.max_message_size,
+        };
+        if msg.data.len() > max {
             return Err(Error::MessageTooLarge {
                 size: msg.data.len(),
-                max: config.max_message_size,
+                max,
             });
         }
         if let Some(event) = &msg.event {
@@ -190,9 +200,26 @@ impl Hub {
         Ok(name)
     }
 
+    /// Refuses the channels reserved for the engine's own use
+    /// ([`crate::message::RESERVED_PREFIX`]) to every door but the
+    /// `*_reserved` ones.
+    pub(crate) fn open_door(channel: &str) -> Result<()> {
+        if is_reserved(channel) {
+            let shown: String = channel.chars().take(80).collect();
+            return Err(Error::ReservedChannel(shown));
+        }
+        Ok(())
+    }
+
     /// Publishes a message in this process and returns it with its new id.
     /// A hub that mirrors a broker refuses: use [`Hub::send`].
     pub fn publish(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
+        Self::open_door(channel)?;
+        self.publish_any(channel, msg)
+    }
+
+    /// [`Hub::publish`], reserved channels included.
+    pub(crate) fn publish_any(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
         if self.inner.broker.is_some() {
             return Err(Error::Broker(
                 "this hub mirrors a broker: publish with Hub::send".into(),
@@ -221,13 +248,14 @@ impl Hub {
                 )
                 .with_origin(msg.origin.clone()),
             );
-            if config.history > 0 {
+            let (keep, ttl) = state.limits(config);
+            if keep > 0 {
                 state.history_bytes += p.weight();
                 state.history.push_back(p.clone());
                 stats.history_messages.inc();
                 stats.history_bytes.add(p.weight() as u64);
             }
-            let (n, bytes) = state.trim(config.history, config.history_ttl, p.at);
+            let (n, bytes) = state.trim(keep, ttl, p.at);
             stats.history_messages.sub(n as u64);
             stats.history_bytes.sub(bytes as u64);
             state.send(p.clone(), config.channel_buffer);
@@ -238,6 +266,12 @@ impl Hub {
 
     /// Subscribes to a channel from `cursor`.
     pub fn subscribe(&self, channel: &str, cursor: Cursor) -> Result<Subscription> {
+        Self::open_door(channel)?;
+        self.subscribe_any(channel, cursor)
+    }
+
+    /// [`Hub::subscribe`], reserved channels included.
+    pub(crate) fn subscribe_any(&self, channel: &str, cursor: Cursor) -> Result<Subscription> {
         let name = validate_channel(channel.as_bytes())?;
         if self.is_closed() {
             return Err(Error::ShuttingDown);
@@ -293,6 +327,39 @@ impl Hub {
         }
     }
 
+    /// Gives a channel history limits of its own — `count` publications,
+    /// none older than `ttl` — instead of `push.history` and
+    /// `push.history_ttl`, creating it if need be; they last as long as the
+    /// channel (a collected channel comes back with the configuration's).
+    /// What a protocol adapter's log needs. With a shared broker, the
+    /// broker's own history (`push.history`) still bounds what a mirror
+    /// can be given.
+    pub fn keep_history(&self, channel: &str, count: usize, ttl: Duration) -> Result<()> {
+        let name = validate_channel(channel.as_bytes())?;
+        loop {
+            let channel = self.channel(name)?;
+            let mut state = channel.lock();
+            if state.dead {
+                continue;
+            }
+            state.keep = Some((count, ttl));
+            let stats = &self.inner.stats;
+            let (n, bytes) = state.trim(count, ttl, Instant::now());
+            stats.history_messages.sub(n as u64);
+            stats.history_bytes.sub(bytes as u64);
+            return Ok(());
+        }
+    }
+
+    /// What a channel holds now: the id of its newest publication and its
+    /// history, oldest first (`None` if the channel does not exist here).
+    /// A snapshot: publications that follow are not in it.
+    pub fn history(&self, channel: &str) -> Option<(Id, Vec<Arc<Publication>>)> {
+        let ch = self.lock_channels().get(channel)?.clone();
+        let state = ch.lock();
+        Some((state.last_id(), state.history.iter().cloned().collect()))
+    }
+
     /// The id of the newest publication on a channel, if it exists.
     pub fn last_id(&self, channel: &str) -> Option<Id> {
         let channels = self.lock_channels();
@@ -311,7 +378,8 @@ impl Hub {
         let before = channels.len();
         channels.retain(|_, ch| {
             let mut state = ch.lock();
-            let (n, bytes) = state.trim(config.history, config.history_ttl, now);
+            let (keep, ttl) = state.limits(config);
+            let (n, bytes) = state.trim(keep, ttl, now);
             stats.history_messages.sub(n as u64);
             stats.history_bytes.sub(bytes as u64);
             let idle = state.tx.is_none() && state.history.is_empty();

@@ -418,6 +418,7 @@ fn decode_error(mut r: Reader) -> Error {
     let message = String::from_utf8_lossy(&r.rest()).into_owned();
     match code {
         code::INVALID_CHANNEL => Error::InvalidChannel(message),
+        code::RESERVED_CHANNEL => Error::ReservedChannel(message),
         code::INVALID_EVENT => Error::InvalidEvent(message),
         code::SHUTTING_DOWN => Error::ShuttingDown,
         code::BROKER => Error::Broker(message),

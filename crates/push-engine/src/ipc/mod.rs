@@ -64,6 +64,8 @@ pub mod code {
     pub const BROKER: u8 = 7;
     /// push.max_workers connections are open; `u32` max, then the message.
     pub const TOO_MANY_WORKERS: u8 = 8;
+    /// The channel is reserved to a protocol adapter; the message is its name.
+    pub const RESERVED_CHANNEL: u8 = 9;
 }
 
 /// Builds one frame.
@@ -141,6 +143,7 @@ impl Reader {
 pub fn error_code(e: &Error) -> u8 {
     match e {
         Error::InvalidChannel(_) => code::INVALID_CHANNEL,
+        Error::ReservedChannel(_) => code::RESERVED_CHANNEL,
         Error::MessageTooLarge { .. } => code::TOO_LARGE,
         Error::InvalidEvent(_) => code::INVALID_EVENT,
         Error::TooManyChannels(_) => code::TOO_MANY_CHANNELS,

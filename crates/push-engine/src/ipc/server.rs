@@ -217,6 +217,11 @@ fn error_frame(e: &Error) -> Bytes {
             }
             Error::TooManyChannels(max) => b.put_u32(*max as u32),
             Error::TooManyWorkers { max, .. } => b.put_u32(*max as u32),
+            // The name alone: the worker's error says the rest.
+            Error::ReservedChannel(name) => {
+                b.put_slice(name.as_bytes());
+                return;
+            }
             _ => {}
         }
         match e {

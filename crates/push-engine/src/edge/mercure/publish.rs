@@ -1,0 +1,196 @@
+//! `POST /.well-known/mercure`: an update from a publisher.
+//!
+//! The body is `application/x-www-form-urlencoded`: `topic` (one or more,
+//! at most `push.max_channels_per_connection`), `data`, `private` (any
+//! value: the update is private), `id` (the publisher's own; not `earliest`,
+//! not beginning with `#` or `urn:push:`), `type` (the SSE event), `retry`
+//! (milliseconds); a body without a `Content-Type` is read as a form, one
+//! of another type is refused (400). The publisher's token must grant every topic
+//! (`mercure.publish`). The answer is `200 text/plain` with the update's id.
+
+use axum::body::{to_bytes, HttpBody};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
+use super::authorization::{authorize, Refused, Role};
+use super::topic;
+use super::update::{Head, ID_PREFIX};
+use super::LOG;
+use crate::edge::error::ApiError;
+use crate::edge::AppState;
+use crate::hub::RESERVED_ENVELOPE;
+use crate::message::Outgoing;
+use crate::metrics::Limit;
+
+pub async fn publish(State(state): State<AppState>, request: Request) -> Result<Response, Refused> {
+    let config = state.hub.config();
+    let grants = authorize(config, request.headers(), &[], Role::Publisher)?.ok_or_else(|| {
+        Refused::unauthorized(
+            "a publisher token is required (Authorization: Bearer, or the mercureAuthorization cookie)",
+        )
+    })?;
+    // A body without a Content-Type is read as a form too (what HTTP
+    // clients that send a string body mean); another type is refused.
+    let form = match request.headers().get(header::CONTENT_TYPE) {
+        None => true,
+        Some(v) => v
+            .to_str()
+            .ok()
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                v.trim()
+                    .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+            }),
+    };
+    if !form {
+        return Err(bad("the body must be application/x-www-form-urlencoded"));
+    }
+    // Percent-encoding at most triples the data; the rest is the envelope's.
+    let max = config.max_message_size.saturating_mul(3) + RESERVED_ENVELOPE;
+    let body = request.into_body();
+    if body.size_hint().lower() > max as u64 {
+        return Err(ApiError::TooLarge(config.max_message_size).into());
+    }
+    let within = config.request_timeout;
+    let body = tokio::time::timeout(within, to_bytes(body, max))
+        .await
+        .map_err(|_| {
+            state.hub.metrics().refused(Limit::RequestTimeout);
+            ApiError::Timeout(format!(
+                "the request body did not arrive within push.request_timeout ({} s)",
+                within.as_secs_f64()
+            ))
+        })?
+        .map_err(|e| body_error(&e, config.max_message_size))?;
+    let (head, data) = parse(&body, config.max_channels_per_connection)?;
+    if data.len() > config.max_message_size {
+        return Err(ApiError::TooLarge(config.max_message_size).into());
+    }
+    if !topic::all(&grants.publish, &head.topics) {
+        return Err(Refused::forbidden(
+            "the token's mercure.publish does not grant every topic of the update",
+        ));
+    }
+    let envelope = head.envelope(data.as_bytes());
+    if envelope.len() > config.max_message_size + RESERVED_ENVELOPE {
+        return Err(bad("the update's topics and id are too long"));
+    }
+    // The log keeps push.mercure_history updates, not push.history.
+    state
+        .hub
+        .keep_history(LOG, config.mercure_history, config.mercure_history_ttl)?;
+    let p = state
+        .hub
+        .send_reserved(LOG, Outgoing::new(envelope))
+        .await?;
+    let id = head.id.unwrap_or_else(|| super::update::push_id(p.id));
+    let mut response = id.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    Ok(response)
+}
+
+/// A body hyper could not read (bad chunking, cut short) is the client's
+/// mistake (400); any other error is the size limit (413).
+fn body_error(e: &axum::Error, max: usize) -> ApiError {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if err.is::<hyper::Error>() {
+            return ApiError::BadRequest("malformed request body".into());
+        }
+        source = err.source();
+    }
+    ApiError::TooLarge(max)
+}
+
+fn bad(reason: &str) -> Refused {
+    ApiError::BadRequest(reason.to_owned()).into()
+}
+
+/// The update a form describes, and its data.
+fn parse(body: &[u8], max_topics: usize) -> Result<(Head, String), Refused> {
+    let mut head = Head::default();
+    let mut data = String::new();
+    for (key, value) in form_urlencoded::parse(body) {
+        match &*key {
+            "topic" => {
+                if head.topics.len() == max_topics {
+                    return Err(bad(&format!(
+                        "more than {max_topics} topics (push.max_channels_per_connection)"
+                    )));
+                }
+                head.topics.push(value.into_owned());
+            }
+            "data" => data = value.into_owned(),
+            "private" => head.private = true,
+            "id" => {
+                let bad_id = value == "earliest"
+                    || value.is_empty()
+                    || value.starts_with('#')
+                    || value.starts_with(ID_PREFIX)
+                    || value.contains(['\r', '\n', '\0']);
+                if bad_id {
+                    return Err(bad(
+                        "id must not be empty or earliest, begin with # or urn:push:, or hold a line break",
+                    ));
+                }
+                head.id = Some(value.into_owned());
+            }
+            "type" => {
+                if value.is_empty() || value.contains(['\r', '\n', '\0']) {
+                    return Err(bad("type must not be empty or hold a line break"));
+                }
+                head.kind = Some(value.into_owned());
+            }
+            "retry" => {
+                let retry = value
+                    .parse()
+                    .map_err(|_| bad("retry must be a whole number of milliseconds"))?;
+                head.retry = Some(retry);
+            }
+            _ => {}
+        }
+    }
+    if head.topics.is_empty() {
+        return Err(bad("missing topic: an update needs at least one topic"));
+    }
+    Ok((head, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let (head, data) = parse(
+            b"topic=https%3A%2F%2Fexample.com%2Fbooks%2F1&topic=%2Fnews&data=a%0Ab+c&private=on&id=x-1&type=update&retry=500&other=1",
+            64,
+        )
+        .unwrap();
+        assert_eq!(head.topics, ["https://example.com/books/1", "/news"]);
+        assert_eq!(data, "a\nb c");
+        assert!(head.private);
+        assert_eq!(head.id.as_deref(), Some("x-1"));
+        assert_eq!(head.kind.as_deref(), Some("update"));
+        assert_eq!(head.retry, Some(500));
+        for bad in [
+            &b"data=x"[..],
+            b"",
+            b"topic=a&retry=soon",
+            b"topic=a&retry=-1",
+            b"topic=a&id=earliest",
+            b"topic=a&id=%23frag",
+            b"topic=a&id=urn%3Apush%3A1-1",
+            b"topic=a&id=a%0Ab",
+            b"topic=a&type=a%0Db",
+            b"topic=a&type=",
+            b"topic=a&topic=b&topic=c",
+        ] {
+            assert!(parse(bad, 2).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+}

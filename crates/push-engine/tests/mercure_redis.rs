@@ -1,0 +1,97 @@
+//! The Mercure hub on several engines sharing one Redis (`push.broker`):
+//! an update published on one engine reaches subscribers of another, and
+//! a subscriber resumes on any engine — even one that never held the log —
+//! with a hub id or a publisher's id, with no gap and no duplicate; an id
+//! Redis no longer holds gets the loss signal there too.
+
+mod common;
+
+use std::time::Duration;
+
+use common::redis::{engine, RedisServer};
+use common::*;
+use push_engine::auth::token;
+use serde_json::json;
+
+const HUB: &str = "/.well-known/mercure";
+const KEY: &str = "mercure-key-of-the-redis-test-0123456789";
+
+async fn hub(redis: &RedisServer) -> Server {
+    engine(redis, |c| {
+        c.set("mercure", "On").unwrap();
+        c.set("secret", KEY).unwrap();
+        c.set("mercure_anonymous", "On").unwrap();
+        c.history = 5;
+    })
+    .await
+}
+
+async fn publish(server: &Server, pairs: &[(&str, &str)]) -> String {
+    let jwt = token::sign(
+        KEY.as_bytes(),
+        json!({"mercure": {"publish": ["*"]}})
+            .to_string()
+            .as_bytes(),
+    );
+    let auth = format!("Bearer {jwt}");
+    let body: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", enc(v)))
+        .collect();
+    let r = post(
+        server.addr,
+        HUB,
+        &[
+            ("Authorization", &auth),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        body.join("&").as_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.text()
+}
+
+async fn open(server: &Server, topic: &str, headers: &[(&str, &str)]) -> Sse {
+    let mut sse = sse_open(server.addr, &format!("{HUB}?topic={}", enc(topic)), headers).await;
+    assert_eq!(sse.next().await, Some(SseItem::Comment(String::new())));
+    sse
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn updates_and_ids_are_shared_by_every_engine() {
+    let redis = RedisServer::start();
+    let (a, b) = (hub(&redis).await, hub(&redis).await);
+    let mut on_b = open(&b, "/books/{id}", &[]).await;
+    b.wait_subscribers(1).await;
+    let first = publish(&a, &[("topic", "/books/1"), ("data", "1")]).await;
+    publish(&a, &[("topic", "/other"), ("data", "skipped")]).await;
+    publish(&a, &[("topic", "/books/2"), ("data", "2"), ("id", "two")]).await;
+    let e = on_b.event().await;
+    assert_eq!((e.id.as_deref(), e.data()), (Some(&*first), "1"));
+    let e = on_b.event().await;
+    assert_eq!((e.id.as_deref(), e.data()), (Some("two"), "2"));
+    drop(on_b);
+    publish(&b, &[("topic", "/books/3"), ("data", "3"), ("id", "three")]).await;
+    publish(&a, &[("topic", "/books/4"), ("data", "4")]).await;
+    // A third engine, which never held the log, resumes after either kind
+    // of id.
+    let c = hub(&redis).await;
+    for (after, want) in [("two", &["3", "4"][..]), (&*first, &["2", "3", "4"][..])] {
+        let mut sse = open(&c, "/books/{id}", &[("Last-Event-ID", after)]).await;
+        assert_eq!(sse.header("last-event-id"), Some(after));
+        for w in want {
+            assert_eq!(sse.event().await.data(), *w, "after {after}");
+        }
+        sse.quiet(Duration::from_millis(100)).await;
+    }
+    // Redis keeps push.history (5) entries: the first is gone after more.
+    for i in 5..9 {
+        publish(&a, &[("topic", "/books/x"), ("data", &i.to_string())]).await;
+    }
+    let fresh = hub(&redis).await;
+    let mut sse = open(&fresh, "/books/{id}", &[("Last-Event-ID", &first)]).await;
+    assert_eq!(sse.header("last-event-id"), Some("earliest"));
+    assert_eq!(sse.event().await.event.as_deref(), Some("push-lost"));
+    assert_eq!(sse.event().await.data(), "4", "then the oldest held");
+}

@@ -1,0 +1,163 @@
+<?php
+
+declare(strict_types=1);
+
+namespace Push\Tests;
+
+use Symfony\Component\Mercure\Exception\RuntimeException as MercureException;
+use Symfony\Component\Mercure\Hub;
+use Symfony\Component\Mercure\Jwt\TokenProviderInterface;
+use Symfony\Component\Mercure\Update;
+
+/**
+ * The Mercure hub (push.mercure = On) as a Symfony app uses it: Debian's
+ * php-symfony-mercure (Hub, Update, a token provider signing with
+ * hash_hmac) publishing to bin/push-server; subscribers read the stream
+ * over a plain socket, as an EventSource would.
+ */
+final class MercureTest extends PushTestCase
+{
+    private const PUBLISHER_KEY = 'mercure-publisher-key-of-the-php-test-0123456789';
+    private const SUBSCRIBER_KEY = 'mercure-subscriber-key-of-the-php-test-0123456789';
+    private const AUTOLOAD = '/usr/share/php/Symfony/Component/Mercure/autoload.php';
+
+    protected function setUp(): void
+    {
+        parent::setUp();
+        if (!is_file(self::AUTOLOAD)) {
+            self::fail('Debian\'s php-symfony-mercure is needed: apt-get install php-symfony-mercure');
+        }
+        require_once self::AUTOLOAD;
+    }
+
+    /** An HS256 JWT with these claims, made as any PHP app can: hash_hmac. */
+    private static function jwt(string $key, array $claims): string
+    {
+        $b64 = static fn (string $s): string => rtrim(strtr(base64_encode($s), '+/', '-_'), '=');
+        $signed = $b64('{"alg":"HS256","typ":"JWT"}') . '.' . $b64((string) json_encode($claims));
+        return $signed . '.' . $b64(hash_hmac('sha256', $signed, $key, true));
+    }
+
+    private static function provider(string $token): TokenProviderInterface
+    {
+        return new class ($token) implements TokenProviderInterface {
+            public function __construct(private string $token)
+            {
+            }
+
+            public function getJwt(): string
+            {
+                return $this->token;
+            }
+        };
+    }
+
+    /** Starts bin/push-server with the hub on; returns its address. */
+    private function hub(): string
+    {
+        [, , $addr] = $this->daemon(null, [
+            '--mercure=On',
+            '--mercure_publisher_key=' . self::PUBLISHER_KEY,
+            '--mercure_subscriber_key=' . self::SUBSCRIBER_KEY,
+            '--mercure_anonymous=On',
+            '--mercure_history=50',
+        ]);
+        return $addr;
+    }
+
+    /**
+     * Subscribes with $query (and $headers), reads the stream until it holds
+     * $until (or 5 s pass); returns the response as read.
+     *
+     * @param list<string> $headers
+     */
+    private static function read(string $addr, string $query, string $until, array $headers = []): string
+    {
+        $socket = stream_socket_client("tcp://$addr", $errno, $error, 5);
+        self::assertIsResource($socket, "connect to $addr: $error");
+        $head = "GET /.well-known/mercure?$query HTTP/1.1\r\nHost: $addr\r\n";
+        foreach ($headers as $h) {
+            $head .= "$h\r\n";
+        }
+        fwrite($socket, "$head\r\n");
+        stream_set_timeout($socket, 0, 100_000);
+        $read = '';
+        $deadline = microtime(true) + 5;
+        while (!str_contains($read, $until) && microtime(true) < $deadline) {
+            $read .= (string) fread($socket, 65536);
+        }
+        fclose($socket);
+        return $read;
+    }
+
+    public function testSymfonysHubPublishesToPushAndSubscribersGetTheUpdates(): void
+    {
+        $addr = $this->hub();
+        $url = "http://$addr/.well-known/mercure";
+        $hub = new Hub($url, self::provider(self::jwt(self::PUBLISHER_KEY, ['mercure' => ['publish' => ['*']]])));
+
+        $first = $hub->publish(new Update('https://example.com/books/1', '{"title":"one"}'));
+        self::assertStringStartsWith('urn:push:', $first, 'the hub names an update without an id');
+        self::assertSame('book-2', $hub->publish(new Update(
+            ['https://example.com/books/2', 'https://example.com/news'],
+            "line 1\nline 2",
+            false,
+            'book-2',
+            'book',
+            1500,
+        )), 'the publisher\'s id, kept and returned');
+        self::assertSame('user-7', $hub->publish(new Update('https://example.com/users/7', 'secret', true, 'user-7')));
+        self::assertSame('book-3', $hub->publish(new Update('https://example.com/books/3', 'three', false, 'book-3')));
+
+        // Anonymous, by URI template, from the start of the history.
+        $topics = 'topic=' . rawurlencode('https://example.com/books/{id}') . '&topic=' . rawurlencode('https://example.com/users/{id}');
+        $public = self::read($addr, "$topics&lastEventID=earliest", 'book-3');
+        self::assertStringContainsString("id: $first\ndata: {\"title\":\"one\"}\n\n", $public);
+        self::assertStringContainsString("id: book-2\nevent: book\nretry: 1500\ndata: line 1\ndata: line 2\n\n", $public);
+        self::assertStringContainsString("id: book-3\ndata: three\n\n", $public);
+        self::assertStringNotContainsString('secret', $public, 'a private update needs a grant');
+
+        // With a subscriber's token (as the mercureAuthorization cookie), resuming after book-2.
+        $token = self::jwt(self::SUBSCRIBER_KEY, ['mercure' => ['subscribe' => ['https://example.com/users/{id}']]]);
+        $private = self::read($addr, $topics, 'book-3', ["Cookie: mercureAuthorization=$token", 'Last-Event-ID: book-2']);
+        self::assertMatchesRegularExpression('#\r\nlast-event-id: book-2\r\n#i', $private);
+        self::assertStringContainsString("id: user-7\ndata: secret\n\n", $private);
+        self::assertStringNotContainsString('book-2', substr($private, (int) strpos($private, "\r\n\r\n")), 'no duplicate');
+        self::assertLessThan(strpos($private, 'id: book-3'), strpos($private, 'id: user-7'), 'in order');
+    }
+
+    public function testTheLogIsNoChannelOfPushSend(): void
+    {
+        [, $socket] = $this->daemon(null, ['--mercure=On', '--mercure_publisher_key=' . self::PUBLISHER_KEY]);
+        $out = self::worker($socket, <<<'PHP'
+            foreach (['push_send' => fn () => push_send('.push/mercure', 'forged'), 'push_get_message' => fn () => push_get_message('.push/mercure', 0.1)] as $f => $call) {
+                try { $call(); echo "$f: accepted\n"; } catch (\ValueError $e) { echo "$f: ", $e->getMessage(), "\n"; }
+            }
+            PHP);
+        self::assertSame(
+            "push_send: push_send(): channel \".push/mercure\" is reserved for the engine's own use (names beginning with .push/)\n"
+            . "push_get_message: push_get_message(): channel \".push/mercure\" is reserved for the engine's own use (names beginning with .push/)\n",
+            $out,
+        );
+    }
+
+    public function testPublishingWithoutAGrantThrows(): void
+    {
+        $url = 'http://' . $this->hub() . '/.well-known/mercure';
+        $cases = [
+            'wrong key' => self::jwt('another-key-of-at-least-32-bytes-000000', ['mercure' => ['publish' => ['*']]]),
+            'topic not granted' => self::jwt(self::PUBLISHER_KEY, ['mercure' => ['publish' => ['https://example.com/books/{id}']]]),
+        ];
+        foreach ($cases as $case => $token) {
+            try {
+                (new Hub($url, self::provider($token)))->publish(new Update('https://example.com/admin', 'x'));
+                self::fail("$case: published");
+            } catch (MercureException $e) {
+                self::assertMatchesRegularExpression('#40[13]#', $e->getMessage() . ' ' . (string) $e->getPrevious()?->getMessage(), $case);
+            }
+        }
+        $granted = self::jwt(self::PUBLISHER_KEY, ['mercure' => ['publish' => ['https://example.com/books/{id}']]]);
+        $id = (new Hub($url, self::provider($granted)))->publish(new Update('https://example.com/books/9', 'ok'));
+        self::assertStringStartsWith('urn:push:', $id);
+    }
+}
