@@ -17,8 +17,8 @@ use crate::error::Error;
 use crate::hub::{Cursor, Lost};
 use crate::message::{Id, Outgoing, Publication};
 use crate::metrics::EngineStats;
-use crate::wait::{Waited, WAIT_SLICE};
 use crate::process;
+use crate::wait::{Waited, WAIT_SLICE};
 
 /// A connection to the engine, owned by the process that opened it: in a
 /// forked child it is never written to nor read from (that is the
