@@ -1,43 +1,20 @@
-//! Private channels and signed subscriptions on every transport: each way a
-//! token can be wrong is refused (401, 403), tokens travel in `?token=`, the
-//! cookie and `Authorization: Bearer`, connections end when their token
-//! expires (WebSocket close 4003, SSE `push-expired`), WebSocket clients
-//! publish to a private channel only with `publish: true` — and a
-//! well-behaved subscriber of the same engine keeps receiving throughout.
+//! Private channels and signed subscriptions, the refusals: each way a
+//! token can be wrong is refused with 401 on every transport, a token for
+//! other channels with 403, tokens within the leeway accepted, no secret
+//! and `push.auth = required` — and a well-behaved subscriber of the same
+//! engine keeps receiving throughout. Where tokens travel:
+//! `auth_carriers.rs`; expiry and publishing: `auth_connected.rs`.
 
 mod common;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
+use common::auth::*;
 use common::*;
-use futures_util::SinkExt;
 use hmac::{Hmac, KeyInit, Mac};
-use push_engine::auth::token::{self, now};
-use push_engine::config::Patterns;
+use push_engine::auth::token::now;
 use push_engine::Config;
 use serde_json::{json, Value};
-use std::time::Duration;
-use tokio_tungstenite::tungstenite::Message;
-
-const SECRET: &str = "auth-test-secret-0123456789abcdef";
-
-/// Signs any claims with `SECRET`.
-fn sign(claims: &Value) -> String {
-    token::sign(SECRET.as_bytes(), claims.to_string().as_bytes())
-}
-
-/// A token for `channels`, valid for `ttl` seconds.
-fn grant(channels: &[&str], ttl: f64) -> String {
-    sign(&json!({ "channels": channels, "exp": now() + ttl }))
-}
-
-/// A secret and private channels; keep-alives far apart, so that a
-/// WebSocket the test does not read for a while is not taken for dead.
-fn private(c: &mut Config) {
-    c.keepalive = Duration::from_secs(30);
-    c.set("secret", SECRET).unwrap();
-    c.set("private_channels", "private.*, room").unwrap();
-}
 
 /// `header.payload.signature` with any header, signed with `secret`.
 fn forge(header: &str, claims: &Value, secret: &str) -> String {
@@ -50,19 +27,6 @@ fn forge(header: &str, claims: &Value, secret: &str) -> String {
     mac.update(signed.as_bytes());
     let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
     format!("{signed}.{sig}")
-}
-
-/// The status and body of a GET (an SSE or long-poll refusal) or of a
-/// WebSocket handshake (paths starting with /ws or /?).
-async fn refusal(server: &Server, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
-    if path.starts_with("/ws") || path.starts_with("/?") {
-        return match ws_try(server.addr, path, headers).await {
-            Ok(_) => (101, String::new()),
-            Err(refused) => refused,
-        };
-    }
-    let r = get_with(server.addr, path, headers).await;
-    (r.status, r.text())
 }
 
 /// Every bad token, with a word of the reason the 401 must give.
@@ -121,28 +85,6 @@ fn faults() -> Vec<(&'static str, String, &'static str)> {
             "max_token_size",
         ),
     ]
-}
-
-/// A subscriber that must keep receiving whatever other clients do.
-struct Bystander {
-    ws: Ws,
-    sent: usize,
-}
-
-impl Bystander {
-    async fn open(server: &Server) -> Bystander {
-        let token = grant(&["private.calm"], 3600.0);
-        let ws = ws_open(server.addr, &format!("/ws/private.calm?token={token}")).await;
-        server.wait_subscribers(1).await;
-        Bystander { ws, sent: 0 }
-    }
-
-    async fn still_receives(&mut self, server: &Server) {
-        self.sent += 1;
-        let text = format!("calm {}", self.sent);
-        server.publish("private.calm", text.clone());
-        assert_eq!(ws_text(&mut self.ws).await, text);
-    }
 }
 
 // ---------------------------------------------------------------- refusals
@@ -298,178 +240,4 @@ fn auth_required_without_a_secret_is_refused_at_start() {
     c.set("auth", "required").unwrap();
     let e = c.validate().unwrap_err().to_string();
     assert!(e.contains("push.auth") && e.contains("push.secret"), "{e}");
-}
-
-// ---------------------------------------------------------------- where tokens travel
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tokens_travel_in_the_query_the_cookie_and_a_bearer_header() {
-    let server = Server::start_with(private).await;
-    let token = grant(&["private.a"], 60.0);
-    let cookie = format!("theme=dark; push_token={token}");
-    let bearer = format!("Bearer {token}");
-    let ways: [(&str, Vec<(&str, &str)>); 3] = [
-        ("query", vec![]),
-        ("cookie", vec![("Cookie", cookie.as_str())]),
-        ("bearer", vec![("Authorization", bearer.as_str())]),
-    ];
-    for (way, headers) in &ways {
-        let q = if *way == "query" {
-            format!("token={token}")
-        } else {
-            String::new()
-        };
-        let mut ws = ws_try(server.addr, &format!("/ws/private.a?{q}"), headers)
-            .await
-            .unwrap_or_else(|r| panic!("ws by {way}: {r:?}"));
-        let mut sse = sse_open(server.addr, &format!("/sse/private.a?{q}"), headers).await;
-        server.wait_subscribers(2).await;
-        let sent = server.publish("private.a", format!("by {way}"));
-        assert_eq!(ws_text(&mut ws).await, format!("by {way}"));
-        assert_eq!(sse.event().await.data(), format!("by {way}"));
-        let poll = get_with(
-            server.addr,
-            &format!(
-                "/poll/private.a?timeout=0&{q}&since={}",
-                prev(&sent.id.to_string())
-            ),
-            headers,
-        )
-        .await;
-        assert_eq!(poll.status, 200, "poll by {way}: {}", poll.text());
-        assert_eq!(poll.json()["messages"][0]["data"], format!("by {way}"));
-        drop((ws, sse));
-        server.wait_subscribers(0).await;
-    }
-}
-
-/// The id before `id` (same epoch, offset - 1).
-fn prev(id: &str) -> String {
-    let (epoch, offset) = id.rsplit_once('-').unwrap();
-    format!("{epoch}-{:x}", u64::from_str_radix(offset, 16).unwrap() - 1)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_cookie_is_not_accepted_from_origins_only_allowed_by_star() {
-    let server = Server::start_with(private).await;
-    let token = grant(&["private.a"], 60.0);
-    let cookie = format!("push_token={token}");
-    let evil = [
-        ("Cookie", cookie.as_str()),
-        ("Origin", "https://evil.example"),
-    ];
-    let r = get_with(server.addr, "/poll/private.a?timeout=0", &evil).await;
-    assert_eq!(r.status, 403, "{}", r.text());
-    assert!(r.text().contains("push.allowed_origins"), "{}", r.text());
-    assert_eq!(refusal(&server, "/ws/private.a", &evil).await.0, 403);
-    // The engine's own origin may use it; so may an origin listed by name,
-    // which is also told it may send credentials.
-    let same = [("Cookie", cookie.as_str()), ("Origin", "http://localhost")];
-    assert_eq!(
-        get_with(server.addr, "/poll/private.a?timeout=0", &same)
-            .await
-            .status,
-        200
-    );
-    let listed = Server::start_with(|c| {
-        private(c);
-        c.allowed_origins = Patterns::List(vec!["https://app.example".into()]);
-    })
-    .await;
-    let app = [
-        ("Cookie", cookie.as_str()),
-        ("Origin", "https://app.example"),
-    ];
-    let r = get_with(listed.addr, "/poll/private.a?timeout=0", &app).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
-    let r = get_with(
-        server.addr,
-        "/poll/news?timeout=0",
-        &[("Origin", "https://x.example")],
-    )
-    .await;
-    assert_eq!(
-        r.header("access-control-allow-credentials"),
-        None,
-        "not with *"
-    );
-}
-
-// ---------------------------------------------------------------- expiry
-
-/// A server that takes no leeway on expiry, a bystander on a public channel,
-/// and a token for `private.a` that expires in 3 s.
-async fn expiring() -> (Server, Bystander, String) {
-    let server = Server::start_with(|c| {
-        private(c);
-        c.set("token_leeway", "0").unwrap();
-    })
-    .await;
-    let calm = Bystander::open(&server).await;
-    (server, calm, grant(&["private.a"], 3.0))
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_websocket_is_closed_with_4003_when_its_token_expires() {
-    let (server, mut calm, token) = expiring().await;
-    let mut ws = ws_open(server.addr, &format!("/ws/private.a?token={token}")).await;
-    server.wait_subscribers(2).await;
-    server.publish("private.a", "before");
-    assert_eq!(ws_text(&mut ws).await, "before");
-    calm.still_receives(&server).await;
-    assert_eq!(ws_close_code(&mut ws).await, 4003);
-    calm.still_receives(&server).await;
-    server.wait_subscribers(1).await;
-    // The same token no longer opens anything.
-    let (status, body) = refusal(&server, &format!("/ws/private.a?token={token}"), &[]).await;
-    assert_eq!(status, 401);
-    assert!(body.contains("expired"), "{body}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_sse_stream_ends_with_push_expired_when_its_token_expires() {
-    let (server, mut calm, token) = expiring().await;
-    let mut sse = sse_open(server.addr, &format!("/sse/private.a?token={token}"), &[]).await;
-    server.wait_subscribers(2).await;
-    server.publish("private.a", "before");
-    assert_eq!(sse.event().await.data(), "before");
-    calm.still_receives(&server).await;
-    let last = sse.event().await;
-    assert_eq!(last.event.as_deref(), Some("push-expired"));
-    assert!(last.data().contains("token expired"), "{last:?}");
-    sse.end().await;
-    calm.still_receives(&server).await;
-    let r = get(
-        server.addr,
-        &format!("/poll/private.a?timeout=0&token={token}"),
-    )
-    .await;
-    assert_eq!(r.status, 401, "a long-poll checks when it arrives");
-}
-
-// ---------------------------------------------------------------- publishing
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn websocket_clients_publish_to_private_channels_only_with_publish_true() {
-    let server = Server::start_with(private).await; // push.client_publish Off
-    let mut reader = ws_open(
-        server.addr,
-        &format!("/ws/room?token={}", grant(&["room"], 60.0)),
-    )
-    .await;
-    let writer_token = sign(&json!({ "channels": ["room"], "publish": true, "exp": now() + 60.0 }));
-    let mut writer = ws_open(server.addr, &format!("/ws/room?token={writer_token}")).await;
-    server.wait_subscribers(2).await;
-    writer.send(Message::text("hello room")).await.unwrap();
-    assert_eq!(ws_text(&mut reader).await, "hello room");
-    assert_eq!(ws_text(&mut writer).await, "hello room");
-    reader.send(Message::text("sneaky")).await.unwrap();
-    assert_eq!(ws_close_code(&mut reader).await, 1008);
-    // A public channel keeps push.client_publish (Off), whatever the token says.
-    let mut public = ws_open(server.addr, &format!("/ws/news?token={writer_token}")).await;
-    public.send(Message::text("no")).await.unwrap();
-    assert_eq!(ws_close_code(&mut public).await, 1008);
-    writer.send(Message::text("still here")).await.unwrap();
-    assert_eq!(ws_text(&mut writer).await, "still here");
 }

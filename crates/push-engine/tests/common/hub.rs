@@ -1,4 +1,5 @@
-//! Helpers for the hub on its own (tests/hub.rs, tests/hub_history.rs).
+//! Helpers for the hub on its own (tests/hub.rs, tests/hub_history.rs,
+//! tests/hub_lag.rs).
 
 use std::sync::Arc;
 use std::time::Duration;

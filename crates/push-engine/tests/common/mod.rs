@@ -26,9 +26,11 @@ use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+pub mod auth;
 pub mod engine;
 mod http;
 pub mod hub;
+pub mod metrics;
 pub mod redis;
 mod sse;
 pub mod subscriber;

@@ -269,3 +269,14 @@ impl Sse {
         }
     }
 }
+
+/// What an `EventSource` would see for a publication on a one-channel stream.
+pub fn expected(p: &Publication) -> SseEvent {
+    let data = p.data_text().replace("\r\n", "\n").replace('\r', "\n");
+    SseEvent {
+        id: Some(p.id.to_string()),
+        event: p.event.as_deref().map(str::to_owned),
+        data_lines: data.split('\n').count(),
+        data: Some(data),
+    }
+}

@@ -188,9 +188,12 @@ async fn oversized_and_lying_bodies_are_refused() {
     let mut sentinel = Sentinel::open(&server).await;
     let mut tally = Tally::new("bodies");
     let mut published = 0;
-    for (name, bytes, want) in cases() {
-        run_case(&server, &mut sentinel, &mut tally, name, &bytes, want).await;
-        if let Want::Status(200, "\"channel\":\"b\"") = want {
+    let cases = cases()
+        .into_iter()
+        .map(|(name, bytes, want)| Case::http(name, bytes, want));
+    run_table_then(&server, &mut sentinel, &mut tally, cases, |case| {
+        let name = &case.name;
+        if let Expect::Http(Want::Status(200, "\"channel\":\"b\"")) = case.expect {
             published += 1;
         }
         assert_eq!(
@@ -198,11 +201,12 @@ async fn oversized_and_lying_bodies_are_refused() {
             published,
             "{name}: only the accepted bodies were published"
         );
-    }
+    })
+    .await;
     // Smuggling: with both Content-Length and Transfer-Encoding the chunked
     // body counts (RFC 9112 6.3) and the connection closes after the
     // answer, so what hides behind the body is never served.
-    for (name, lines, body) in [
+    let smuggling = [
         (
             "CL.TE smuggling",
             "Content-Length: 40\r\nTransfer-Encoding: chunked",
@@ -213,24 +217,20 @@ async fn oversized_and_lying_bodies_are_refused() {
             "Transfer-Encoding: chunked\r\nContent-Length: 3",
             "1\r\nz\r\n0\r\n\r\n",
         ),
-    ] {
-        tally.case(name);
+    ]
+    .map(|(name, lines, body)| {
         let bytes = format!(
             "POST /publish/b HTTP/1.1\r\nHost: x\r\n{lines}\r\n\r\n{body}GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
         );
-        let mut stream = TcpStream::connect(server.addr).await.unwrap();
-        stream.write_all(bytes.as_bytes()).await.unwrap();
-        let mut raw = Vec::new();
-        let first = read_reply(&mut stream, &mut raw, T).await.expect("a reply");
-        first.check(name, Want::Status(200, "\"channel\":\"b\""));
+        let want = Want::Status(200, "\"channel\":\"b\"");
+        Case::new(name, bytes, Expect::Replies(vec![want], true))
+    });
+    run_table_then(&server, &mut sentinel, &mut tally, smuggling, |case| {
+        let name = &case.name;
         published += 1;
-        assert!(
-            read_reply(&mut stream, &mut raw, T).await.is_none(),
-            "{name}: the smuggled request is not answered"
-        );
-        sentinel.after(&server, name).await;
         assert_eq!(server.hub.last_id("b").unwrap().offset, published, "{name}");
-    }
+    })
+    .await;
     // A body shorter than its Content-Length, then a stall: the others
     // are served meanwhile, and closing publishes nothing.
     for (name, cut) in [("body cut short then stall", 10), ("no body then stall", 0)] {

@@ -8,7 +8,7 @@
 use tokio::io::AsyncWriteExt;
 
 use crate::common::*;
-use crate::frames::{server, ws_case, ws_ok};
+use crate::frames::server;
 use crate::harness::*;
 use crate::wsraw::*;
 
@@ -18,68 +18,54 @@ async fn close_frames_and_control_frames() {
     let mut sentinel = Sentinel::open(&server).await;
     let mut tally = Tally::new("control");
     // Codes a peer must not send (RFC 6455 7.4): answered with 1002.
-    for code in [
+    let mut cases: Vec<Case> = [
         0u16, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
-    ] {
+    ]
+    .into_iter()
+    .map(|code| {
         let name = format!("close code {code}");
-        ws_case(
-            &server,
-            &mut sentinel,
-            &mut tally,
-            &name,
-            &close_frame(code, b""),
-            WsEnd::Close(1002),
-        )
-        .await;
-    }
+        Case::ws(name, close_frame(code, b""), WsEnd::Close(1002))
+    })
+    .collect();
     // Codes a peer may send: echoed.
-    for code in [1000u16, 1001, 1003, 1007, 1011, 3000, 4000, 4999] {
-        let name = format!("close code {code} echoed");
-        ws_case(
-            &server,
-            &mut sentinel,
-            &mut tally,
-            &name,
-            &close_frame(code, b"bye"),
-            WsEnd::Close(code),
-        )
-        .await;
-    }
-    let cases: Vec<(&str, Vec<u8>, WsEnd)> = vec![
-        (
+    cases.extend(
+        [1000u16, 1001, 1003, 1007, 1011, 3000, 4000, 4999].map(|code| {
+            let name = format!("close code {code} echoed");
+            Case::ws(name, close_frame(code, b"bye"), WsEnd::Close(code))
+        }),
+    );
+    cases.extend([
+        Case::ws(
             "close with a 1-byte payload",
             frame(CLOSE, &[3]),
             WsEnd::Dropped,
         ),
-        (
+        Case::ws(
             "close with an empty payload",
             frame(CLOSE, b""),
             WsEnd::Close(1005),
         ),
-        (
+        Case::ws(
             "close reason not UTF-8",
             close_frame(1000, b"\xff\xfe"),
             WsEnd::Close(1007),
         ),
-        (
+        Case::ws(
             "close reason of 123 bytes",
             close_frame(1000, &[b'r'; 123]),
             WsEnd::Close(1000),
         ),
-        (
+        Case::ws(
             "data after the close",
             [close_frame(1000, b""), frame(TEXT, b"late")].concat(),
             WsEnd::Close(1000),
         ),
-        (
+        Case::ws(
             "close twice",
             [close_frame(1000, b""), close_frame(1001, b"")].concat(),
             WsEnd::Close(1000),
         ),
-    ];
-    for (name, bytes, want) in cases {
-        ws_case(&server, &mut sentinel, &mut tally, name, &bytes, want).await;
-    }
+    ]);
     // Allowed: a ping between fragments is answered, the message completes.
     let key = Some([5, 5, 5, 5]);
     let between = [
@@ -89,75 +75,46 @@ async fn close_frames_and_control_frames() {
         frame_raw(true, 0, CONT, key, b"o"),
     ]
     .concat();
-    ws_ok(
-        &server,
-        &mut sentinel,
-        &mut tally,
-        "ping between fragments",
-        &between,
-        &[(PONG, b"mid"), (TEXT, b"hello")],
-    )
-    .await;
     let pong_between = [
         frame_raw(false, 0, BINARY, key, b"a"),
         frame(PONG, b"x"),
         frame_raw(true, 0, CONT, key, b"b"),
     ]
     .concat();
-    ws_ok(
-        &server,
-        &mut sentinel,
-        &mut tally,
-        "unsolicited pong between fragments",
-        &pong_between,
-        &[(BINARY, b"ab")],
-    )
-    .await;
-    ws_ok(
-        &server,
-        &mut sentinel,
-        &mut tally,
-        "empty text message",
-        &frame(TEXT, b""),
-        &[(TEXT, b"")],
-    )
-    .await;
     let empty_fragments = [
         frame_raw(false, 0, TEXT, key, b""),
         frame_raw(false, 0, CONT, key, b""),
         frame_raw(true, 0, CONT, key, b"z"),
     ]
     .concat();
-    ws_ok(
-        &server,
-        &mut sentinel,
-        &mut tally,
-        "empty fragments",
-        &empty_fragments,
-        &[(TEXT, b"z")],
-    )
-    .await;
     let long_form = frame_len(true, 0, TEXT, key, b"short", 5);
     let mut non_minimal = vec![long_form[0], 0x80 | 126, 0, 5];
     non_minimal.extend_from_slice(&long_form[2..]);
-    ws_ok(
-        &server,
-        &mut sentinel,
-        &mut tally,
-        "length in a longer form than needed",
-        &non_minimal,
-        &[(TEXT, b"short")],
-    )
-    .await;
-    ws_ok(
-        &server,
-        &mut sentinel,
-        &mut tally,
-        "ping of 125 bytes",
-        &frame(PING, &[b'q'; 125]),
-        &[(PONG, &[b'q'; 125])],
-    )
-    .await;
+    cases.extend([
+        Case::ws_ok(
+            "ping between fragments",
+            between,
+            &[(PONG, b"mid"), (TEXT, b"hello")],
+        ),
+        Case::ws_ok(
+            "unsolicited pong between fragments",
+            pong_between,
+            &[(BINARY, b"ab")],
+        ),
+        Case::ws_ok("empty text message", frame(TEXT, b""), &[(TEXT, b"")]),
+        Case::ws_ok("empty fragments", empty_fragments, &[(TEXT, b"z")]),
+        Case::ws_ok(
+            "length in a longer form than needed",
+            non_minimal,
+            &[(TEXT, b"short")],
+        ),
+        Case::ws_ok(
+            "ping of 125 bytes",
+            frame(PING, &[b'q'; 125]),
+            &[(PONG, &[b'q'; 125])],
+        ),
+    ]);
+    run_table(&server, &mut sentinel, &mut tally, cases).await;
     tally.done();
 }
 

@@ -77,18 +77,6 @@ fn bad_composites() -> Vec<(&'static str, String, &'static str)> {
     ]
 }
 
-fn upgrade(path: &str) -> Vec<u8> {
-    head(
-        &format!("GET {path} HTTP/1.1"),
-        &[
-            "Connection: Upgrade",
-            "Upgrade: websocket",
-            "Sec-WebSocket-Version: 13",
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-        ],
-    )
-}
-
 /// `GET path` with a raw `Last-Event-ID` header (its bytes as given).
 fn with_header(path: &str, value: &str) -> Vec<u8> {
     let mut b = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nLast-Event-ID: ")
@@ -109,6 +97,7 @@ async fn bogus_cursors_are_refused_on_every_transport() {
     let mut sentinel = Sentinel::open(&server).await;
     let mut tally = Tally::new("cursors");
     let bad = Want::Status(400, "invalid message id");
+    let mut cases: Vec<Case> = Vec::new();
     for (label, cursor) in bad_ids() {
         let q = enc(&cursor);
         let mut requests = vec![
@@ -131,9 +120,7 @@ async fn bogus_cursors_are_refused_on_every_transport() {
                 with_header("/sse/c", &cursor),
             ));
         }
-        for (name, bytes) in requests {
-            run_case(&server, &mut sentinel, &mut tally, &name, &bytes, bad).await;
-        }
+        cases.extend(requests.into_iter().map(|(n, b)| Case::http(n, b, bad)));
     }
     for (label, cursor, fragment) in bad_composites() {
         let q = enc(&cursor);
@@ -151,15 +138,13 @@ async fn bogus_cursors_are_refused_on_every_transport() {
                 ),
             ),
         ];
-        for (name, bytes) in requests {
-            run_case(&server, &mut sentinel, &mut tally, &name, &bytes, want).await;
-        }
+        cases.extend(requests.into_iter().map(|(n, b)| Case::http(n, b, want)));
         if header_ok(&cursor) {
             // A header that is not ASCII is refused as a cursor first.
             let want = if cursor.is_ascii() { want } else { bad };
             let name = format!("sse header: {label}");
             let bytes = with_header("/sse?channel=a&channel=b", &cursor);
-            run_case(&server, &mut sentinel, &mut tally, &name, &bytes, want).await;
+            cases.push(Case::http(name, bytes, want));
         }
     }
     // A long-poll cursor is one id: a composite one is refused.
@@ -168,7 +153,7 @@ async fn bogus_cursors_are_refused_on_every_transport() {
         &format!("GET /poll/a?since={}&timeout=0 HTTP/1.1", enc("a=1-2")),
         &[],
     );
-    run_case(&server, &mut sentinel, &mut tally, name, &bytes, bad).await;
+    cases.push(Case::http(name, bytes, bad));
     // Not UTF-8 once decoded: refused by the query parser.
     for (name, path) in [
         ("ws lastEventId: %FF", "/ws/c?lastEventId=%FF"),
@@ -180,16 +165,9 @@ async fn bogus_cursors_are_refused_on_every_transport() {
         } else {
             head(&format!("GET {path} HTTP/1.1"), &[])
         };
-        run_case(
-            &server,
-            &mut sentinel,
-            &mut tally,
-            name,
-            &bytes,
-            Want::Status(400, ""),
-        )
-        .await;
+        cases.push(Case::http(name, bytes, Want::Status(400, "")));
     }
+    run_table(&server, &mut sentinel, &mut tally, cases).await;
     tally.done();
 }
 

@@ -25,66 +25,6 @@ pub async fn server() -> Server {
     .await
 }
 
-/// Opens `/ws/pub`, sends `bytes`, and checks how the connection ends.
-pub async fn ws_case(
-    server: &Server,
-    sentinel: &mut Sentinel,
-    tally: &mut Tally,
-    name: &str,
-    bytes: &[u8],
-    want: WsEnd,
-) {
-    ws_case_on(server, sentinel, tally, name, "/ws/pub", bytes, want).await;
-}
-
-pub async fn ws_case_on(
-    server: &Server,
-    sentinel: &mut Sentinel,
-    tally: &mut Tally,
-    name: &str,
-    path: &str,
-    bytes: &[u8],
-    want: WsEnd,
-) {
-    tally.case(name);
-    let published = || server.hub.last_id("pub").map_or(0, |id| id.offset);
-    let before = published();
-    let mut ws = RawWs::open(server.addr, path).await;
-    ws.send(bytes).await;
-    assert_eq!(ws.end().await, want, "{name}");
-    assert_eq!(published(), before, "{name}: nothing was published");
-    sentinel.after(server, name).await;
-}
-
-/// Opens `/ws/pub`, sends `bytes`, expects `frames` back (pings skipped),
-/// then closes cleanly: the connection was not disturbed.
-pub async fn ws_ok(
-    server: &Server,
-    sentinel: &mut Sentinel,
-    tally: &mut Tally,
-    name: &str,
-    bytes: &[u8],
-    frames: &[(u8, &[u8])],
-) {
-    tally.case(name);
-    let mut ws = RawWs::open(server.addr, "/ws/pub").await;
-    ws.send(bytes).await;
-    for (opcode, payload) in frames {
-        let got = ws
-            .next_frame()
-            .await
-            .unwrap_or_else(|| panic!("{name}: closed"));
-        assert_eq!(
-            (got.opcode, &got.payload[..]),
-            (*opcode, *payload),
-            "{name}"
-        );
-    }
-    ws.send(&close_frame(1000, b"")).await;
-    assert_eq!(ws.end().await, WsEnd::Close(1000), "{name}: a clean close");
-    sentinel.after(server, name).await;
-}
-
 const KEY: Option<[u8; 4]> = Some([1, 2, 3, 4]);
 
 fn concat(parts: &[Vec<u8>]) -> Vec<u8> {
@@ -192,9 +132,8 @@ async fn protocol_violations_drop_the_connection() {
             WsEnd::Dropped,
         ));
     }
-    for (name, bytes, want) in cases {
-        ws_case(&server, &mut sentinel, &mut tally, &name, &bytes, want).await;
-    }
+    let cases = cases.into_iter().map(|(n, b, w)| Case::ws(n, b, w));
+    run_table(&server, &mut sentinel, &mut tally, cases).await;
     tally.done();
 }
 
@@ -231,16 +170,9 @@ async fn oversized_messages_close_with_1009() {
         ("endless binary fragments", endless(BINARY, 1000)),
         ("endless text fragments", endless(TEXT, 1000)),
     ];
-    for (name, bytes) in cases {
-        ws_case(
-            &server,
-            &mut sentinel,
-            &mut tally,
-            name,
-            &bytes,
-            WsEnd::Close(1009),
-        )
-        .await;
-    }
+    let cases = cases
+        .into_iter()
+        .map(|(n, b)| Case::ws(n, b, WsEnd::Close(1009)));
+    run_table(&server, &mut sentinel, &mut tally, cases).await;
     tally.done();
 }

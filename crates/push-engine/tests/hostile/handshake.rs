@@ -217,29 +217,9 @@ async fn bad_handshakes_are_refused() {
     .await;
     let mut sentinel = Sentinel::open(&server).await;
     let mut tally = Tally::new("handshake");
-    for (name, bytes, want) in cases() {
-        tally.case(name);
-        let outcome = exchange(server.addr, &bytes).await;
-        outcome.check(name, want);
-        if let Outcome::Reply(r) = &outcome {
-            match r.status {
-                101 => {
-                    assert_eq!(
-                        r.header("sec-websocket-extensions"),
-                        None,
-                        "{name}: no extension"
-                    );
-                    assert_eq!(
-                        r.header("sec-websocket-protocol"),
-                        None,
-                        "{name}: no subprotocol"
-                    );
-                }
-                426 => assert_eq!(r.header("sec-websocket-version"), Some("13"), "{name}"),
-                _ => {}
-            }
-        }
-        sentinel.after(&server, name).await;
-    }
+    let cases = cases()
+        .into_iter()
+        .map(|(name, bytes, want)| Case::new(name, bytes, Expect::Handshake(want)));
+    run_table(&server, &mut sentinel, &mut tally, cases).await;
     tally.done();
 }

@@ -1,5 +1,6 @@
 //! What every family shares: the case tally, the sentinel subscribers,
-//! raw HTTP exchanges and raw WebSocket frames.
+//! raw HTTP exchanges, and the table-driven runner ([`run_table`]) each
+//! family feeds its [`Case`]s to.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use tokio::net::TcpStream;
 use tokio::time::timeout;
 
 use crate::common::*;
+use crate::wsraw::{close_frame, RawWs, WsEnd};
 
 // ---------------------------------------------------------------- tally
 
@@ -235,18 +237,187 @@ pub async fn exchange_within(addr: SocketAddr, bytes: &[u8], within: Duration) -
         .unwrap_or(Outcome::Closed)
 }
 
-/// Sends `bytes`, expects `want`, then checks the sentinel.
-pub async fn run_case(
+// ---------------------------------------------------------------- tables
+
+/// How a case of a table is sent, and what it must end with.
+#[derive(Debug)]
+pub enum Expect {
+    /// Sent on a new connection: one response, or the close, as `Want`.
+    Http(Want),
+    /// A WebSocket handshake sent on a new connection: as `Want`, and a 101
+    /// offers no extension and no subprotocol, a 426 names version 13.
+    Handshake(Want),
+    /// Sent on a new connection, then the client's end of stream: closed
+    /// without an answer.
+    ClosedAfterEof,
+    /// Sent on a new connection: these responses in order, then (when
+    /// `true`) the close, so nothing pipelined behind them is served.
+    Replies(Vec<Want>, bool),
+    /// Sent after a WebSocket upgrade on `/ws/pub`: the connection ends so,
+    /// and nothing was published.
+    Ws(WsEnd),
+    /// Sent after a WebSocket upgrade on `/ws/pub`: these frames come back
+    /// (pings skipped), then a clean close — the connection was not
+    /// disturbed.
+    WsOk(Vec<(u8, Vec<u8>)>),
+}
+
+/// One case of a family's table: its name (in every failure message), the
+/// bytes a hostile peer sends, and what they must end with.
+#[derive(Debug)]
+pub struct Case {
+    pub name: String,
+    pub bytes: Vec<u8>,
+    pub expect: Expect,
+}
+
+impl Case {
+    pub fn new(name: impl Into<String>, bytes: impl Into<Vec<u8>>, expect: Expect) -> Case {
+        Case {
+            name: name.into(),
+            bytes: bytes.into(),
+            expect,
+        }
+    }
+
+    /// Sent on a new connection, answered as `want`.
+    pub fn http(name: impl Into<String>, bytes: impl Into<Vec<u8>>, want: Want) -> Case {
+        Case::new(name, bytes, Expect::Http(want))
+    }
+
+    /// Sent after the upgrade on `/ws/pub`, ending as `end`.
+    pub fn ws(name: impl Into<String>, bytes: impl Into<Vec<u8>>, end: WsEnd) -> Case {
+        Case::new(name, bytes, Expect::Ws(end))
+    }
+
+    /// Sent after the upgrade on `/ws/pub`, answered with `frames`.
+    pub fn ws_ok(
+        name: impl Into<String>,
+        bytes: impl Into<Vec<u8>>,
+        frames: &[(u8, &[u8])],
+    ) -> Case {
+        let frames = frames.iter().map(|(o, p)| (*o, p.to_vec())).collect();
+        Case::new(name, bytes, Expect::WsOk(frames))
+    }
+
+    /// Sends the case and checks how it ends (not the sentinel).
+    async fn run(&self, server: &Server) {
+        let name = &self.name[..];
+        match &self.expect {
+            Expect::Http(want) => exchange(server.addr, &self.bytes).await.check(name, *want),
+            Expect::Handshake(want) => {
+                let outcome = exchange(server.addr, &self.bytes).await;
+                outcome.check(name, *want);
+                if let Outcome::Reply(r) = &outcome {
+                    match r.status {
+                        101 => {
+                            assert_eq!(
+                                r.header("sec-websocket-extensions"),
+                                None,
+                                "{name}: no extension"
+                            );
+                            assert_eq!(
+                                r.header("sec-websocket-protocol"),
+                                None,
+                                "{name}: no subprotocol"
+                            );
+                        }
+                        426 => assert_eq!(r.header("sec-websocket-version"), Some("13"), "{name}"),
+                        _ => {}
+                    }
+                }
+            }
+            Expect::ClosedAfterEof => {
+                let mut stream = TcpStream::connect(server.addr).await.unwrap();
+                stream.write_all(&self.bytes).await.unwrap();
+                stream.shutdown().await.unwrap();
+                let mut raw = Vec::new();
+                let end = read_reply(&mut stream, &mut raw, T).await;
+                assert!(end.is_none(), "{name}: {end:?}");
+            }
+            Expect::Replies(wants, closed) => {
+                let mut stream = TcpStream::connect(server.addr).await.unwrap();
+                stream.write_all(&self.bytes).await.unwrap();
+                let mut raw = Vec::new();
+                for want in wants {
+                    let reply = read_reply(&mut stream, &mut raw, T).await.expect("a reply");
+                    reply.check(name, *want);
+                }
+                if *closed {
+                    assert!(
+                        read_reply(&mut stream, &mut raw, T).await.is_none(),
+                        "{name}: closed after the answer, what follows is not served"
+                    );
+                }
+            }
+            Expect::Ws(end) => {
+                let published = || server.hub.last_id("pub").map_or(0, |id| id.offset);
+                let before = published();
+                let mut ws = RawWs::open(server.addr, "/ws/pub").await;
+                ws.send(&self.bytes).await;
+                assert_eq!(ws.end().await, *end, "{name}");
+                assert_eq!(published(), before, "{name}: nothing was published");
+            }
+            Expect::WsOk(frames) => {
+                let mut ws = RawWs::open(server.addr, "/ws/pub").await;
+                ws.send(&self.bytes).await;
+                for (opcode, payload) in frames {
+                    let got = ws
+                        .next_frame()
+                        .await
+                        .unwrap_or_else(|| panic!("{name}: closed"));
+                    assert_eq!(
+                        (got.opcode, &got.payload[..]),
+                        (*opcode, &payload[..]),
+                        "{name}"
+                    );
+                }
+                ws.send(&close_frame(1000, b"")).await;
+                assert_eq!(ws.end().await, WsEnd::Close(1000), "{name}: a clean close");
+            }
+        }
+    }
+}
+
+/// Runs a family's table in order: each case is counted, sent and checked,
+/// then the sentinel must receive a message published after it.
+pub async fn run_table(
     server: &Server,
     sentinel: &mut Sentinel,
     tally: &mut Tally,
-    name: &str,
-    bytes: &[u8],
-    want: Want,
+    cases: impl IntoIterator<Item = Case>,
 ) {
-    tally.case(name);
-    exchange(server.addr, bytes).await.check(name, want);
-    sentinel.after(server, name).await;
+    run_table_then(server, sentinel, tally, cases, |_| {}).await;
+}
+
+/// [`run_table`], with `then` checking what the family checks after each
+/// case (after the sentinel).
+pub async fn run_table_then(
+    server: &Server,
+    sentinel: &mut Sentinel,
+    tally: &mut Tally,
+    cases: impl IntoIterator<Item = Case>,
+    mut then: impl FnMut(&Case),
+) {
+    for case in cases {
+        tally.case(&case.name[..]);
+        case.run(server).await;
+        sentinel.after(server, &case.name).await;
+        then(&case);
+    }
+}
+
+/// A WebSocket upgrade request for `path` (version 13, a fixed key).
+pub fn upgrade(path: &str) -> Vec<u8> {
+    head(
+        &format!("GET {path} HTTP/1.1"),
+        &[
+            "Connection: Upgrade",
+            "Upgrade: websocket",
+            "Sec-WebSocket-Version: 13",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+        ],
+    )
 }
 
 /// A request head with `Host` and `Connection: close`, the extra header

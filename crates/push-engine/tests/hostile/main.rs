@@ -20,7 +20,8 @@
 //! endpoint) and the connection limits have their own files,
 //! `tests/slowloris.rs` and `tests/limits.rs`, with a subscriber checked
 //! the same way.
-//! Shared: [`harness`] (tally, sentinel, raw HTTP), [`wsraw`] (raw
+//! Shared: [`harness`] (tally, sentinel, raw HTTP, and the table-driven
+//! runner each family feeds its cases to), [`wsraw`] (raw
 //! WebSocket frames), [`ipcwire`] (the local socket's frames, the second
 //! worker).
 //!

@@ -12,25 +12,14 @@ const CHANNEL: &str = "invalid channel name";
 /// (already percent-encoded as it should appear in the URL).
 fn transports(name: &str) -> Vec<(&'static str, Vec<u8>)> {
     let get = |path: String| head(&format!("GET {path} HTTP/1.1"), &[]);
-    let upgrade = |path: String| {
-        head(
-            &format!("GET {path} HTTP/1.1"),
-            &[
-                "Connection: Upgrade",
-                "Upgrade: websocket",
-                "Sec-WebSocket-Version: 13",
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-            ],
-        )
-    };
     let mut publish = head(
         &format!("POST /publish/{name} HTTP/1.1"),
         &["Content-Length: 1"],
     );
     publish.push(b'x');
     vec![
-        ("ws path", upgrade(format!("/ws/{name}"))),
-        ("ws query", upgrade(format!("/ws?channel={name}"))),
+        ("ws path", upgrade(&format!("/ws/{name}"))),
+        ("ws query", upgrade(&format!("/ws?channel={name}"))),
         ("sse path", get(format!("/sse/{name}"))),
         ("sse query", get(format!("/sse?channel={name}"))),
         ("poll path", get(format!("/poll/{name}?timeout=0"))),
@@ -58,18 +47,11 @@ async fn bad_channel_names_are_refused_everywhere() {
         ("pipe", "a%7Cb"),
         ("tab", "a%09b"),
     ];
+    let mut cases: Vec<Case> = Vec::new();
     for (label, name) in bad {
         for (transport, bytes) in transports(name) {
             let case = format!("{transport}: {label}");
-            run_case(
-                &server,
-                &mut sentinel,
-                &mut tally,
-                &case,
-                &bytes,
-                Want::Status(400, CHANNEL),
-            )
-            .await;
+            cases.push(Case::http(case, bytes, Want::Status(400, CHANNEL)));
         }
     }
     // Not UTF-8 once decoded: the path is refused by the router's parser,
@@ -81,7 +63,7 @@ async fn bad_channel_names_are_refused_everywhere() {
         } else {
             Want::Status(400, "Invalid UTF-8")
         };
-        run_case(&server, &mut sentinel, &mut tally, &case, &bytes, want).await;
+        cases.push(Case::http(case, bytes, want));
     }
     // An empty name: no route for an empty path segment, a refusal in a query.
     let empty: &[(&str, &str, Want)] = &[
@@ -118,8 +100,9 @@ async fn bad_channel_names_are_refused_everywhere() {
     ];
     for (case, path, want) in empty {
         let bytes = head(&format!("GET {path} HTTP/1.1"), &[]);
-        run_case(&server, &mut sentinel, &mut tally, case, &bytes, *want).await;
+        cases.push(Case::http(*case, bytes, *want));
     }
+    run_table(&server, &mut sentinel, &mut tally, cases).await;
     tally.done();
 }
 
@@ -233,31 +216,31 @@ async fn bad_query_values_are_refused() {
         ),
     ])
     .collect();
-    for (case, path, want) in cases {
-        let bytes = if path.starts_with("/publish") {
-            let mut b = head(&format!("POST {path} HTTP/1.1"), &["Content-Length: 1"]);
-            b.push(b'x');
-            b
-        } else {
-            head(&format!("GET {path} HTTP/1.1"), &[])
-        };
-        run_case(&server, &mut sentinel, &mut tally, &case, &bytes, want).await;
-    }
+    let mut cases: Vec<Case> = cases
+        .into_iter()
+        .map(|(case, path, want)| {
+            let bytes = if path.starts_with("/publish") {
+                let mut b = head(&format!("POST {path} HTTP/1.1"), &["Content-Length: 1"]);
+                b.push(b'x');
+                b
+            } else {
+                head(&format!("GET {path} HTTP/1.1"), &[])
+            };
+            Case::http(case, bytes, want)
+        })
+        .collect();
     // A huge timeout is capped by push.poll_timeout; with a message after
     // `since` the answer comes at once.
     let case = "/poll?since=…&timeout=1e18";
     let held = server.publish("qh", "held");
     let path = format!("/poll/qh?since={:x}-0&timeout=1e18", held.id.epoch);
     let bytes = head(&format!("GET {path} HTTP/1.1"), &[]);
-    run_case(
-        &server,
-        &mut sentinel,
-        &mut tally,
+    cases.push(Case::http(
         case,
-        &bytes,
+        bytes,
         Want::Status(200, "\"data\":\"held\""),
-    )
-    .await;
+    ));
+    run_table(&server, &mut sentinel, &mut tally, cases).await;
     // Repeated or at the limit: accepted.
     let same: String = (0..1000).map(|_| "channel=same&").collect();
     let sixty_four: String = (0..64).map(|i| format!("channel=k{i}&")).collect();

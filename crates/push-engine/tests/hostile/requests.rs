@@ -87,65 +87,47 @@ async fn malformed_requests_are_refused_and_disturb_no_one() {
     let server = Server::start().await;
     let mut sentinel = Sentinel::open(&server).await;
     let mut tally = Tally::new("requests");
-    for (name, bytes, want) in cases() {
-        run_case(&server, &mut sentinel, &mut tally, &name, &bytes, want).await;
-    }
+    let mut cases: Vec<Case> = cases()
+        .into_iter()
+        .map(|(name, bytes, want)| Case::http(name, bytes, want))
+        .collect();
     // Nothing, or blank lines only, then the client's end of the stream:
     // closed without an answer.
-    for (name, bytes) in [
-        ("nothing then EOF", &b""[..]),
-        ("blank lines then EOF", b"\r\n\r\n\r\n\r\n"),
-        ("half a request line then EOF", b"GET /hea"),
-        (
-            "half a head then EOF",
-            b"GET /health HTTP/1.1\r\nHost: x\r\n",
-        ),
-    ] {
-        tally.case(name);
-        let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-        tokio::io::AsyncWriteExt::write_all(&mut stream, bytes)
-            .await
-            .unwrap();
-        tokio::io::AsyncWriteExt::shutdown(&mut stream)
-            .await
-            .unwrap();
-        let mut raw = Vec::new();
-        let end = read_reply(&mut stream, &mut raw, T).await;
-        assert!(end.is_none(), "{name}: {end:?}");
-        sentinel.after(&server, name).await;
-    }
+    cases.extend(
+        [
+            ("nothing then EOF", &b""[..]),
+            ("blank lines then EOF", b"\r\n\r\n\r\n\r\n"),
+            ("half a request line then EOF", b"GET /hea"),
+            (
+                "half a head then EOF",
+                b"GET /health HTTP/1.1\r\nHost: x\r\n",
+            ),
+        ]
+        .map(|(name, bytes)| Case::new(name, bytes, Expect::ClosedAfterEof)),
+    );
     // A good request pipelined behind a bad one is never served: the
     // connection closes after the 400.
-    let name = "good request after a bad one";
-    tally.case(name);
     let mut bytes = b"BAD LINE\r\n\r\n".to_vec();
     bytes.extend_from_slice(&head("GET /health HTTP/1.1", &[]));
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut stream, &bytes)
-        .await
-        .unwrap();
-    let mut raw = Vec::new();
-    let first = read_reply(&mut stream, &mut raw, T).await.expect("a reply");
-    first.check(name, Want::Status(400, ""));
-    assert!(
-        read_reply(&mut stream, &mut raw, T).await.is_none(),
-        "{name}: closed after the 400"
-    );
-    sentinel.after(&server, name).await;
+    cases.push(Case::new(
+        "good request after a bad one",
+        bytes,
+        Expect::Replies(vec![Want::Status(400, "")], true),
+    ));
     // A bad request pipelined behind a good one: the good one is answered.
-    let name = "bad request after a good one";
-    tally.case(name);
     let mut bytes = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
     bytes.extend_from_slice(b"GET /health HTTP/1.1\r\nBad Header\r\n\r\n");
-    let mut stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
-    tokio::io::AsyncWriteExt::write_all(&mut stream, &bytes)
-        .await
-        .unwrap();
-    let mut raw = Vec::new();
-    let first = read_reply(&mut stream, &mut raw, T).await.expect("a reply");
-    first.check(name, Want::Status(200, "\"status\":\"ok\""));
-    let second = read_reply(&mut stream, &mut raw, T).await.expect("a reply");
-    second.check(name, Want::Status(400, ""));
-    sentinel.after(&server, name).await;
+    cases.push(Case::new(
+        "bad request after a good one",
+        bytes,
+        Expect::Replies(
+            vec![
+                Want::Status(200, "\"status\":\"ok\""),
+                Want::Status(400, ""),
+            ],
+            false,
+        ),
+    ));
+    run_table(&server, &mut sentinel, &mut tally, cases).await;
     tally.done();
 }

@@ -281,6 +281,7 @@ async fn every_token_fault_is_refused_on_every_carrier_and_transport() {
     .await;
     let mut sentinel = Sentinel::open(&server).await;
     let mut tally = Tally::new("tokens");
+    let mut cases: Vec<Case> = Vec::new();
     for (fault, token, status, why) in faults() {
         for carrier in [Carrier::Query, Carrier::Cookie, Carrier::Bearer] {
             if token.is_none() && !matches!(carrier, Carrier::Query) {
@@ -289,15 +290,7 @@ async fn every_token_fault_is_refused_on_every_carrier_and_transport() {
             for path in PATHS {
                 let name = format!("{fault} in {carrier:?} on {path}");
                 let bytes = request(path, carrier, token.as_deref());
-                run_case(
-                    &server,
-                    &mut sentinel,
-                    &mut tally,
-                    &name,
-                    &bytes,
-                    Want::Status(status, why),
-                )
-                .await;
+                cases.push(Case::http(name, bytes, Want::Status(status, why)));
             }
         }
     }
@@ -362,28 +355,17 @@ async fn every_token_fault_is_refused_on_every_carrier_and_transport() {
             let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
             let bytes = head(&format!("GET {target} HTTP/1.1"), &refs);
             let name = format!("{case} on {path}");
-            run_case(
-                &server,
-                &mut sentinel,
-                &mut tally,
-                &name,
-                &bytes,
-                Want::Status(status, why),
-            )
-            .await;
+            cases.push(Case::http(name, bytes, Want::Status(status, why)));
         }
     }
     // And a good token in each carrier opens the channel.
     for carrier in [Carrier::Query, Carrier::Cookie, Carrier::Bearer] {
         for path in ["/poll/private.a?timeout=0"] {
             let name = format!("a good token in {carrier:?} on {path}");
-            tally.case(&name);
-            match exchange(server.addr, &request(path, carrier, Some(&good))).await {
-                Outcome::Reply(r) => assert_eq!(r.status, 200, "{name}: {}", r.text()),
-                other => panic!("{name}: {other:?}"),
-            }
-            sentinel.after(&server, &name).await;
+            let bytes = request(path, carrier, Some(&good));
+            cases.push(Case::http(name, bytes, Want::Status(200, "")));
         }
     }
+    run_table(&server, &mut sentinel, &mut tally, cases).await;
     tally.done();
 }

@@ -2,7 +2,7 @@
 //! nothing published. Valid text split inside a character, and any bytes
 //! in a binary frame, are published.
 
-use crate::frames::{server, ws_case, ws_ok};
+use crate::frames::server;
 use crate::harness::*;
 use crate::wsraw::*;
 
@@ -33,18 +33,13 @@ async fn invalid_utf8_closes_with_1007() {
         ("truncated at the end", b"ok\xe2\x82"),
         ("Latin-1 text", b"caf\xe9"),
     ];
-    for (name, bytes) in invalid {
-        let name = format!("text frame: {name}");
-        ws_case(
-            &server,
-            &mut sentinel,
-            &mut tally,
-            &name,
-            &frame(TEXT, bytes),
-            WsEnd::Close(1007),
-        )
-        .await;
-    }
+    let mut cases: Vec<Case> = invalid
+        .iter()
+        .map(|(name, bytes)| {
+            let name = format!("text frame: {name}");
+            Case::ws(name, frame(TEXT, bytes), WsEnd::Close(1007))
+        })
+        .collect();
     let split: &[(&str, &[&[u8]])] = &[
         ("invalid byte in the first fragment", &[b"\xff", b"a"]),
         ("invalid byte in the last fragment", &[b"a", b"b\xfe"]),
@@ -61,18 +56,10 @@ async fn invalid_utf8_closes_with_1007() {
             &[b"\xed", b"\xa0", b"\x80"],
         ),
     ];
-    for (name, parts) in split {
+    cases.extend(split.iter().map(|(name, parts)| {
         let name = format!("fragments: {name}");
-        ws_case(
-            &server,
-            &mut sentinel,
-            &mut tally,
-            &name,
-            &fragments(TEXT, parts),
-            WsEnd::Close(1007),
-        )
-        .await;
-    }
+        Case::ws(name, fragments(TEXT, parts), WsEnd::Close(1007))
+    }));
     // Allowed: published (and echoed to this subscriber of `pub`).
     let euro = "€".as_bytes();
     let ok: &[(&str, Vec<u8>, u8, &[u8])] = &[
@@ -97,16 +84,11 @@ async fn invalid_utf8_closes_with_1007() {
             b"\xff\xfe",
         ),
     ];
-    for (name, bytes, opcode, echo) in ok {
-        ws_ok(
-            &server,
-            &mut sentinel,
-            &mut tally,
-            name,
-            bytes,
-            &[(*opcode, echo)],
-        )
-        .await;
-    }
+    cases.extend(
+        ok.iter().map(|(name, bytes, opcode, echo)| {
+            Case::ws_ok(*name, bytes.clone(), &[(*opcode, *echo)])
+        }),
+    );
+    run_table(&server, &mut sentinel, &mut tally, cases).await;
     tally.done();
 }
