@@ -208,7 +208,7 @@ fn the_layout_in_lib_rs_lists_every_module_bottom_up() {
     let order: Vec<String> = lib
         .lines()
         .filter_map(|l| l.strip_prefix("//! - [`"))
-        .map(|l| ident(l))
+        .map(ident)
         .collect();
     let listed: BTreeSet<String> = order.iter().cloned().collect();
     let modules: BTreeSet<String> = graph.keys().cloned().collect();
