@@ -98,6 +98,22 @@ namespace {
      * @throws \Push\PushException if no secret is set (push.secret, or $options['secret'])
      */
     function push_token(array $channels, int $ttl = 3600, array $options = []): string {}
+
+    /**
+     * What an app's /broadcasting/auth endpoint answers for a Pusher private
+     * or presence channel (Laravel Echo, pusher-js), signed with
+     * push.pusher_secret — the engine's this process runs, else php.ini's —
+     * so a plain PHP app needs no Pusher library.
+     *
+     * @param string $socketId the socket_id the browser posted (digits.digits)
+     * @param string $channel a private-… or presence-… channel
+     * @param ?string $channelData for a presence channel: the JSON object the member is known by
+     *        (a user_id, and user_info if any), sent byte for byte as it is signed
+     * @return string the JSON to answer: {"auth":"key:signature"}, with "channel_data" for a presence channel
+     * @throws \ValueError on a bad socket id, channel, or channel data
+     * @throws \Push\PushException if push.pusher_app_id, push.pusher_key and push.pusher_secret are not set
+     */
+    function push_pusher_auth(string $socketId, string $channel, ?string $channelData = null): string {}
 }
 
 namespace Push {

@@ -52,6 +52,7 @@ handler!(push_server_start_handler, server::push_server_start);
 handler!(push_server_stop_handler, server::push_server_stop);
 handler!(push_stats_handler, server::push_stats);
 handler!(push_token_handler, tokens::push_token);
+handler!(push_pusher_auth_handler, pusher::push_pusher_auth);
 
 /// Calls `zend_parse_parameters` with the given spec and out-pointers.
 macro_rules! parse {
@@ -70,6 +71,7 @@ macro_rules! parse {
 
 mod args;
 mod messages;
+mod pusher;
 mod server;
 mod signals;
 mod tokens;
@@ -117,6 +119,16 @@ pub fn builders() -> Vec<FunctionBuilder<'static>> {
             .not_required()
             .arg(Arg::new("ttl", DataType::Long).default("3600"))
             .arg(options())
+            .returns(DataType::String, false, false),
+        FunctionBuilder::new("push_pusher_auth", push_pusher_auth_handler)
+            .arg(Arg::new("socketId", DataType::String))
+            .arg(Arg::new("channel", DataType::String))
+            .not_required()
+            .arg(
+                Arg::new("channelData", DataType::String)
+                    .allow_null()
+                    .default("null"),
+            )
             .returns(DataType::String, false, false),
     ]
 }

@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use crate::auth::signature::verify_hex;
+use crate::auth::signature::{sign_hex, verify_hex};
 use crate::config::Config;
 use crate::hub::presence::Member;
 
@@ -108,6 +108,69 @@ pub fn authorize(
             400,
         )
     })
+}
+
+/// Why [`grant`] would not sign.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantError {
+    /// `push.pusher_key` / `push.pusher_secret` are not set.
+    Off,
+    /// The socket id is not `digits.digits`.
+    SocketId,
+    /// Not a `private-` or `presence-` channel name of Pusher's alphabet.
+    Channel,
+    /// A presence channel without channel data, or data with no `user_id`.
+    ChannelData,
+    /// Channel data given for a channel that is not a presence channel.
+    NotPresence,
+}
+
+/// What an app's `/broadcasting/auth` endpoint answers for `socket_id` on
+/// `channel` (a `private-` or `presence-` channel; a presence channel with
+/// its `channel_data`, a JSON object with a `user_id`): the JSON object
+/// `{"auth":"key:signature"}`, with `"channel_data"` for a presence
+/// channel — what Pusher's server libraries' `authorizeChannel` returns.
+pub fn grant(
+    config: &Config,
+    socket_id: &str,
+    channel: &str,
+    channel_data: Option<&str>,
+) -> Result<String, GrantError> {
+    if !config.pusher() {
+        return Err(GrantError::Off);
+    }
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !socket_id
+        .split_once('.')
+        .is_some_and(|(a, b)| digits(a) && digits(b))
+    {
+        return Err(GrantError::SocketId);
+    }
+    let kind = Kind::of(channel);
+    if !valid_name(channel) || kind == "public" {
+        return Err(GrantError::Channel);
+    }
+    let secret = config.pusher_secret.expose();
+    let signed = |message: String| {
+        format!(
+            "{}:{}",
+            config.pusher_key,
+            sign_hex(secret, message.as_bytes())
+        )
+    };
+    let answer = match (kind, channel_data) {
+        ("presence", Some(data)) => {
+            member(data).ok_or(GrantError::ChannelData)?;
+            serde_json::json!({
+                "auth": signed(format!("{socket_id}:{channel}:{data}")),
+                "channel_data": data,
+            })
+        }
+        ("presence", None) => return Err(GrantError::ChannelData),
+        (_, Some(_)) => return Err(GrantError::NotPresence),
+        (_, None) => serde_json::json!({ "auth": signed(format!("{socket_id}:{channel}")) }),
+    };
+    Ok(answer.to_string())
 }
 
 /// The member `channel_data` describes: `user_id` (a string, or a number
