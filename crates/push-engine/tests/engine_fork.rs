@@ -143,6 +143,10 @@ fn a_living_child_does_not_keep_the_port() {
     let _exclusive = exclusive();
     let engine = start();
     let addr = engine.local_addr();
+    assert!(
+        listens_on(std::process::id() as i32, addr.port()),
+        "listens_on finds the engine's listener in this process"
+    );
     let mut pipe = [0i32; 2];
     // SAFETY: creates two descriptors we own.
     assert_eq!(unsafe { libc::pipe(pipe.as_mut_ptr()) }, 0);
@@ -167,6 +171,9 @@ fn a_living_child_does_not_keep_the_port() {
     // Stop the parent's engine while the child lives: the port must be free.
     engine.stop();
     let rebound = TcpListener::bind(addr);
+    // Other processes on this machine bind ports too: if the port is taken,
+    // it must at least not be the child that holds it.
+    let child_holds = rebound.is_err() && listens_on(pid, addr.port());
 
     // SAFETY: releases the child and waits for it.
     let mut status = 0;
@@ -178,5 +185,32 @@ fn a_living_child_does_not_keep_the_port() {
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
         "child status {status:#x}"
     );
-    rebound.expect("the child kept the engine's port");
+    assert!(!child_holds, "the child kept the engine's port");
+    if let Err(e) = rebound {
+        eprintln!(
+            "port {} was taken by another process meanwhile ({e})",
+            addr.port()
+        );
+    }
+}
+
+/// Whether process `pid` holds a socket listening on TCP `port` (its
+/// descriptors' inodes against the kernel's table of listening sockets).
+fn listens_on(pid: i32, port: u16) -> bool {
+    let listening: Vec<String> = ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(t).ok())
+        .flat_map(|t| t.lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let local_port = f.get(1)?.rsplit(':').next()?;
+            (u16::from_str_radix(local_port, 16).ok()? == port && *f.get(3)? == "0A")
+                .then(|| f.get(9).map(|i| format!("socket:[{i}]")))?
+        })
+        .collect();
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .any(|link| listening.contains(&link.to_string_lossy().into_owned()))
 }
