@@ -16,6 +16,7 @@
 //!   [`mercure`] hub (`push.mercure`).
 
 pub mod api;
+pub mod body;
 pub mod error;
 pub mod io;
 pub mod limits;

@@ -3,18 +3,17 @@
 
 use std::net::SocketAddr;
 
-use axum::body::{to_bytes, HttpBody};
 use axum::extract::{ConnectInfo, Path, Query, Request, State};
 use axum::http::{header, HeaderMap};
 use axum::Json;
 use serde_json::{json, Value};
 
+use crate::edge::body;
 use crate::edge::error::ApiError;
 use crate::edge::io::Peer;
 use crate::edge::transport;
 use crate::edge::AppState;
 use crate::message::Outgoing;
-use crate::metrics::Limit;
 
 /// `POST /publish/{channel}[?event=name]`: the body is the message.
 /// Requires `Authorization: Bearer <push.publish_token>`; with no token
@@ -29,23 +28,8 @@ pub async fn publish(
 ) -> Result<Json<Value>, ApiError> {
     let config = state.hub.config();
     authorize(&config.publish_token, request.headers(), peer)?;
-    let body = request.into_body();
     let max = config.max_message_size;
-    // A declared length over the limit is refused before any byte is read.
-    if body.size_hint().lower() > max as u64 {
-        return Err(ApiError::TooLarge(max));
-    }
-    let within = config.request_timeout;
-    let data = tokio::time::timeout(within, to_bytes(body, max))
-        .await
-        .map_err(|_| {
-            state.hub.metrics().refused(Limit::RequestTimeout);
-            ApiError::Timeout(format!(
-                "the request body did not arrive within push.request_timeout ({} s)",
-                within.as_secs_f64()
-            ))
-        })?
-        .map_err(|e| body_error(&e, max))?;
+    let data = body::read(&state, request, max, max).await?;
     let mut msg = Outgoing::new(data);
     if let Some(event) = transport::param(&query, "event") {
         msg = msg.event(event);
@@ -54,19 +38,6 @@ pub async fn publish(
     Ok(Json(
         json!({ "channel": &*p.channel, "id": p.id.to_string() }),
     ))
-}
-
-/// A body hyper could not read (bad chunking, cut short) is the client's
-/// mistake (400); any other error is the size limit (413).
-pub(crate) fn body_error(e: &axum::Error, max: usize) -> ApiError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.is::<hyper::Error>() {
-            return ApiError::BadRequest("malformed request body".into());
-        }
-        source = err.source();
-    }
-    ApiError::TooLarge(max)
 }
 
 pub(crate) fn authorize(

@@ -8,7 +8,6 @@
 //! of another type is refused (400). The publisher's token must grant every topic
 //! (`mercure.publish`). The answer is `200 text/plain` with the update's id.
 
-use axum::body::{to_bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -17,11 +16,11 @@ use super::authorization::{authorize, Refused, Role};
 use super::topic;
 use super::update::{Head, ID_PREFIX};
 use super::LOG;
+use crate::edge::body;
 use crate::edge::error::ApiError;
 use crate::edge::AppState;
 use crate::hub::RESERVED_ENVELOPE;
 use crate::message::Outgoing;
-use crate::metrics::Limit;
 
 pub async fn publish(State(state): State<AppState>, request: Request) -> Result<Response, Refused> {
     let config = state.hub.config();
@@ -48,21 +47,7 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> Result<
     }
     // Percent-encoding at most triples the data; the rest is the envelope's.
     let max = config.max_message_size.saturating_mul(3) + RESERVED_ENVELOPE;
-    let body = request.into_body();
-    if body.size_hint().lower() > max as u64 {
-        return Err(ApiError::TooLarge(config.max_message_size).into());
-    }
-    let within = config.request_timeout;
-    let body = tokio::time::timeout(within, to_bytes(body, max))
-        .await
-        .map_err(|_| {
-            state.hub.metrics().refused(Limit::RequestTimeout);
-            ApiError::Timeout(format!(
-                "the request body did not arrive within push.request_timeout ({} s)",
-                within.as_secs_f64()
-            ))
-        })?
-        .map_err(|e| body_error(&e, config.max_message_size))?;
+    let body = body::read(&state, request, max, config.max_message_size).await?;
     let (head, data) = parse(&body, config.max_channels_per_connection)?;
     if data.len() > config.max_message_size {
         return Err(ApiError::TooLarge(config.max_message_size).into());
@@ -91,19 +76,6 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> Result<
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     Ok(response)
-}
-
-/// A body hyper could not read (bad chunking, cut short) is the client's
-/// mistake (400); any other error is the size limit (413).
-fn body_error(e: &axum::Error, max: usize) -> ApiError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if err.is::<hyper::Error>() {
-            return ApiError::BadRequest("malformed request body".into());
-        }
-        source = err.source();
-    }
-    ApiError::TooLarge(max)
 }
 
 fn bad(reason: &str) -> Refused {

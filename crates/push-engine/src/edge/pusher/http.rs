@@ -21,7 +21,7 @@
 //! Counts are this engine's (with a shared broker, other engines'
 //! subscribers and members are not counted yet).
 
-use axum::body::{to_bytes, Bytes, HttpBody};
+use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::Method;
 use axum::Json;
@@ -32,12 +32,10 @@ use serde_json::{json, Map, Value};
 use super::channels::valid_name;
 use crate::auth::signature::verify_hex;
 use crate::auth::token::now;
-use crate::edge::api::publish::body_error;
 use crate::edge::error::ApiError;
 use crate::edge::transport::Query as Pairs;
 use crate::edge::AppState;
 use crate::message::{validate_event, Origin, Outgoing};
-use crate::metrics::Limit;
 
 /// Most channels one event is published to.
 pub const MAX_CHANNELS: usize = 100;
@@ -139,21 +137,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Reads a request's body, at most `max` bytes within
 /// `push.request_timeout`.
 async fn body(state: &AppState, request: Request, max: usize) -> Result<Bytes, ApiError> {
-    let body = request.into_body();
-    if body.size_hint().lower() > max as u64 {
-        return Err(ApiError::TooLarge(max));
-    }
-    let within = state.hub.config().request_timeout;
-    tokio::time::timeout(within, to_bytes(body, max))
-        .await
-        .map_err(|_| {
-            state.hub.metrics().refused(Limit::RequestTimeout);
-            ApiError::Timeout(format!(
-                "the request body did not arrive within push.request_timeout ({} s)",
-                within.as_secs_f64()
-            ))
-        })?
-        .map_err(|e| body_error(&e, max))
+    crate::edge::body::read(state, request, max, max).await
 }
 
 /// One event to publish.
