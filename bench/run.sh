@@ -2,9 +2,10 @@
 # push against the references, in one run (about 10 minutes on 2 cores):
 #
 #   bench/run.sh                        every scenario
-#   BENCH_ONLY="s1 php" bench/run.sh    some of them: s1 … s6, s8, php, tutorial
+#   BENCH_ONLY="s1 php" bench/run.sh    some of them: s1 … s6, s8, s9, php, tutorial
 #   BENCH_REPEAT=1 bench/run.sh         one run per scenario and server (default 3)
 #   PUSH_LOADGEN=/path/push-loadgen     another build of the load generator
+#   PUSH_BENCH_ARGS="--coalesce=0"      more settings for push's engine (A/B runs)
 #
 # Prints a markdown table per scenario — push and the reference side by
 # side, the ratio push/reference, the machine and the exact settings — and
@@ -22,6 +23,9 @@
 #       delivered messages/s, server CPU µs per delivered message
 #   s5  10,000 WebSocket subscribers over 1,000 channels
 #   s6  1,000 long-poll subscribers, one channel, 50 messages at 5/s
+#   s9  one WebSocket subscriber (s9-sse: one SSE subscriber), one
+#       publisher sending 1,000 messages back to back (each POST waits for
+#       the answer to the last): latency when nothing is busy
 # and push against itself (cross-engine, the Redis broker):
 #   s8       1,000 WebSocket subscribers on engine B, 100 messages at 10/s
 #            published (POST /publish) on engine A; A and B share the
@@ -65,7 +69,7 @@ set -u -o pipefail
 LOADGEN="${PUSH_LOADGEN:-$ROOT/target/release/push-loadgen}"   # PUSH_LOADGEN: another build
 RESULTS="$ROOT/bench/results"
 SCEN="$ROOT/bench/scenarios"
-ONLY="${BENCH_ONLY:-s1 s2 s3 s4 s5 s6 s8 php tutorial}"
+ONLY="${BENCH_ONLY:-s1 s2 s3 s4 s5 s6 s8 s9 php tutorial}"
 S8_FLAT_SECONDS=5   # s8-flat: publishing time
 S8_WINDOW=32        # s8-flat: publications ahead of their delivery, at most
 HISTORY=100
@@ -205,7 +209,8 @@ start_engine() {
 
 PUSH_PID=""; PUSH_ADDR=""
 start_push() {
-    start_engine push
+    # shellcheck disable=SC2086 # PUSH_BENCH_ARGS: flags, split on spaces
+    start_engine push ${PUSH_BENCH_ARGS:-}
     PUSH_PID="$ENGINE_PID"; PUSH_ADDR="$ENGINE_ADDR"
 }
 
@@ -511,6 +516,10 @@ wants s5 && bench s5 "10,000 WebSocket subscribers over 1,000 channels, 5,000 me
     --transport ws --subscribers 10000 --channels 1000 --messages 5000 --rate 500
 wants s6 && bench s6 "1,000 long-poll subscribers, one channel, 50 messages at 5/s" 40 \
     --transport poll --subscribers 1000 --channels 1 --messages 50 --rate 5
+wants s9 && bench s9 "one WebSocket subscriber, 1,000 messages back to back" 30 \
+    --transport ws --subscribers 1 --channels 1 --messages 1000 --rate 0 --publishers 1
+wants s9 && bench s9-sse "one SSE subscriber, 1,000 messages back to back" 30 \
+    --transport sse --subscribers 1 --channels 1 --messages 1000 --rate 0 --publishers 1
 # s8: push against itself, the subject first (push-cross, then push).
 wants s8 && BENCH_SERVERS="push-cross push" bench s8 "cross-engine: 1,000 WebSocket subscribers on engine B, 100 messages at 10/s published on engine A" 60 \
     --transport ws --subscribers 1000 --channels 1 --messages 100 --rate 10

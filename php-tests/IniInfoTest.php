@@ -28,6 +28,7 @@ final class IniInfoTest extends PushTestCase
             'push.max_queue_bytes' => '1M',
             'push.keepalive' => '15',
             'push.coalesce' => '0.01',
+            'push.coalesce_subscribers' => '32',
             'push.poll_timeout' => '30',
             'push.reconnect_delay' => '2',
             'push.socket_mode' => '0660',

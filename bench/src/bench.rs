@@ -45,6 +45,9 @@ pub struct Options {
     /// publisher that does not share the subscribers' engine from running
     /// ahead of their fan-out.
     pub window: usize,
+    /// Publishing tasks, each waiting for its last publish to be answered
+    /// (0: one at a rate, four as fast as possible).
+    pub publishers: usize,
 }
 
 /// What one subscriber saw.
@@ -264,7 +267,11 @@ async fn publish(o: &Options, shared: &Arc<Shared>, connected: u64) -> Result<us
         u64::MAX
     };
     // As fast as possible: a few publishers in parallel; at a rate: one.
-    let publishers = if o.rate > 0.0 { 1 } else { 4 };
+    let publishers = match o.publishers {
+        0 if o.rate > 0.0 => 1,
+        0 => 4,
+        n => n,
+    };
     let interval = (o.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / o.rate));
     let mut handles = Vec::new();
     for _ in 0..publishers {

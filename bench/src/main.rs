@@ -13,7 +13,8 @@
 //! ```text
 //! push-loadgen bench --server push|nchan --addr HOST:PORT --transport ws|sse|poll
 //!     --subscribers N --channels C --messages M --rate R [--duration S] [--size B]
-//!     [--publish-addr HOST:PORT] [--window W] [--pids PID,PID] [--idle] [--timeout S]
+//!     [--publish-addr HOST:PORT] [--window W] [--publishers P] [--pids PID,PID]
+//!     [--idle] [--timeout S]
 //! ```
 //!
 //! `bench` runs one scenario and prints one JSON object of figures (see
@@ -21,7 +22,9 @@
 //! `--publish-addr` if given (another engine sharing the channels through
 //! a broker), else to `--addr`. With `--rate 0` (as fast as possible),
 //! `--window W` holds publication `i` until the publications before
-//! `i - W` were delivered. Server CPU and RSS are summed over
+//! `i - W` were delivered; `--publishers P` publishing tasks (each sends
+//! its next publication when the last was answered; default one at a
+//! rate, four as fast as possible). Server CPU and RSS are summed over
 //! `--pids`, and also given per process in that order.
 //!
 //! ```text
@@ -70,6 +73,7 @@ fn bench_options(mut args: impl Iterator<Item = String>) -> Result<bench::Option
         idle: false,
         timeout: Duration::from_secs(120),
         window: 0,
+        publishers: 0,
     };
     let num = |v: &str, flag: &str| {
         v.parse::<f64>()
@@ -93,6 +97,7 @@ fn bench_options(mut args: impl Iterator<Item = String>) -> Result<bench::Option
             "--duration" => o.duration = Duration::from_secs_f64(num(&v, &flag)?),
             "--size" => o.size = num(&v, &flag)? as usize,
             "--window" => o.window = num(&v, &flag)? as usize,
+            "--publishers" => o.publishers = num(&v, &flag)? as usize,
             "--timeout" => o.timeout = Duration::from_secs_f64(num(&v, &flag)?),
             "--pids" => {
                 o.pids = v

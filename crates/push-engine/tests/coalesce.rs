@@ -1,7 +1,9 @@
 //! Write coalescing (`push.coalesce`) against a real server: a connection
-//! written to rarely is written at once; a burst right after a write waits
-//! out `push.coalesce` and goes out together, whole and in order; and the
-//! wait ends early rather than let the channel's ring run past it.
+//! written to rarely is written at once; on a crowded channel
+//! (`push.coalesce_subscribers`) a burst right after a write waits out
+//! `push.coalesce` and goes out together, whole and in order; a lone
+//! subscriber is never held; and the wait ends early rather than let the
+//! channel's ring run past it.
 
 mod common;
 
@@ -9,10 +11,12 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// `push.coalesce` of 2 s, made long enough to be seen.
+/// `push.coalesce` of 2 s, made long enough to be seen, on a channel
+/// crowded from its first subscriber.
 fn slow_coalesce(c: &mut push_engine::Config) {
     c.coalesce = Duration::from_secs(2);
     c.keepalive = Duration::from_secs(5);
+    c.coalesce_subscribers = 1;
 }
 
 /// A WebSocket or SSE subscriber.
@@ -98,4 +102,43 @@ async fn the_wait_ends_before_the_ring_runs_past_the_connection() {
     for i in 0..20 {
         assert_eq!(ws_text(&mut ws).await, format!("m{i}"));
     }
+}
+
+/// Below `push.coalesce_subscribers`, a burst right after a write goes out
+/// as it comes: each message well before `push.coalesce` (2 s) is over.
+async fn a_lone_subscriber_is_never_held(server: &Server, mut client: Client) {
+    server.wait_subscribers(1).await;
+    server.publish("c", "first");
+    assert_eq!(client.text().await, "first");
+    let sent = Instant::now();
+    for m in ["a", "b", "c"] {
+        server.publish("c", m);
+    }
+    for m in ["a", "b", "c"] {
+        assert_eq!(client.text().await, m);
+    }
+    assert!(
+        sent.elapsed() < Duration::from_secs(1),
+        "held: {:?}",
+        sent.elapsed()
+    );
+}
+
+fn lone(c: &mut push_engine::Config) {
+    slow_coalesce(c);
+    c.coalesce_subscribers = 2;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_a_lone_subscriber_is_never_held() {
+    let server = Server::start_with(lone).await;
+    let ws = ws_open(server.addr, "/ws/c").await;
+    a_lone_subscriber_is_never_held(&server, Client::Ws(ws)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_a_lone_subscriber_is_never_held() {
+    let server = Server::start_with(lone).await;
+    let sse = sse_open(server.addr, "/sse/c", &[]).await;
+    a_lone_subscriber_is_never_held(&server, Client::Sse(sse)).await;
 }

@@ -65,6 +65,9 @@ pub struct Config {
     /// A connection written to less than this ago waits until this much
     /// time has passed before its next write (zero: never waits).
     pub coalesce: Duration,
+    /// Subscribers of a channel on this engine from which a burst to it is
+    /// coalesced; fewer are written at once unless their socket is backed up.
+    pub coalesce_subscribers: usize,
     /// Longest wait of one long-poll request.
     pub poll_timeout: Duration,
     /// Delay browsers wait before reconnecting (SSE `retry:`).
@@ -179,6 +182,7 @@ impl Default for Config {
             max_queue_bytes: 0,
             keepalive: Duration::ZERO,
             coalesce: Duration::ZERO,
+            coalesce_subscribers: 0,
             poll_timeout: Duration::ZERO,
             reconnect_delay: Duration::ZERO,
             socket_mode: 0,

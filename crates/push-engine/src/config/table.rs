@@ -182,6 +182,12 @@ pub const SETTINGS: &[Setting] = &[
         secs(0.0, 1.0)
     ),
     setting!(
+        coalesce_subscribers,
+        "32",
+        "subscribers of a channel on this engine from which bursts to it are coalesced (a connection whose socket is backed up always is)",
+        count(1, 1_000_000)
+    ),
+    setting!(
         poll_timeout,
         "30",
         "longest long-poll wait in seconds",

@@ -2,6 +2,7 @@
 //! sender its live subscribers read from.
 
 use std::collections::VecDeque;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -17,6 +18,9 @@ use crate::message::{Id, Publication};
 pub(crate) struct Channel {
     pub(crate) name: Arc<str>,
     state: Mutex<State>,
+    /// Live subscriptions on this engine, read without the lock (by write
+    /// coalescing, on every batch).
+    pub(crate) live: AtomicUsize,
 }
 
 #[derive(Debug)]
@@ -71,6 +75,7 @@ impl Channel {
                 dead: false,
                 keep: None,
             }),
+            live: AtomicUsize::new(0),
         }
     }
 

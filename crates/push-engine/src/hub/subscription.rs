@@ -3,6 +3,7 @@
 //! [`Lost`] — never silence.
 
 use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
@@ -50,6 +51,7 @@ impl Subscription {
         lost: Option<Lost>,
         position: Id,
     ) -> Self {
+        channel.live.fetch_add(1, Ordering::Relaxed);
         Subscription {
             channel,
             stats,
@@ -66,6 +68,12 @@ impl Subscription {
     /// sent.
     pub(crate) fn pressure(&self) -> Arc<tokio::sync::Notify> {
         self.channel.lock().pressure.clone()
+    }
+
+    /// How many live subscriptions on this engine share the channel (this
+    /// one included); a relaxed count, for heuristics.
+    pub fn sharing(&self) -> usize {
+        self.channel.live.load(Ordering::Relaxed)
     }
 
     /// The channel's name.
@@ -181,6 +189,7 @@ impl Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         self.stats.subscribers.dec();
+        self.channel.live.fetch_sub(1, Ordering::Relaxed);
         let mut state = self.channel.lock();
         // Our own receiver is still alive here: we are the last one if the
         // count is 1. Dropping the sender frees the ring buffer. A sender

@@ -138,7 +138,7 @@ pub async fn subscribe(
         pending: VecDeque::from([Bytes::from_static(b":\n\n")]),
         expires: expires.map(|at| Box::pin(tokio::time::sleep_until(at))),
         gate: Gate::new(),
-        coalesce: Coalesce::new(config.coalesce),
+        coalesce: Coalesce::new(config),
         done: false,
         topics,
         private,

@@ -97,7 +97,7 @@ impl Session {
     pub fn new(hub: Hub) -> Session {
         let (socket_id, number) = socket_id();
         let rate = Rate::new(hub.config().client_publish_rate);
-        let coalesce = Coalesce::new(hub.config().coalesce);
+        let coalesce = Coalesce::new(hub.config());
         Session {
             hub,
             socket_id,

@@ -1,16 +1,21 @@
 //! Write coalescing (`push.coalesce`): a connection that was written to
 //! less than `push.coalesce` ago waits until that much time has passed
-//! before its next write, and what arrives meanwhile goes out with it.
+//! before its next write, and what arrives meanwhile goes out with it —
+//! but only when there is a reason to:
 //!
-//! Nagle's algorithm, with a timer in place of the acknowledgement: a
-//! connection written to rarely (one message now and then) is written at
-//! once; a busy one is written at most once per `push.coalesce`, so a burst
-//! of publications costs each subscriber one write, one wake-up of its task
-//! and one read by the client instead of one per message. That is where a
-//! fan-out spends its time: most of it is the kernel's, per write.
+//! - the channel is crowded: at least `push.coalesce_subscribers`
+//!   connections on this engine share each publication, so a burst costs
+//!   the engine one write per subscriber per message, and batching is what
+//!   keeps a flat-out fan-out (bench s4) cheap;
+//! - or the connection's last write did not go out at once (its socket's
+//!   send buffer was full): writing more now would only queue behind it.
 //!
-//! The wait never lets the channel's ring (`push.channel_buffer`) run past
-//! a connection: it ends early once another quarter of the ring has been
+//! Otherwise a connection is written as soon as a message is there, so a
+//! lone subscriber of a busy publisher sees each message without delay.
+//!
+//! Nagle's algorithm, with a timer in place of the acknowledgement. The
+//! wait never lets the channel's ring (`push.channel_buffer`) run past a
+//! connection: it ends early once another quarter of the ring has been
 //! sent ([`super::feed::Feed::hold`]). A connection whose last batch did
 //! not take all there was does not wait at all.
 
@@ -19,29 +24,45 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::feed::{Feed, Item};
+use crate::config::Config;
 
 pub(crate) struct Coalesce {
     /// `push.coalesce`; zero: never wait.
     delay: Duration,
+    /// `push.coalesce_subscribers`.
+    crowd: usize,
     /// When the last batch went out.
     last: Option<Instant>,
     /// The last batch took everything there was.
     drained: bool,
+    /// The last batch's write had to wait for the socket.
+    backed_up: bool,
 }
 
 impl Coalesce {
-    pub(crate) fn new(delay: Duration) -> Coalesce {
+    /// `push.coalesce` and `push.coalesce_subscribers` of `config`.
+    pub(crate) fn new(config: &Config) -> Coalesce {
+        Coalesce::with(config.coalesce, config.coalesce_subscribers)
+    }
+
+    fn with(delay: Duration, crowd: usize) -> Coalesce {
         Coalesce {
             delay,
+            crowd,
             last: None,
             drained: true,
+            backed_up: false,
         }
     }
 
-    /// Called when the first message of a batch arrived: until when to
-    /// wait for more before writing, if at all.
-    pub(crate) fn hold(&self) -> Option<Instant> {
+    /// Called when the first message of a batch arrived, on a channel of
+    /// `subscribers` on this engine: until when to wait for more before
+    /// writing, if at all.
+    pub(crate) fn hold(&self, subscribers: usize) -> Option<Instant> {
         if self.delay.is_zero() || !self.drained {
+            return None;
+        }
+        if subscribers < self.crowd && !self.backed_up {
             return None;
         }
         let until = self.last? + self.delay;
@@ -49,10 +70,10 @@ impl Coalesce {
     }
 
     /// Before a batch whose first item is `first`: a message to a
-    /// connection written to moments ago waits for what follows it.
+    /// connection written to moments ago may wait for what follows it.
     pub(crate) async fn before(&self, feed: &Feed, first: &Item) {
-        if matches!(first, Item::Message(..)) {
-            if let Some(until) = self.hold() {
+        if matches!(first, Item::Message(..)) && !self.delay.is_zero() {
+            if let Some(until) = self.hold(feed.subscribers()) {
                 feed.hold(until).await;
             }
         }
@@ -63,7 +84,14 @@ impl Coalesce {
         if !self.delay.is_zero() {
             self.last = Some(Instant::now());
             self.drained = drained;
+            self.backed_up = false;
         }
+    }
+
+    /// Called after [`Coalesce::wrote`] by a connection that writes its
+    /// socket itself: that write had to wait for the socket.
+    pub(crate) fn backed_up(&mut self) {
+        self.backed_up = true;
     }
 }
 
@@ -71,31 +99,85 @@ impl Coalesce {
 mod tests {
     use super::*;
 
+    const CROWD: usize = 32;
+
     // Paused time: `Instant::now()` moves only with `advance`.
     #[tokio::test(start_paused = true)]
-    async fn waits_only_after_a_recent_write_that_took_everything() {
+    async fn a_crowded_channel_waits_only_after_a_recent_write_that_took_everything() {
         let ms = Duration::from_millis;
-        let mut c = Coalesce::new(ms(10));
-        assert_eq!(c.hold(), None, "never written: write at once");
+        let mut c = Coalesce::with(ms(10), CROWD);
+        assert_eq!(c.hold(CROWD), None, "never written: write at once");
         c.wrote(true);
         let t0 = Instant::now();
         tokio::time::advance(ms(2)).await;
         assert_eq!(
-            c.hold(),
+            c.hold(CROWD),
             Some(t0 + ms(10)),
             "2 ms after a write: until 10 ms after it"
         );
         tokio::time::advance(ms(9)).await;
-        assert_eq!(c.hold(), None, "11 ms after: write at once");
+        assert_eq!(c.hold(CROWD), None, "11 ms after: write at once");
 
         // A batch that left messages behind: the next goes at once.
         c.wrote(false);
         tokio::time::advance(ms(1)).await;
-        assert_eq!(c.hold(), None);
+        assert_eq!(c.hold(CROWD), None);
 
-        let mut off = Coalesce::new(Duration::ZERO);
+        let mut off = Coalesce::with(Duration::ZERO, 1);
         off.wrote(true);
+        off.backed_up();
         tokio::time::advance(ms(1)).await;
-        assert_eq!(off.hold(), None, "push.coalesce = 0: never wait");
+        assert_eq!(off.hold(CROWD), None, "push.coalesce = 0: never wait");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lone_subscriber_waits_only_while_its_socket_is_backed_up() {
+        let ms = Duration::from_millis;
+        let mut c = Coalesce::with(ms(10), CROWD);
+        c.wrote(true);
+        tokio::time::advance(ms(2)).await;
+        assert_eq!(c.hold(1), None, "the write went out whole: no reason");
+        assert_eq!(c.hold(CROWD - 1), None, "one short of the crowd");
+
+        c.wrote(true);
+        c.backed_up();
+        let t0 = Instant::now();
+        tokio::time::advance(ms(2)).await;
+        assert_eq!(c.hold(1), Some(t0 + ms(10)), "the socket was backed up");
+
+        c.wrote(true);
+        tokio::time::advance(ms(2)).await;
+        assert_eq!(c.hold(1), None, "and no longer is");
+    }
+
+    /// `ws::write_out` tells a write the socket took at once from one that
+    /// had to wait for the peer to read.
+    #[tokio::test]
+    async fn a_websocket_write_says_when_the_socket_was_backed_up() {
+        use tokio::io::AsyncReadExt;
+        use tokio_tungstenite::tungstenite::protocol::Role;
+        use tokio_tungstenite::WebSocketStream;
+
+        let (server, mut client) = tokio::io::duplex(64);
+        let mut ws = WebSocketStream::from_raw_socket(server, Role::Server, None).await;
+        let mut pending = false;
+        let fits = super::super::ws::write_out(&mut ws, &mut pending, &[1; 32]).await;
+        assert_eq!(fits, Ok(false), "32 bytes into a 64-byte pipe");
+
+        let reader = tokio::spawn(async move {
+            let mut all = Vec::new();
+            let mut buf = [0; 16];
+            while all.len() < 32 + 256 {
+                let n = client.read(&mut buf).await.unwrap_or(0);
+                assert!(n > 0, "the pipe closed");
+                all.extend_from_slice(&buf[..n]);
+            }
+            all
+        });
+        let waits = super::super::ws::write_out(&mut ws, &mut pending, &[2; 256]).await;
+        assert_eq!(waits, Ok(true), "256 bytes had to wait for the reader");
+        let all = reader.await.unwrap_or_default();
+        assert_eq!(all.len(), 32 + 256, "every byte arrived");
+        assert!(all[32..].iter().all(|b| *b == 2));
     }
 }

@@ -291,6 +291,16 @@ impl Feed {
         }
     }
 
+    /// How many connections on this engine share this feed's publications:
+    /// its channel's live subscribers. A feed of several channels counts as
+    /// crowded (its forwarders hold the subscriptions).
+    pub fn subscribers(&self) -> usize {
+        match &self.source {
+            Source::Direct(d) => d.sub.sharing(),
+            Source::Merged { .. } => usize::MAX,
+        }
+    }
+
     /// The next item if one is ready.
     pub fn try_recv(&mut self) -> Option<Item> {
         match &mut self.source {

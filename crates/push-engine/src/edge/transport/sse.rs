@@ -81,7 +81,7 @@ async fn stream(
             .expires
             .map(|at| Box::pin(tokio::time::sleep_until(at))),
         gate: Gate::new(),
-        coalesce: Coalesce::new(config.coalesce),
+        coalesce: Coalesce::new(config),
         done: false,
     };
     let body = Body::from_stream(futures_util::stream::unfold(state, |mut s| async move {

@@ -23,6 +23,7 @@
 //!   long); reconnect with `?lastEventId=` to resume from history.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
@@ -34,7 +35,6 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncWriteExt;
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
@@ -189,7 +189,7 @@ async fn upgrade(
         expires: wanted.access.expires,
         keepalive: config.keepalive,
         rate: Rate::new(config.client_publish_rate),
-        coalesce: Coalesce::new(config.coalesce),
+        coalesce: Coalesce::new(config),
     };
     // tungstenite writes only pings, pongs and the close (deliveries go
     // to the socket directly): a client that floods pings and reads
@@ -243,11 +243,13 @@ pub(crate) fn put_frame(out: &mut Vec<u8>, kind: Data, payload: &[u8]) {
 }
 
 /// Writes framed deliveries to the socket, after what tungstenite holds.
+/// `Ok(true)`: the socket could not take them at once (its send buffer was
+/// full), a reason to coalesce the next batch (`coalesce.rs`).
 pub(crate) async fn write_out<S>(
     ws: &mut WebSocketStream<S>,
     pending: &mut bool,
     bytes: &[u8],
-) -> Result<(), ()>
+) -> Result<bool, ()>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -255,7 +257,24 @@ where
         ws.flush().await.map_err(drop)?;
         *pending = false;
     }
-    ws.get_mut().write_all(bytes).await.map_err(drop)
+    let io = ws.get_mut();
+    let mut backed_up = false;
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let written = std::future::poll_fn(|cx| {
+            let poll = Pin::new(&mut *io).poll_write(cx, rest);
+            backed_up |= poll.is_pending();
+            poll
+        })
+        .await
+        .map_err(drop)?;
+        if written == 0 {
+            return Err(());
+        }
+        backed_up |= written < rest.len();
+        rest = &rest[written..];
+    }
+    Ok(backed_up)
 }
 
 /// What woke a session besides its feed.
@@ -334,10 +353,13 @@ impl Session {
                     // No timer per write: the stall guard on the connection
                     // fails writes that stay stuck.
                     if !out.is_empty() {
-                        if write_out(&mut ws, &mut pending, &out).await.is_err() {
-                            end = Some(End::Drop);
-                        }
+                        let written = write_out(&mut ws, &mut pending, &out).await;
                         self.coalesce.wrote(drained);
+                        match written {
+                            Ok(true) => self.coalesce.backed_up(),
+                            Ok(false) => {}
+                            Err(()) => end = Some(End::Drop),
+                        }
                     }
                     out.clear();
                     if out.capacity() > OUT_KEPT {
