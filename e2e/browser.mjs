@@ -7,6 +7,7 @@
 //   wait NAME COUNT      wait until NAME shows COUNT .message items; answer their texts
 //   messages NAME        the texts of NAME's .message items now
 //   status NAME          NAME's #status text
+//   eval NAME EXPR       the value of the JavaScript expression EXPR in NAME's page
 //   screenshot NAME PATH
 //   quit
 //
@@ -51,6 +52,8 @@ async function run(line) {
       return texts(page);
     case 'status':
       return page.$eval('#status', (e) => e.textContent);
+    case 'eval':
+      return page.evaluate(arg);
     case 'screenshot':
       await page.screenshot({ path: arg });
       return { ok: true };

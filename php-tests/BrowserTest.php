@@ -135,6 +135,19 @@ final class BrowserTest extends PushTestCase
         $expected = ['hello from alice', 'server: welcome, both of you', 'hi alice'];
         self::assertSame($expected, $this->browser('wait alice 3'));
         self::assertSame($expected, $this->browser('wait bob 3'));
+
+        // Chromium offers permessage-deflate and push accepts it: a message
+        // over push.ws_compression_min_size goes both ways compressed (the
+        // browser's inflated by the engine, the engine's by the browsers).
+        self::assertSame(
+            'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+            $this->browser('eval bob socket.extensions'),
+        );
+        $long = trim(str_repeat('a long line that compresses well ', 20));
+        $this->browser("send bob $long");
+        $expected[] = $long;
+        self::assertSame($expected, $this->browser('wait alice 4'));
+        self::assertSame($expected, $this->browser('wait bob 4'));
     }
 
     public function testLongPoll(): void

@@ -29,6 +29,8 @@ final class IniInfoTest extends PushTestCase
             'push.keepalive' => '15',
             'push.coalesce' => '0.01',
             'push.coalesce_subscribers' => '32',
+            'push.ws_compression' => 'On',
+            'push.ws_compression_min_size' => '256',
             'push.poll_timeout' => '30',
             'push.reconnect_delay' => '2',
             'push.socket_mode' => '0660',

@@ -83,7 +83,7 @@ pub struct Origin {
 
 /// Slots of [`Publication::shared_frame`]: one per protocol adapter that
 /// frames publications its own way.
-pub const FRAME_SLOTS: usize = 2;
+pub const FRAME_SLOTS: usize = 4;
 
 #[derive(Debug, Default)]
 struct Frames {

@@ -68,6 +68,10 @@ pub struct Config {
     /// Subscribers of a channel on this engine from which a burst to it is
     /// coalesced; fewer are written at once unless their socket is backed up.
     pub coalesce_subscribers: usize,
+    /// Negotiate permessage-deflate on push's WebSockets.
+    pub ws_compression: bool,
+    /// Messages shorter than this go out uncompressed.
+    pub ws_compression_min_size: usize,
     /// Longest wait of one long-poll request.
     pub poll_timeout: Duration,
     /// Delay browsers wait before reconnecting (SSE `retry:`).
@@ -183,6 +187,8 @@ impl Default for Config {
             keepalive: Duration::ZERO,
             coalesce: Duration::ZERO,
             coalesce_subscribers: 0,
+            ws_compression: false,
+            ws_compression_min_size: 0,
             poll_timeout: Duration::ZERO,
             reconnect_delay: Duration::ZERO,
             socket_mode: 0,

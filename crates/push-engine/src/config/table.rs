@@ -188,6 +188,19 @@ pub const SETTINGS: &[Setting] = &[
         count(1, 1_000_000)
     ),
     setting!(
+        ws_compression,
+        "On",
+        "negotiate permessage-deflate on WebSockets: each publication compressed once, for every subscriber",
+        parse_switch,
+        show_switch
+    ),
+    setting!(
+        ws_compression_min_size,
+        "256",
+        "bytes below which WebSocket messages go out uncompressed",
+        count(0, 1 << 24)
+    ),
+    setting!(
         poll_timeout,
         "30",
         "longest long-poll wait in seconds",

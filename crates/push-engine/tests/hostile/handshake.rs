@@ -178,12 +178,32 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Want)> {
             version("Sec-WebSocket-Version:   13  "),
             Want::Status(101, ""),
         ),
+        // permessage-deflate is accepted (tests/ws_deflate.rs); these
+        // are not, and the connection goes on without an extension.
         (
-            "extension asked",
+            "unknown extension asked",
             upgrade(
                 "/ws/h",
                 &[],
-                &["Sec-WebSocket-Extensions: permessage-deflate"],
+                &["Sec-WebSocket-Extensions: x-webkit-deflate-frame"],
+            ),
+            Want::Status(101, ""),
+        ),
+        (
+            "deflate with a window push cannot honour",
+            upgrade(
+                "/ws/h",
+                &[],
+                &["Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=9"],
+            ),
+            Want::Status(101, ""),
+        ),
+        (
+            "deflate with an unknown parameter",
+            upgrade(
+                "/ws/h",
+                &[],
+                &["Sec-WebSocket-Extensions: permessage-deflate; x=1, permessage-deflate; server_no_context_takeover; server_no_context_takeover"],
             ),
             Want::Status(101, ""),
         ),

@@ -5,8 +5,10 @@
 
 pub(crate) mod coalesce;
 pub mod cursor;
+pub(crate) mod deflate;
 pub mod feed;
 pub(crate) mod gate;
+pub(crate) mod inflate;
 pub mod poll;
 pub mod sse;
 pub mod ws;

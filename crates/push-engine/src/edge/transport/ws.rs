@@ -43,8 +43,10 @@ use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::coalesce::Coalesce;
+use super::deflate;
 use super::feed::{Feed, Item};
 use super::gate::Gate;
+use super::inflate::Inflating;
 use super::{Query as Pairs, Wanted};
 use crate::auth;
 use crate::edge::error::ApiError;
@@ -172,6 +174,11 @@ async fn upgrade(
     let headers = req.headers();
     let config = state.hub.config();
     let wanted = Wanted::parse(path_channel, &query, headers, config)?;
+    let extension = if config.ws_compression {
+        deflate::negotiate(headers)
+    } else {
+        None
+    };
     let publish_to = match wanted.channels.as_slice() {
         [(name, _)] => auth::publish(config, &wanted.access, name).map(|()| name.clone()),
         _ => Err("publishing is not allowed here: see push.client_publish"),
@@ -190,7 +197,11 @@ async fn upgrade(
         keepalive: config.keepalive,
         rate: Rate::new(config.client_publish_rate),
         coalesce: Coalesce::new(config),
+        compress: extension
+            .is_some()
+            .then_some(config.ws_compression_min_size),
     };
+    let max_message_size = config.max_message_size;
     // tungstenite writes only pings, pongs and the close (deliveries go
     // to the socket directly): a client that floods pings and reads
     // nothing has at most WS_CONTROL_QUEUE of pongs held for it.
@@ -206,12 +217,22 @@ async fn upgrade(
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let ws =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
-                .await;
+        let io = Inflating::new(
+            TokioIo::new(upgraded),
+            session.compress.is_some(),
+            max_message_size,
+        );
+        let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
         session.run(ws, feed).await;
     });
-    switching(&accept)
+    let mut response = switching(&accept)?;
+    if let Some(extension) = extension {
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_EXTENSIONS,
+            HeaderValue::from_str(&extension).map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
+    }
+    Ok(response)
 }
 
 struct Session {
@@ -226,6 +247,35 @@ struct Session {
     rate: Rate,
     /// `push.coalesce`.
     coalesce: Coalesce,
+    /// permessage-deflate was negotiated: messages from this size on go
+    /// out compressed (`push.ws_compression_min_size`).
+    compress: Option<usize>,
+}
+
+/// Slots of [`crate::message::Publication::shared_frame`]: a publication's
+/// compressed frame, built once for every subscriber that negotiated
+/// permessage-deflate — its data, and its JSON envelope (`?format=json`).
+const DEFLATED_DATA: usize = 1;
+const DEFLATED_JSON: usize = 2;
+
+/// A whole server frame of `payload` compressed (RSV1 set); empty when
+/// deflate does not shrink it.
+fn deflated_frame(kind: Data, payload: &[u8]) -> Bytes {
+    let Some(packed) = deflate::compress(payload) else {
+        return Bytes::new();
+    };
+    let header = FrameHeader {
+        is_final: true,
+        rsv1: true,
+        opcode: OpCode::Data(kind),
+        mask: None,
+        ..FrameHeader::default()
+    };
+    let mut frame = Vec::with_capacity(packed.len() + 10);
+    // Writing into a Vec cannot fail.
+    let _ = header.format(packed.len() as u64, &mut frame);
+    frame.extend_from_slice(&packed);
+    Bytes::from(frame)
 }
 
 /// Appends one unfragmented, unmasked server frame, its header encoded by
@@ -437,12 +487,24 @@ impl Session {
     fn encode(&self, item: Item, out: &mut Vec<u8>) -> Result<(), End> {
         match item {
             Item::Message(p, _budget) => {
-                if self.json {
-                    put_frame(out, Data::Text, p.json());
+                // `text` is set only when the data was checked to be UTF-8.
+                let (kind, payload, slot) = if self.json {
+                    (Data::Text, &p.json()[..], DEFLATED_JSON)
+                } else if p.text {
+                    (Data::Text, &p.data[..], DEFLATED_DATA)
                 } else {
-                    // `text` is set only when the data was checked to be UTF-8.
-                    let kind = if p.text { Data::Text } else { Data::Binary };
-                    put_frame(out, kind, &p.data);
+                    (Data::Binary, &p.data[..], DEFLATED_DATA)
+                };
+                let frame = match self.compress {
+                    Some(min) if payload.len() >= min => {
+                        p.shared_frame(slot, |_| deflated_frame(kind, payload))
+                    }
+                    _ => &Bytes::new(),
+                };
+                if frame.is_empty() {
+                    put_frame(out, kind, payload);
+                } else {
+                    out.extend_from_slice(frame);
                 }
                 Ok(())
             }
