@@ -6,6 +6,7 @@
 #   BENCH_REPEAT=1 bench/run.sh         one run per scenario and server (default 3)
 #   PUSH_LOADGEN=/path/push-loadgen     another build of the load generator
 #   PUSH_BENCH_ARGS="--coalesce=0"      more settings for push's engine (A/B runs)
+#   BENCH_SYSCALLS=0 bench/run.sh       without perf counting the servers' syscalls
 #
 # Prints a markdown table per scenario — push and the reference side by
 # side, the ratio push/reference, the machine and the exact settings — and
@@ -86,6 +87,11 @@ wants() { [[ " $ONLY " == *" $1 "* ]]; }
 [ -f "$SO" ] || die "target/release/libpush.so is missing: run cargo build --release --workspace"
 [ -x "$LOADGEN" ] || die "target/release/push-loadgen is missing: run cargo build --release -p push-bench"
 apt_need nginx libnginx-mod-nchan redis-server curl
+# Syscalls per delivery: perf counts the servers' raw_syscalls:sys_enter
+# during each load-generator run (BENCH_SYSCALLS=0: not counted; the
+# tracepoint costs a little kernel time, alike for both servers).
+SYSCALLS="${BENCH_SYSCALLS:-1}"
+[ "$SYSCALLS" = 0 ] || apt_need linux-perf
 php_need cli fpm redis
 PHP_ETC="/etc/php/$PHP_VER"   # Debian's layout: cli/conf.d, fpm/conf.d, fpm/php.ini
 [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || die "nchan module not found after installing libnginx-mod-nchan"
@@ -323,10 +329,26 @@ bench() {
             esac
             say "$scenario $server (run $rep of $REPEAT): ${args[*]}"
             : > "$TMP/loadgen.err"
+            local perf_pid=""
+            rm -f "$TMP/perf"
+            if [ "$SYSCALLS" != 0 ]; then
+                perf stat -x, -e raw_syscalls:sys_enter -p "$pids" -o "$TMP/perf" >/dev/null 2>&1 &
+                perf_pid=$!
+            fi
             run "$TMP/out" "$TMP/loadgen.err" timeout -k 5 $((timeout + 30)) "$LOADGEN" bench --server "$kind" \
                 --addr "$addr" "${publish[@]}" "${args[@]}" --pids "$pids" --timeout "$timeout"
             rc=$?
             out="$(cat "$TMP/out")"
+            if [ -n "$perf_pid" ]; then
+                kill -INT "$perf_pid" 2>/dev/null; wait "$perf_pid" 2>/dev/null
+                # The count of the whole run (set-up included), per delivery.
+                out="$(php -r '$o = json_decode($argv[1], true);
+                    if (is_array($o) && preg_match("/^(\d+),,raw_syscalls:sys_enter/m", (string) @file_get_contents($argv[2]), $m)) {
+                        $o["syscalls"] = (int) $m[1];
+                        if (($o["delivered"] ?? 0) > 0) { $o["syscalls_per_msg"] = round($m[1] / $o["delivered"], 2); }
+                    }
+                    echo is_array($o) ? json_encode($o) : $argv[1];' "$out" "$TMP/perf")"
+            fi
             if [ $rc -ne 0 ] || [ -z "$out" ]; then
                 out="$(php -r 'echo json_encode(["error" => "push-loadgen exit " . $argv[1] . ": " . trim(substr($argv[2], -400))]);' "$rc" "$(cat "$TMP/loadgen.err")")"
             fi

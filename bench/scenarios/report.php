@@ -140,6 +140,8 @@ $metrics = [
     ['cpu_s', 'server CPU, s', 'lower'],
     ['cpu_us_per_msg', 'server CPU per delivered message, µs', 'lower'],
     ['cpu_sys_us_per_msg', '… of which in the kernel (system time), µs', 'lower'],
+    ['cpu_user_us_per_msg', '… of which in user space, µs', 'lower'],
+    ['syscalls_per_msg', 'server syscalls per delivered message (perf)', 'lower'],
     ['rss_before_kb', 'server RSS before, KB', ''],
     ['rss_after_kb', 'server RSS with the connections, KB', 'lower'],
     ['rss_per_conn_bytes', 'server RSS per connection, bytes', 'lower'],
@@ -265,8 +267,8 @@ foreach ($scenarios as $id => $s) {
     };
     $label = array_column($metrics, 1, 0)[$key];
     $summary[] = sprintf('| %s | %s | %s | %s | %s |', $id, $label, num($fig['push'][$key]), num($fig['nchan'][$key]), ratio($fig['push'][$key], $fig['nchan'][$key]));
-    if ($id === 's2' || $id === 's4') {
-        foreach (['cpu_us_per_msg', 'cpu_sys_us_per_msg'] as $k) {
+    if (in_array($id, ['s1', 's2', 's4', 's6'], true)) {
+        foreach (['cpu_us_per_msg', 'cpu_sys_us_per_msg', 'cpu_user_us_per_msg', 'syscalls_per_msg'] as $k) {
             $summary[] = sprintf('| %s | %s | %s | %s | %s |', $id, array_column($metrics, 1, 0)[$k], num($fig['push'][$k] ?? null), num($fig['nchan'][$k] ?? null), ratio($fig['push'][$k] ?? null, $fig['nchan'][$k] ?? null));
         }
     }

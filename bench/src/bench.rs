@@ -243,6 +243,8 @@ pub async fn run(o: Options) -> Result<serde_json::Value, String> {
         // The kernel's part of cpu_s (system time).
         "cpu_sys_s": (cpu_sys * 1000.0).round() / 1000.0,
         "cpu_sys_us_per_msg": per_msg(cpu_sys),
+        // And the rest, in user space.
+        "cpu_user_us_per_msg": per_msg(cpu - cpu_sys),
         // Per process, in the order of --pids.
         "pids": o.pids,
         "cpu_s_by_pid": cpu_by_pid.iter().map(|c| (c * 1000.0).round() / 1000.0).collect::<Vec<_>>(),
