@@ -78,7 +78,21 @@ impl<S> Inflating<S> {
     }
 }
 
+/// Buffers an idle connection keeps at most: a message's worth is given
+/// back once it went through, so an idle WebSocket costs no more than
+/// before it negotiated the extension.
+const KEPT: usize = 1024;
+
 impl State {
+    fn shrink(&mut self) {
+        if self.raw.is_empty() && self.raw.capacity() > KEPT {
+            self.raw = Vec::new();
+        }
+        if self.ready.is_empty() && self.ready.capacity() > KEPT {
+            self.ready = Vec::new();
+        }
+    }
+
     /// Moves what can be moved from `raw` to `ready`.
     fn process(&mut self) -> io::Result<()> {
         loop {
@@ -208,6 +222,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Inflating<S> {
                 if state.given == state.ready.len() {
                     state.ready.clear();
                     state.given = 0;
+                    state.shrink();
                 }
                 return Poll::Ready(Ok(()));
             }
