@@ -7,6 +7,8 @@
 //   wait NAME COUNT      wait until NAME shows COUNT .message items; answer their texts
 //   messages NAME        the texts of NAME's .message items now
 //   status NAME          NAME's #status text
+//   until NAME ID TEXT   wait until NAME's #ID text is TEXT; answer it
+//   text NAME ID         NAME's #ID text
 //   screenshot NAME PATH
 //   quit
 //
@@ -51,6 +53,14 @@ async function run(line) {
       return texts(page);
     case 'status':
       return page.$eval('#status', (e) => e.textContent);
+    case 'until': {
+      const [id, ...words] = rest;
+      const want = words.join(' ');
+      await page.waitForFunction(([i, w]) => document.getElementById(i)?.textContent === w, [id, want], { timeout: TIMEOUT_MS });
+      return page.$eval('#' + id, (e) => e.textContent);
+    }
+    case 'text':
+      return page.$eval('#' + arg, (e) => e.textContent);
     case 'screenshot':
       await page.screenshot({ path: arg });
       return { ok: true };
