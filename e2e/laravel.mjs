@@ -11,49 +11,19 @@
 // subscription is settled, then waits for a line on stdin — `{"one": N,
 // "two": M}`, the events each must get — and prints what each got (and N
 // or M more arrive if the exclusion fails: it waits 300 ms more).
-import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import Echo from 'laravel-echo';
-
-const require = createRequire(import.meta.url);
-const Pusher = require('pusher-js');
+import { echoOptions, report, sleep, until } from './common.mjs';
 
 const [address, key, authEndpoint] = process.argv.slice(2);
-const [host, port] = address.split(':');
 const seen = {};
 const echoes = [];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function until(what, test, ms = 10000) {
-    return new Promise((resolve, reject) => {
-        const started = Date.now();
-        const poll = () => {
-            const v = test();
-            if (v) {
-                resolve(v);
-            } else if (Date.now() - started > ms) {
-                reject(new Error(`timed out: ${what}`));
-            } else {
-                setTimeout(poll, 10);
-            }
-        };
-        poll();
-    });
-}
-
 function echo(user) {
-    const e = new Echo({
-        broadcaster: 'pusher',
-        Pusher,
-        key,
-        cluster: 'mt1',
-        wsHost: host,
-        wsPort: Number(port),
-        forceTLS: false,
-        enabledTransports: ['ws'],
+    const e = new Echo(echoOptions(address, key, {
         authEndpoint,
         auth: { headers: { 'X-User': String(user) } },
-    });
+    }));
     echoes.push(e);
     return e;
 }
@@ -100,15 +70,4 @@ async function main() {
     seen.got = got;
 }
 
-main()
-    .then(() => console.log(JSON.stringify(seen)))
-    .catch((err) => {
-        console.log(JSON.stringify({ ...seen, failure: String(err?.stack ?? err) }));
-        process.exitCode = 1;
-    })
-    .finally(() => {
-        for (const e of echoes) {
-            e.disconnect();
-        }
-        setTimeout(() => process.exit(), 100);
-    });
+report(main, seen, echoes);
