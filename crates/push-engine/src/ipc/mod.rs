@@ -199,6 +199,41 @@ mod tests {
         assert_eq!(&r.rest()[..], b"data");
     }
 
+    /// PUBLISH_FROM carries the sender and the binary flag, and reads back
+    /// to the same message; unknown flags and what is not a socket id are
+    /// refused.
+    #[test]
+    fn publish_from_round_trips_and_refuses_what_it_cannot_mean() {
+        use crate::message::Origin;
+        let from = |id: &str| Origin {
+            connection: id.to_owned(),
+            user: None,
+        };
+        let msg = Outgoing::new("data")
+            .event("e")
+            .origin(from("12.34"))
+            .binary();
+        let f = publish_frame("news", &msg);
+        assert_eq!(f[4], PUBLISH_FROM);
+        let (channel, back) = server::parse_publish_from(f.slice(5..)).unwrap();
+        assert_eq!(channel, "news");
+        assert_eq!(back.data, msg.data);
+        assert_eq!(back.event.as_deref(), Some("e"));
+        assert!(back.binary);
+        assert_eq!(back.origin, Some(from("12.34")));
+        // No sender: the PUBLISH older engines know.
+        assert_eq!(publish_frame("news", &Outgoing::new("x"))[4], PUBLISH);
+
+        let mut flags = f.slice(5..).to_vec();
+        flags[0] = 2;
+        assert!(server::parse_publish_from(Bytes::from(flags)).is_err());
+        for bad in ["", "1", "a.1", "1.2.3", "1.2 "] {
+            let f = publish_frame("news", &Outgoing::new("x").origin(from(bad)));
+            let e = server::parse_publish_from(f.slice(5..)).unwrap_err();
+            assert!(e.to_string().contains("invalid socket id"), "{bad:?}: {e}");
+        }
+    }
+
     #[test]
     fn truncated_payloads_are_errors() {
         let mut r = Reader(Bytes::from_static(&[5, b'a']));
