@@ -196,6 +196,25 @@ final class LaravelTest extends PushTestCase
     }
 
     /**
+     * push_send()'s `except` in the engine's own process (no local socket):
+     * each page is left out of the one publication made except it.
+     */
+    public function testExceptInTheEngineProcess(): void
+    {
+        $socket = self::socketPath();
+        push_server_start(['listen' => '127.0.0.1:0', 'socket' => $socket, 'pusher_app_id' => self::APP_ID,
+            'pusher_key' => self::KEY, 'pusher_secret' => self::SECRET]);
+        $address = push_stats()['listen'];
+        self::assertIsString($address);
+        [$node, $stdin, $stdout, $ids] = $this->echoPages($address, $this->authEndpoint($socket));
+        push_send('orders', '{"order":{"id":1}}', ['event' => 'App\Events\OrderShipped', 'except' => $ids['one']]);
+        push_send('private-orders.1', '{"status":"done"}', ['event' => 'order.status', 'except' => $ids['two']]);
+        $seen = self::seen($node, $stdin, $stdout, 1, 1);
+        self::assertSame([['private-orders.1', 'order.status', ['status' => 'done']]], $seen['got']['one']);
+        self::assertSame([['orders', 'OrderShipped', ['order' => ['id' => 1]]]], $seen['got']['two']);
+    }
+
+    /**
      * The driver's /broadcasting/auth answers are byte for byte those of
      * Laravel's pusher broadcaster with pusher-php-server 7 (computed here
      * with hash_hmac), and it refuses as Laravel does: 403.
