@@ -183,8 +183,8 @@ final class BrowserTest extends PushTestCase
     }
 
     /**
-     * A page's messages ("public: order 1") by what precedes ": ", in the
-     * order each arrived.
+     * A page's messages ("public: order 1") by what precedes ": " (sorted:
+     * channels are independent streams), each list in the order it arrived.
      *
      * @param list<string> $messages
      * @return array<string, list<string>>
@@ -196,6 +196,7 @@ final class BrowserTest extends PushTestCase
             [$channel, $text] = explode(': ', $m, 2) + [1 => ''];
             $by[$channel][] = $text;
         }
+        ksort($by);
         return $by;
     }
 
@@ -249,13 +250,13 @@ final class BrowserTest extends PushTestCase
         chdir(self::ROOT);
         try {
             $ship('order 1');
-            $each = ['public' => ['order 1'], 'private' => ['order 1']];
+            $each = ['private' => ['order 1'], 'public' => ['order 1']];
             self::assertSame($each, self::byChannel($this->browser('wait alice 2')));
             self::assertSame($each, self::byChannel($this->browser('wait bob 2')));
 
             // A whisper goes to bob, never back to alice.
             $this->browser('send alice hello bob');
-            self::assertSame($each + ['alice whispers' => ['hello bob']], self::byChannel($this->browser('wait bob 3')));
+            self::assertSame(['alice whispers' => ['hello bob']] + $each, self::byChannel($this->browser('wait bob 3')));
             // Except bob's page (his socket id, as his page's requests send
             // it as X-Socket-ID): alice only.
             $bob = $this->browser('text bob socket');
@@ -264,12 +265,12 @@ final class BrowserTest extends PushTestCase
             $ship('order 3');
             // In order on each channel (channels are independent streams).
             self::assertSame(
-                ['public' => ['order 1', 'order 2', 'order 3'], 'private' => ['order 1', 'order 2', 'order 3']],
+                ['private' => ['order 1', 'order 2', 'order 3'], 'public' => ['order 1', 'order 2', 'order 3']],
                 self::byChannel($this->browser('wait alice 6')),
                 'alice: the orders, and not her own whisper',
             );
             self::assertSame(
-                ['public' => ['order 1', 'order 3'], 'private' => ['order 1', 'order 3'], 'alice whispers' => ['hello bob']],
+                ['alice whispers' => ['hello bob'], 'private' => ['order 1', 'order 3'], 'public' => ['order 1', 'order 3']],
                 self::byChannel($this->browser('wait bob 5')),
                 'bob: not order 2',
             );
