@@ -8,6 +8,8 @@
 //   messages NAME        the texts of NAME's .message items now
 //   status NAME          NAME's #status text
 //   eval NAME EXPR       the value of the JavaScript expression EXPR in NAME's page
+//   until NAME ID TEXT   wait until NAME's #ID text is TEXT; answer it
+//   text NAME ID         NAME's #ID text
 //   screenshot NAME PATH
 //   quit
 //
@@ -54,6 +56,14 @@ async function run(line) {
       return page.$eval('#status', (e) => e.textContent);
     case 'eval':
       return page.evaluate(arg);
+    case 'until': {
+      const [id, ...words] = rest;
+      const want = words.join(' ');
+      await page.waitForFunction(([i, w]) => document.getElementById(i)?.textContent === w, [id, want], { timeout: TIMEOUT_MS });
+      return page.$eval('#' + id, (e) => e.textContent);
+    }
+    case 'text':
+      return page.$eval('#' + arg, (e) => e.textContent);
     case 'screenshot':
       await page.screenshot({ path: arg });
       return { ok: true };

@@ -8,9 +8,9 @@
 // Prints one JSON object: what Echo saw. The PHP test asserts on it.
 import { createRequire } from 'node:module';
 import Echo from 'laravel-echo';
+import { echoOptions, report, sleep, until } from './common.mjs';
 
 const require = createRequire(import.meta.url);
-const Pusher = require('pusher-js');
 const PusherServer = require('pusher');
 
 const [address, appId, key, secret] = process.argv.slice(2);
@@ -19,34 +19,8 @@ const server = new PusherServer({ appId, key, secret, host, port, useTLS: false 
 const seen = {};
 const echoes = [];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function until(what, test, ms = 5000) {
-    return new Promise((resolve, reject) => {
-        const started = Date.now();
-        const poll = () => {
-            const v = test();
-            if (v) {
-                resolve(v);
-            } else if (Date.now() - started > ms) {
-                reject(new Error(`timed out: ${what}`));
-            } else {
-                setTimeout(poll, 10);
-            }
-        };
-        poll();
-    });
-}
-
 function echo(user) {
-    const e = new Echo({
-        broadcaster: 'pusher',
-        Pusher,
-        key,
-        cluster: 'mt1',
-        wsHost: host,
-        wsPort: Number(port),
-        forceTLS: false,
-        enabledTransports: ['ws'],
+    const e = new Echo(echoOptions(address, key, {
         withoutInterceptors: true,
         authorizer: (channel) => ({
             authorize: (socketId, callback) => {
@@ -56,7 +30,7 @@ function echo(user) {
                 callback(null, server.authorizeChannel(socketId, channel.name, presence));
             },
         }),
-    });
+    }));
     echoes.push(e);
     return e;
 }
@@ -118,15 +92,4 @@ async function main() {
     seen.leaving = room.leaving;
 }
 
-main()
-    .then(() => console.log(JSON.stringify(seen)))
-    .catch((err) => {
-        console.log(JSON.stringify({ ...seen, failure: String(err?.stack ?? err) }));
-        process.exitCode = 1;
-    })
-    .finally(() => {
-        for (const e of echoes) {
-            e.disconnect();
-        }
-        setTimeout(() => process.exit(), 100);
-    });
+report(main, seen, echoes);

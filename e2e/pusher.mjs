@@ -6,6 +6,7 @@
 //
 // Prints one JSON object: what the clients saw. The PHP test asserts on it.
 import { createRequire } from 'node:module';
+import { report } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const PusherClient = require('pusher-js');
@@ -166,17 +167,4 @@ async function main() {
     seen.membersAfter = aRoom.members.count;
 }
 
-main()
-    .then(() => {
-        console.log(JSON.stringify(seen));
-    })
-    .catch((err) => {
-        console.log(JSON.stringify({ ...seen, failure: String(err?.stack ?? err) }));
-        process.exitCode = 1;
-    })
-    .finally(() => {
-        for (const c of clients) {
-            c.disconnect();
-        }
-        setTimeout(() => process.exit(), 100);
-    });
+report(main, seen, clients);

@@ -61,7 +61,7 @@ final class ArgumentsTest extends PushTestCase
         yield 'message too large' => [fn () => push_send('c', str_repeat('x', 1025)), \ValueError::class,
             'push_send(): Argument #2 ($message) must be at most 1024 bytes (push.max_message_size), 1025 given'];
         yield 'unknown option' => [fn () => push_send('c', 'x', ['evnt' => 'a']), \ValueError::class,
-            'push_send(): Argument #3 ($options) has unknown key "evnt" (known: event, binary)'];
+            'push_send(): Argument #3 ($options) has unknown key "evnt" (known: event, binary, except)'];
         yield 'int option key' => [fn () => push_send('c', 'x', ['a']), \ValueError::class,
             'push_send(): Argument #3 ($options) must have string keys, 0 given'];
         yield 'event with newline' => [fn () => push_send('c', 'x', ['event' => "a\nb"]), \ValueError::class,

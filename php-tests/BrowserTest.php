@@ -81,13 +81,21 @@ final class BrowserTest extends PushTestCase
         self::fail("no line within {$timeout}s (got: '$buf')");
     }
 
-    /** Starts an example (engine + page server); returns [enginePort, pagePort]. */
-    private function example(string $name): array
+    /** The local socket of the example's engine. */
+    private string $socket = '';
+
+    /**
+     * Starts an example (engine + page server); returns [enginePort, pagePort].
+     * The page server is `php -S` on the example's folder, with $phpArgs
+     * (such as -d settings) and the example's router, if it has one.
+     */
+    private function example(string $name, array $phpArgs = []): array
     {
         $engine = self::freePort();
+        $this->socket = self::socketPath();
         [, $pipes] = $this->spawn(
             "examples/$name/server.php",
-            [PHP_BINARY, '-d', 'push.socket=' . self::socketPath(), "examples/$name/server.php"],
+            [PHP_BINARY, '-d', "push.socket=$this->socket", "examples/$name/server.php"],
             ['PUSH_LISTEN' => "127.0.0.1:$engine"],
         );
         $this->engineIn = $pipes[0];
@@ -96,7 +104,9 @@ final class BrowserTest extends PushTestCase
         } while (str_starts_with($line, 'push: warning:'));
         self::assertStringContainsString("engine on", $line);
         $page = self::freePort();
-        $this->spawn('page server', [PHP_BINARY, '-S', "127.0.0.1:$page", '-t', "examples/$name"]);
+        $router = is_file(self::ROOT . "/examples/$name/router.php") ? ["examples/$name/router.php"] : [];
+        $this->spawn('page server', [PHP_BINARY, '-d', "push.socket=$this->socket", ...$phpArgs,
+            '-S', "127.0.0.1:$page", '-t', "examples/$name", ...$router]);
         self::waitForPort($page);
         // The driver's stderr, with Chromium's own (Playwright's pw:browser
         // log), goes to a file: a pipe nobody reads could fill and stall it.
@@ -183,5 +193,102 @@ final class BrowserTest extends PushTestCase
         self::assertSame(['m1', 'm2', 'm3', 'm4', 'm5'], $this->browser('wait reader 5'), 'and none twice');
         usleep(300_000);
         self::assertSame(['m1', 'm2', 'm3', 'm4', 'm5'], $this->browser('messages reader'));
+    }
+
+    /**
+     * A page's messages ("public: order 1") by what precedes ": " (sorted:
+     * channels are independent streams), each list in the order it arrived.
+     *
+     * @param list<string> $messages
+     * @return array<string, list<string>>
+     */
+    private static function byChannel(array $messages): array
+    {
+        $by = [];
+        foreach ($messages as $m) {
+            [$channel, $text] = explode(': ', $m, 2) + [1 => ''];
+            $by[$channel][] = $text;
+        }
+        ksort($by);
+        return $by;
+    }
+
+    /**
+     * examples/pusher: Laravel Echo and pusher-js (npm's builds) in two
+     * pages; the private and presence channels authorised by the example's
+     * /broadcasting/auth (push_pusher_auth()); orders published by
+     * publish.php from another PHP process (push_send()), one of them
+     * except a page (toOthers()); here() listing both pages; a whisper
+     * reaching the other page and not its sender.
+     */
+    public function testPusherEcho(): void
+    {
+        foreach (['pusher-js', 'laravel-echo'] as $package) {
+            if (!is_dir(self::ROOT . "/e2e/node_modules/$package")) {
+                self::fail("run (cd e2e && npm ci) first: $package is missing");
+            }
+        }
+        [$engine, $page] = $this->example('pusher', ['-d', 'push.pusher_app_id=1234',
+            '-d', 'push.pusher_key=app-key', '-d', 'push.pusher_secret=app-secret']);
+        // The example's /broadcasting/auth: push_pusher_auth()'s answer,
+        // mallory refused, what pusher-js never sends a bad request.
+        $auth = static function (array $form) use ($page): array {
+            $ctx = stream_context_create(['http' => ['method' => 'POST', 'ignore_errors' => true, 'timeout' => 5,
+                'header' => 'Content-Type: application/x-www-form-urlencoded', 'content' => http_build_query($form)]]);
+            $body = file_get_contents("http://127.0.0.1:$page/broadcasting/auth", false, $ctx);
+            preg_match('#^HTTP/\S+ (\d+)#', $http_response_header[0] ?? '', $m);
+            return [(int) ($m[1] ?? 0), $body];
+        };
+        $form = ['socket_id' => '12.34', 'channel_name' => 'private-orders'];
+        $signature = hash_hmac('sha256', '12.34:private-orders', 'app-secret');
+        self::assertSame([200, json_encode(['auth' => "app-key:$signature"])], $auth($form + ['user' => 'alice']));
+        self::assertSame(403, $auth($form + ['user' => 'mallory'])[0]);
+        self::assertSame(400, $auth(['socket_id' => 'x', 'user' => 'alice'] + $form)[0]);
+
+        $url = "http://127.0.0.1:$page/index.html?engine=127.0.0.1:$engine";
+        $this->browser("open alice $url&user=alice");
+        $this->browser("open bob $url&user=bob");
+        // here(): bob joined with alice in the room; joining() told alice.
+        self::assertSame('Alice, Bob', $this->browser('until bob members Alice, Bob'));
+        self::assertSame('Alice, Bob', $this->browser('until alice members Alice, Bob'));
+
+        $ship = function (string $text, ?string $except = null): void {
+            [$status, $out, $err] = self::command(array_merge(
+                [PHP_BINARY, '-d', "push.socket=$this->socket", 'examples/pusher/publish.php', $text],
+                $except === null ? [] : [$except],
+            ));
+            self::assertSame([0, "shipped\n", ''], [$status, $out, $err]);
+        };
+        $cwd = getcwd();
+        chdir(self::ROOT);
+        try {
+            $ship('order 1');
+            $each = ['private' => ['order 1'], 'public' => ['order 1']];
+            self::assertSame($each, self::byChannel($this->browser('wait alice 2')));
+            self::assertSame($each, self::byChannel($this->browser('wait bob 2')));
+
+            // A whisper goes to bob, never back to alice.
+            $this->browser('send alice hello bob');
+            self::assertSame(['alice whispers' => ['hello bob']] + $each, self::byChannel($this->browser('wait bob 3')));
+            // Except bob's page (his socket id, as his page's requests send
+            // it as X-Socket-ID): alice only.
+            $bob = $this->browser('text bob socket');
+            self::assertMatchesRegularExpression('/^\d+\.\d+$/', $bob);
+            $ship('order 2', $bob);
+            $ship('order 3');
+            // In order on each channel (channels are independent streams).
+            self::assertSame(
+                ['private' => ['order 1', 'order 2', 'order 3'], 'public' => ['order 1', 'order 2', 'order 3']],
+                self::byChannel($this->browser('wait alice 6')),
+                'alice: the orders, and not her own whisper',
+            );
+            self::assertSame(
+                ['alice whispers' => ['hello bob'], 'private' => ['order 1', 'order 3'], 'public' => ['order 1', 'order 3']],
+                self::byChannel($this->browser('wait bob 5')),
+                'bob: not order 2',
+            );
+        } finally {
+            chdir($cwd);
+        }
     }
 }

@@ -5,6 +5,9 @@ source "$(dirname "$0")/lib.sh"
 build_release
 php_need xml mbstring fpm
 apt_need phpunit nginx-light chromium redis-server redis-tools php-symfony-mercure
+# Laravel's broadcasting, events, config and HTTP request, for the Laravel
+# driver's tests (php-tests/LaravelTest.php).
+apt_need php-illuminate-broadcasting php-illuminate-events php-illuminate-config php-illuminate-http
 command -v node >/dev/null || apt_need nodejs npm
 cd "$ROOT"
 say "npm ci (playwright-core, for the browser tests)"

@@ -16,9 +16,10 @@ namespace {
      *
      * @param string $channel 1–255 characters of A-Z a-z 0-9 _ . : @ / - = , ;
      * @param string $message the data (text or binary), at most push.max_message_size bytes
-     * @param array{event?: ?string, binary?: bool} $options `event`: an event name (SSE `event:`, the Pusher event), 1–200
-     *        characters; `binary`: send as binary (a WebSocket binary frame, base64 in SSE and JSON) even if
-     *        the data is valid UTF-8
+     * @param array{event?: ?string, binary?: bool, except?: ?string} $options `event`: an event name (SSE `event:`,
+     *        the Pusher event), 1–200 characters; `binary`: send as binary (a WebSocket binary frame, base64 in
+     *        SSE and JSON) even if the data is valid UTF-8; `except`: a Pusher socket id (digits.digits) whose
+     *        connection does not get it (Laravel's toOthers())
      * @return string the new message's id (opaque; pass it as $lastId to resume after it)
      * @throws \ValueError on a bad channel name, option or an oversized message
      * @throws \Push\ConnectionException if no engine runs in this process and none answers on push.socket

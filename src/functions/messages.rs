@@ -9,7 +9,8 @@ use ext_php_rs::exception::PhpException;
 use ext_php_rs::ffi::{zend_string, HashTable};
 use ext_php_rs::types::{ZendStr, Zval};
 use ext_php_rs::zend::ExecuteData;
-use push_engine::message::validate_event;
+use push_engine::edge::pusher::channels::valid_socket_id;
+use push_engine::message::{validate_event, Origin};
 use push_engine::{Cursor, Id, Outgoing};
 
 use super::args::*;
@@ -28,7 +29,7 @@ pub(super) fn push_send(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
     parse!(ex, c"SS|h", &mut channel, &mut message, &mut opts);
     let name = channel_arg(F, channel)?;
     let mut out = Outgoing::new(Bytes::copy_from_slice(bytes_of(message)));
-    for (key, value) in options(F, 3, opts, &["event", "binary"])? {
+    for (key, value) in options(F, 3, opts, &["event", "binary", "except"])? {
         match (key.as_str(), value) {
             ("event", Some(event)) => {
                 validate_event(&event).map_err(|_| {
@@ -42,6 +43,23 @@ pub(super) fn push_send(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
                 out = out.event(event);
             }
             ("binary", Some(v)) if flag(F, 3, "binary", &v)? => out = out.binary(),
+            // Laravel's toOthers(): that Pusher connection does not get it
+            // (null, as a broadcast without X-Socket-ID gives: everyone).
+            ("except", Some(socket)) => {
+                if !valid_socket_id(&socket) {
+                    return Err(value_error(
+                        F,
+                        3,
+                        "options",
+                        "[\"except\"] must be a Pusher socket id (digits.digits, as pusher-js sends it)",
+                    )
+                    .into());
+                }
+                out = out.origin(Origin {
+                    connection: socket,
+                    user: None,
+                });
+            }
             _ => {}
         }
     }

@@ -1,5 +1,5 @@
 //! The local socket's frames (`ipc/server.rs` `read_frame`, `parse_publish`,
-//! `parse_wait`; `ipc/mod.rs` `Reader`), read from a stream of bytes as a
+//! `parse_publish_from`, `parse_wait`; `ipc/mod.rs` `Reader`), read from a stream of bytes as a
 //! worker could send them: every frame read is one the protocol can write,
 //! and every request parsed writes back to the same payload.
 #![no_main]
@@ -8,6 +8,7 @@ use std::sync::OnceLock;
 
 use bytes::{BufMut, Bytes};
 use libfuzzer_sys::fuzz_target;
+use push_engine::edge::pusher::channels::valid_socket_id;
 use push_engine::hub::Cursor;
 use push_engine::ipc::{self, server, Reader};
 
@@ -50,6 +51,16 @@ fn check_request(kind: u8, payload: Bytes) {
                     ipc::put_str(b, msg.event.as_deref().unwrap_or("").as_bytes());
                     b.put_slice(&msg.data);
                 });
+                assert_eq!(&again[5..], &payload[..]);
+            }
+        }
+        ipc::PUBLISH_FROM => {
+            // Only a valid socket id passes, and it writes back to the
+            // same payload (flags, channel, event, origin, data).
+            if let Ok((channel, msg)) = server::parse_publish_from(payload.clone()) {
+                let origin = msg.origin.as_ref().map(|o| o.connection.clone());
+                assert!(origin.is_some_and(|o| valid_socket_id(&o)));
+                let again = ipc::publish_frame(&channel, &msg);
                 assert_eq!(&again[5..], &payload[..]);
             }
         }

@@ -139,13 +139,7 @@ impl Client {
     }
 
     pub fn publish(&mut self, channel: &str, msg: &Outgoing) -> Result<Id, Error> {
-        let kind = if msg.binary { PUBLISH_BINARY } else { PUBLISH };
-        let request = frame(kind, |b| {
-            put_str(b, channel.as_bytes());
-            put_str(b, msg.event.as_deref().unwrap_or("").as_bytes());
-            b.put_slice(&msg.data);
-        });
-        match self.request(&request)? {
+        match self.request(&publish_frame(channel, msg))? {
             (R_PUBLISHED, payload) => Reader(payload).id(),
             (R_ERROR, payload) => match decode_error(Reader(payload)) {
                 // The engine counts a frame it refused unread; the size is

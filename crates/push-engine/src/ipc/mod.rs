@@ -12,6 +12,7 @@
 //! | 0x03 | WAIT | channel, cursor (`u8` 0 = live, 1 = after + id), `u32` timeout ms |
 //! | 0x04 | STATS | — |
 //! | 0x05 | PUBLISH_BINARY | as PUBLISH; the data is sent as binary even if it is UTF-8 |
+//! | 0x06 | PUBLISH_FROM | `u8` flags (1 binary), channel, event, origin (`u8` len + a Pusher socket id), data (rest) |
 //!
 //! | type | answer | payload |
 //! |---|---|---|
@@ -31,7 +32,7 @@ pub mod server;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::error::Error;
-use crate::message::Id;
+use crate::message::{Id, Outgoing};
 
 pub const VERSION: u16 = 1;
 
@@ -42,6 +43,12 @@ pub const STATS: u8 = 0x04;
 /// PUBLISH of a message marked binary (push_send()'s `binary` option);
 /// a plain PUBLISH stays what older engines know.
 pub const PUBLISH_BINARY: u8 = 0x05;
+/// PUBLISH on behalf of a connection that must not receive it
+/// (push_send()'s `except`, a Pusher socket id); sent only when there is
+/// one, so a plain PUBLISH stays what older engines know.
+pub const PUBLISH_FROM: u8 = 0x06;
+/// PUBLISH_FROM's flag: the data is binary.
+pub const FLAG_BINARY: u8 = 1;
 pub const R_HELLO: u8 = 0x81;
 pub const R_PUBLISHED: u8 = 0x82;
 pub const R_MESSAGE: u8 = 0x83;
@@ -77,6 +84,26 @@ pub fn frame(kind: u8, fill: impl FnOnce(&mut BytesMut)) -> Bytes {
     let len = (b.len() - 4) as u32;
     b[..4].copy_from_slice(&len.to_be_bytes());
     b.freeze()
+}
+
+/// The request that publishes `msg` on `channel`: PUBLISH, PUBLISH_BINARY,
+/// or PUBLISH_FROM when the message names the connection it comes from.
+pub fn publish_frame(channel: &str, msg: &Outgoing) -> Bytes {
+    let event = msg.event.as_deref().unwrap_or("").as_bytes();
+    match &msg.origin {
+        Some(origin) => frame(PUBLISH_FROM, |b| {
+            b.put_u8(if msg.binary { FLAG_BINARY } else { 0 });
+            put_str(b, channel.as_bytes());
+            put_str(b, event);
+            put_str(b, origin.connection.as_bytes());
+            b.put_slice(&msg.data);
+        }),
+        None => frame(if msg.binary { PUBLISH_BINARY } else { PUBLISH }, |b| {
+            put_str(b, channel.as_bytes());
+            put_str(b, event);
+            b.put_slice(&msg.data);
+        }),
+    }
 }
 
 pub fn put_str(b: &mut BytesMut, s: &[u8]) {
@@ -170,6 +197,41 @@ mod tests {
         assert_eq!(&r.str().unwrap()[..], b"news");
         assert_eq!(&r.str().unwrap()[..], b"");
         assert_eq!(&r.rest()[..], b"data");
+    }
+
+    /// PUBLISH_FROM carries the sender and the binary flag, and reads back
+    /// to the same message; unknown flags and what is not a socket id are
+    /// refused.
+    #[test]
+    fn publish_from_round_trips_and_refuses_what_it_cannot_mean() {
+        use crate::message::Origin;
+        let from = |id: &str| Origin {
+            connection: id.to_owned(),
+            user: None,
+        };
+        let msg = Outgoing::new("data")
+            .event("e")
+            .origin(from("12.34"))
+            .binary();
+        let f = publish_frame("news", &msg);
+        assert_eq!(f[4], PUBLISH_FROM);
+        let (channel, back) = server::parse_publish_from(f.slice(5..)).unwrap();
+        assert_eq!(channel, "news");
+        assert_eq!(back.data, msg.data);
+        assert_eq!(back.event.as_deref(), Some("e"));
+        assert!(back.binary);
+        assert_eq!(back.origin, Some(from("12.34")));
+        // No sender: the PUBLISH older engines know.
+        assert_eq!(publish_frame("news", &Outgoing::new("x"))[4], PUBLISH);
+
+        let mut flags = f.slice(5..).to_vec();
+        flags[0] = 2;
+        assert!(server::parse_publish_from(Bytes::from(flags)).is_err());
+        for bad in ["", "1", "a.1", "1.2.3", "1.2 "] {
+            let f = publish_frame("news", &Outgoing::new("x").origin(from(bad)));
+            let e = server::parse_publish_from(f.slice(5..)).unwrap_err();
+            assert!(e.to_string().contains("invalid socket id"), "{bad:?}: {e}");
+        }
     }
 
     #[test]

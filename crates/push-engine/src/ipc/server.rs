@@ -17,9 +17,10 @@ use tokio_util::task::TaskTracker;
 
 use super::*;
 use crate::config::Config;
+use crate::edge::pusher::channels::valid_socket_id;
 use crate::error::Error;
 use crate::hub::{Cursor, Event, Hub};
-use crate::message::Outgoing;
+use crate::message::{Origin, Outgoing};
 use crate::metrics::Transport;
 use crate::wait::resume_at;
 
@@ -286,12 +287,10 @@ async fn connection(
                     "this engine speaks protocol {VERSION}"
                 ))),
             },
-            PUBLISH | PUBLISH_BINARY => {
-                match publish(&hub, payload, kind == PUBLISH_BINARY).await {
-                    Ok(id) => frame(R_PUBLISHED, |b| put_id(b, id)),
-                    Err(e) => error_frame(&e),
-                }
-            }
+            PUBLISH | PUBLISH_BINARY | PUBLISH_FROM => match publish(&hub, kind, payload).await {
+                Ok(id) => frame(R_PUBLISHED, |b| put_id(b, id)),
+                Err(e) => error_frame(&e),
+            },
             WAIT => {
                 let request = parse_wait(payload);
                 match request {
@@ -319,11 +318,12 @@ async fn connection(
     }
 }
 
-async fn publish(hub: &Hub, payload: Bytes, binary: bool) -> Result<Id, Error> {
-    let (channel, mut msg) = parse_publish(payload)?;
-    if binary {
-        msg = msg.binary();
-    }
+async fn publish(hub: &Hub, kind: u8, payload: Bytes) -> Result<Id, Error> {
+    let (channel, msg) = match kind {
+        PUBLISH_FROM => parse_publish_from(payload)?,
+        PUBLISH_BINARY => parse_publish(payload).map(|(c, m)| (c, m.binary()))?,
+        _ => parse_publish(payload)?,
+    };
     Ok(hub.send(&channel, msg).await?.id)
 }
 
@@ -331,18 +331,63 @@ async fn publish(hub: &Hub, payload: Bytes, binary: bool) -> Result<Id, Error> {
 /// name rules) and the message.
 pub fn parse_publish(payload: Bytes) -> Result<(String, Outgoing), Error> {
     let mut r = Reader(payload);
+    let (channel, event) = channel_and_event(&mut r)?;
+    Ok((channel, with_event(Outgoing::new(r.rest()), event)))
+}
+
+/// A PUBLISH_FROM payload: as [`parse_publish`], with the flags first and
+/// the sending connection (a Pusher socket id, checked) before the data.
+pub fn parse_publish_from(payload: Bytes) -> Result<(String, Outgoing), Error> {
+    let mut r = Reader(payload);
+    let flags = r.u8()?;
+    if flags & !FLAG_BINARY != 0 {
+        return Err(Error::Protocol(format!("unknown flags {flags:#x}")));
+    }
+    let (channel, event) = channel_and_event(&mut r)?;
+    let origin = r.str()?;
+    let connection = std::str::from_utf8(&origin)
+        .ok()
+        .filter(|id| valid_socket_id(id))
+        .ok_or_else(|| {
+            Error::Protocol(format!(
+                "invalid socket id {:?}: digits.digits, as pusher-js sends it",
+                String::from_utf8_lossy(&origin)
+            ))
+        })?
+        .to_owned();
+    let mut msg = with_event(Outgoing::new(r.rest()), event).origin(Origin {
+        connection,
+        user: None,
+    });
+    if flags & FLAG_BINARY != 0 {
+        msg = msg.binary();
+    }
+    Ok((channel, msg))
+}
+
+/// A publication's channel (UTF-8, not yet checked against the name
+/// rules) and event name (none if empty).
+fn channel_and_event(r: &mut Reader) -> Result<(String, Option<String>), Error> {
     let channel = r.str()?;
     let event = r.str()?;
-    let data = r.rest();
     let channel = std::str::from_utf8(&channel)
         .map_err(|_| Error::InvalidChannel(String::from_utf8_lossy(&channel).into()))?;
-    let mut msg = Outgoing::new(data);
-    if !event.is_empty() {
-        let event = std::str::from_utf8(&event)
-            .map_err(|_| Error::InvalidEvent(String::from_utf8_lossy(&event).into()))?;
-        msg = msg.event(event);
+    let event = match event.is_empty() {
+        true => None,
+        false => Some(
+            std::str::from_utf8(&event)
+                .map_err(|_| Error::InvalidEvent(String::from_utf8_lossy(&event).into()))?
+                .to_owned(),
+        ),
+    };
+    Ok((channel.to_owned(), event))
+}
+
+fn with_event(msg: Outgoing, event: Option<String>) -> Outgoing {
+    match event {
+        Some(event) => msg.event(event),
+        None => msg,
     }
-    Ok((channel.to_owned(), msg))
 }
 
 /// A WAIT payload: the channel (UTF-8, not yet checked against the name

@@ -47,6 +47,20 @@ pub fn valid_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"-_=@,.;".contains(&b))
 }
 
+/// Longest socket id accepted from outside (the engine's own are about
+/// 20 characters).
+pub const MAX_SOCKET_ID_LEN: usize = 64;
+
+/// Whether `id` is a Pusher socket id: `digits.digits` (`\d+\.\d+`, as
+/// Pusher's server libraries check it), at most 64 characters.
+pub fn valid_socket_id(id: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    id.len() <= MAX_SOCKET_ID_LEN
+        && id
+            .split_once('.')
+            .is_some_and(|(a, b)| digits(a) && digits(b))
+}
+
 /// A refusal: the `type`, the message, the HTTP-like `status` of
 /// `pusher:subscription_error`.
 pub type Refused = (&'static str, String, u16);
@@ -139,11 +153,7 @@ pub fn grant(
     if !config.pusher() {
         return Err(GrantError::Off);
     }
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !socket_id
-        .split_once('.')
-        .is_some_and(|(a, b)| digits(a) && digits(b))
-    {
+    if !valid_socket_id(socket_id) {
         return Err(GrantError::SocketId);
     }
     let kind = Kind::of(channel);

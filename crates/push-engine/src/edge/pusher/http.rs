@@ -29,7 +29,7 @@ use md5::{Digest, Md5};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::channels::valid_name;
+use super::channels::{valid_name, valid_socket_id};
 use crate::auth::signature::verify_hex;
 use crate::auth::token::now;
 use crate::edge::error::ApiError;
@@ -201,16 +201,6 @@ fn channels_of(state: &AppState, e: &Event) -> Result<Vec<String>, ApiError> {
         }
     }
     Ok(list)
-}
-
-fn valid_socket_id(id: &str) -> bool {
-    id.len() <= 64
-        && id.split_once('.').is_some_and(|(a, b)| {
-            !a.is_empty()
-                && !b.is_empty()
-                && a.bytes().all(|c| c.is_ascii_digit())
-                && b.bytes().all(|c| c.is_ascii_digit())
-        })
 }
 
 /// `info` asked for: `user_count`, `subscription_count`.
