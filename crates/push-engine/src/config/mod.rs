@@ -142,6 +142,9 @@ pub struct Config {
     pub mercure_history: usize,
     /// Age after which a Mercure update leaves the history.
     pub mercure_history_ttl: Duration,
+    /// The hub's URL as browsers reach it (`push.mercure_public_url`), for
+    /// the discovery `Link`; empty: `http://` and `push.listen`.
+    pub mercure_public_url: String,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -212,6 +215,7 @@ impl Default for Config {
             mercure_heartbeat: Duration::ZERO,
             mercure_history: 0,
             mercure_history_ttl: Duration::ZERO,
+            mercure_public_url: String::new(),
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.

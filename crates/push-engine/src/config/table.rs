@@ -394,6 +394,13 @@ pub const SETTINGS: &[Setting] = &[
         "seconds a Mercure update stays in history",
         secs(0.0, MAX_SECS)
     ),
+    setting!(
+        mercure_public_url,
+        "",
+        "the Mercure hub's URL as browsers reach it, for push_mercure_link() (empty: http:// and push.listen)",
+        parse_http_url,
+        show_str
+    ),
 ];
 
 /// Settings whose values are credentials: never echoed in errors or shown
