@@ -62,6 +62,7 @@ final class IniInfoTest extends PushTestCase
             'push.mercure_history' => '1000',
             'push.mercure_history_ttl' => '3600',
             'push.mercure_public_url' => '',
+            'push.mercure_channels' => 'Off',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

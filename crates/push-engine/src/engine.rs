@@ -114,6 +114,9 @@ impl Engine {
                 Hub::with_broker(config.clone(), Arc::new(broker))
             }
         };
+        // Before any worker can publish (the router installs it too, for
+        // servers run without an engine).
+        mercure::channels::install(&hub);
         runtime.spawn(ipc::server::run(
             local,
             config.socket.clone(),

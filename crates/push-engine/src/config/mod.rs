@@ -145,6 +145,9 @@ pub struct Config {
     /// The hub's URL as browsers reach it (`push.mercure_public_url`), for
     /// the discovery `Link`; empty: `http://` and `push.listen`.
     pub mercure_public_url: String,
+    /// push's channels and Mercure's topics as one namespace
+    /// (`push.mercure_channels`).
+    pub mercure_channels: bool,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -216,6 +219,7 @@ impl Default for Config {
             mercure_history: 0,
             mercure_history_ttl: Duration::ZERO,
             mercure_public_url: String::new(),
+            mercure_channels: false,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.

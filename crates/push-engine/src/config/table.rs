@@ -401,6 +401,13 @@ pub const SETTINGS: &[Setting] = &[
         parse_http_url,
         show_str
     ),
+    setting!(
+        mercure_channels,
+        "Off",
+        "push's channels and Mercure's topics are one: a publication on channel C is also a Mercure update of topic C, and a public update is also published on its topics that are channel names",
+        parse_switch,
+        show_switch
+    ),
 ];
 
 /// Settings whose values are credentials: never echoed in errors or shown

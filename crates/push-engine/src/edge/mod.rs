@@ -82,6 +82,7 @@ pub fn app(state: AppState) -> Edge {
         .route("/health", get(api::ops::health))
         .route("/ready", get(api::ops::ready))
         .route("/metrics", get(api::ops::metrics));
+    mercure::channels::install(&state.hub);
     let router = match state.hub.config().mercure {
         true => router.route(
             mercure::PATH,

@@ -6,7 +6,9 @@
 //! - [`subscribe`]: `GET`, a subscriber's SSE stream, resumable;
 //! - [`authorization`]: the publishers' and subscribers' JWTs;
 //! - [`topic`]: topic selectors (`*`, exact topics, URI templates);
-//! - [`update`]: an update as the log holds it, and its SSE frame.
+//! - [`update`]: an update as the log holds it, and its SSE frame;
+//! - [`channels`]: push's channels and Mercure's topics as one namespace
+//!   (`push.mercure_channels`).
 //!
 //! Every update goes into one hub-wide log, the reserved channel [`LOG`]:
 //! Mercure's ids form one sequence across the hub and one `Last-Event-ID`
@@ -17,6 +19,7 @@
 //! channel, and keeps it from push's own doors (a reserved name).
 
 pub mod authorization;
+pub mod channels;
 pub mod publish;
 pub mod subscribe;
 pub mod topic;

@@ -97,6 +97,7 @@ pub async fn append(hub: &Hub, head: Head, data: &[u8]) -> Result<String, Error>
     // The log keeps push.mercure_history updates, not push.history.
     hub.keep_history(LOG, config.mercure_history, config.mercure_history_ttl)?;
     let p = hub.send_reserved(LOG, Outgoing::new(envelope)).await?;
+    super::channels::publish_on_channels(hub, &head, data).await;
     Ok(head.id.unwrap_or_else(|| super::update::push_id(p.id)))
 }
 
