@@ -63,6 +63,7 @@ final class IniInfoTest extends PushTestCase
             'push.mercure_history_ttl' => '3600',
             'push.mercure_public_url' => '',
             'push.mercure_channels' => 'Off',
+            'push.mercure_subscriptions' => 'Off',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

@@ -148,6 +148,9 @@ pub struct Config {
     /// push's channels and Mercure's topics as one namespace
     /// (`push.mercure_channels`).
     pub mercure_channels: bool,
+    /// Subscription events and the subscriptions API
+    /// (`push.mercure_subscriptions`).
+    pub mercure_subscriptions: bool,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -220,6 +223,7 @@ impl Default for Config {
             mercure_history_ttl: Duration::ZERO,
             mercure_public_url: String::new(),
             mercure_channels: false,
+            mercure_subscriptions: false,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.

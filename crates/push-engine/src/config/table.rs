@@ -408,6 +408,13 @@ pub const SETTINGS: &[Setting] = &[
         parse_switch,
         show_switch
     ),
+    setting!(
+        mercure_subscriptions,
+        "Off",
+        "Mercure subscription events (private updates of /.well-known/mercure/subscriptions/{topic}/{subscriber}) and the subscriptions API",
+        parse_switch,
+        show_switch
+    ),
 ];
 
 /// Settings whose values are credentials: never echoed in errors or shown

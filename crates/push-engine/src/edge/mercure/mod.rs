@@ -7,6 +7,8 @@
 //! - [`authorization`]: the publishers' and subscribers' JWTs;
 //! - [`topic`]: topic selectors (`*`, exact topics, URI templates);
 //! - [`update`]: an update as the log holds it, and its SSE frame;
+//! - [`subscriptions`]: subscription events and the subscriptions API
+//!   (`push.mercure_subscriptions`);
 //! - [`channels`]: push's channels and Mercure's topics as one namespace
 //!   (`push.mercure_channels`).
 //!
@@ -22,6 +24,7 @@ pub mod authorization;
 pub mod channels;
 pub mod publish;
 pub mod subscribe;
+pub mod subscriptions;
 pub mod topic;
 pub mod update;
 
