@@ -304,4 +304,27 @@ final class MercureTest extends PushTestCase
         );
         self::assertStringContainsString('push.mercure_public_url', $link(['mercure_public_url' => '/relative'])[1]);
     }
+
+    public function testPushSendAndPushGetMessageMeetMercureInWorkers(): void
+    {
+        [, $socket, $addr] = $this->daemon(null, [
+            '--mercure=On',
+            '--mercure_publisher_key=' . self::PUBLISHER_KEY,
+            '--mercure_anonymous=On',
+            '--mercure_channels=On',
+        ]);
+        // A worker's push_send() (through push.socket) is a Mercure update of its channel.
+        self::assertSame("ok\n", self::worker($socket, "push_send('news', 'from a worker', ['event' => 'note']); echo \"ok\\n\";"));
+        $stream = self::read($addr, 'topic=news&lastEventID=earliest', 'from a worker');
+        self::assertMatchesRegularExpression("#id: urn:push:[^\n]+\nevent: note\ndata: from a worker\n\n#", $stream);
+        // A worker's push_get_message() reads a Mercure update of its channel.
+        $out = self::worker($socket, <<<'PHP'
+            $before = push_send('news', 'marker');
+            $id = mercure_publish(['news', 'https://example.com/elsewhere'], 'from Mercure', type: 'headline');
+            $m = push_get_message('news', 5.0, $before);
+            echo $m?->event, ' ', $m?->data, "\n";
+            echo str_starts_with($id, 'urn:push:') ? "a Mercure id\n" : "$id\n";
+            PHP);
+        self::assertSame("headline from Mercure\na Mercure id\n", $out);
+    }
 }
