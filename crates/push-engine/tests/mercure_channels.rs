@@ -9,14 +9,11 @@ mod common;
 
 use std::time::Duration;
 
+use common::mercure::{bearer, publish, subscribe as open};
 use common::*;
-use push_engine::auth::token;
 use push_engine::{Cursor, Event, Outgoing};
-use serde_json::json;
 
-const HUB: &str = "/.well-known/mercure";
 const KEY: &str = "mercure-publisher-key-0123456789abcdef";
-const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
 
 async fn hub(channels: bool) -> Server {
     Server::start_with(|c| {
@@ -30,46 +27,15 @@ async fn hub(channels: bool) -> Server {
     .await
 }
 
-async fn open(server: &Server, topic: &str, headers: &[(&str, &str)]) -> Sse {
-    let mut sse = sse_open(server.addr, &format!("{HUB}?topic={}", enc(topic)), headers).await;
-    assert_eq!(sse.next().await, Some(SseItem::Comment(String::new())));
-    sse
-}
-
-async fn mercure_publish(server: &Server, body: &str) -> String {
-    let token = token::sign(
-        KEY.as_bytes(),
-        json!({"mercure": {"publish": ["*"]}})
-            .to_string()
-            .as_bytes(),
-    );
-    let auth = format!("Bearer {token}");
-    let r = post(
-        server.addr,
-        HUB,
-        &[("Authorization", &auth), FORM],
-        body.as_bytes(),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.text()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_publications_reach_mercure_subscribers_of_their_channel() {
     let server = hub(true).await;
     let mut news = open(&server, "news", &[]).await;
     let mut private = open(&server, "private-7", &[]).await;
-    let grant = token::sign(
-        KEY.as_bytes(),
-        json!({"mercure": {"subscribe": ["private-7"]}})
-            .to_string()
-            .as_bytes(),
-    );
     let mut granted = open(
         &server,
         "private-7",
-        &[("Authorization", &format!("Bearer {grant}"))],
+        &[("Authorization", &bearer(KEY, &["private-7"]))],
     )
     .await;
     server.wait_subscribers(3).await;
@@ -109,10 +75,26 @@ async fn public_mercure_updates_reach_push_subscribers_of_their_topics() {
     let mut sse = open(&server, "news", &[]).await;
     let mut channel = server.hub.subscribe("news", Cursor::Live).unwrap();
     server.wait_subscribers(2).await;
-    mercure_publish(&server, "topic=news&topic=private-7&data=secret&private=on").await;
-    let id = mercure_publish(
+    publish(
         &server,
-        "topic=news&topic=https%3A%2F%2Fx%2Fy&data=hello&type=note",
+        KEY,
+        &[
+            ("topic", "news"),
+            ("topic", "private-7"),
+            ("data", "secret"),
+            ("private", "on"),
+        ],
+    )
+    .await;
+    let id = publish(
+        &server,
+        KEY,
+        &[
+            ("topic", "news"),
+            ("topic", "https://x/y"),
+            ("data", "hello"),
+            ("type", "note"),
+        ],
     )
     .await;
     match tokio::time::timeout(Duration::from_secs(5), channel.recv()).await {
@@ -146,7 +128,7 @@ async fn off_by_default_the_namespaces_stay_apart() {
     let mut channel = server.hub.subscribe("news", Cursor::Live).unwrap();
     server.wait_subscribers(2).await;
     server.publish("news", "push only");
-    mercure_publish(&server, "topic=news&data=mercure only").await;
+    publish(&server, KEY, &[("topic", "news"), ("data", "mercure only")]).await;
     assert_eq!(sse.event().await.data(), "mercure only");
     sse.quiet(Duration::from_millis(100)).await;
     match channel.recv().await {

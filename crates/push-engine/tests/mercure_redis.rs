@@ -10,12 +10,10 @@ mod common;
 
 use std::time::Duration;
 
+use common::mercure::subscribe as open;
 use common::redis::{engine, send, RedisServer};
 use common::*;
-use push_engine::auth::token;
-use serde_json::json;
 
-const HUB: &str = "/.well-known/mercure";
 const KEY: &str = "mercure-key-of-the-redis-test-0123456789";
 
 async fn hub(redis: &RedisServer) -> Server {
@@ -29,35 +27,7 @@ async fn hub(redis: &RedisServer) -> Server {
 }
 
 async fn publish(server: &Server, pairs: &[(&str, &str)]) -> String {
-    let jwt = token::sign(
-        KEY.as_bytes(),
-        json!({"mercure": {"publish": ["*"]}})
-            .to_string()
-            .as_bytes(),
-    );
-    let auth = format!("Bearer {jwt}");
-    let body: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect();
-    let r = post(
-        server.addr,
-        HUB,
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        body.join("&").as_bytes(),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.text()
-}
-
-async fn open(server: &Server, topic: &str, headers: &[(&str, &str)]) -> Sse {
-    let mut sse = sse_open(server.addr, &format!("{HUB}?topic={}", enc(topic)), headers).await;
-    assert_eq!(sse.next().await, Some(SseItem::Comment(String::new())));
-    sse
+    common::mercure::publish(server, KEY, pairs).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,11 +9,10 @@ mod common;
 
 use std::time::Duration;
 
+use common::mercure::{bearer, subscribe as open};
 use common::*;
-use push_engine::auth::token;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-const HUB: &str = "/.well-known/mercure";
 const API: &str = "/.well-known/mercure/subscriptions";
 const KEY: &str = "mercure-publisher-key-0123456789abcdef";
 const EVENTS: &str = "/.well-known/mercure/subscriptions/{topic}/{subscriber}";
@@ -27,17 +26,6 @@ async fn hub(subscriptions: bool) -> Server {
         c.mercure_subscriptions = subscriptions;
     })
     .await
-}
-
-fn bearer(selectors: &[&str]) -> String {
-    let claims = json!({"mercure": {"subscribe": selectors}}).to_string();
-    format!("Bearer {}", token::sign(KEY.as_bytes(), claims.as_bytes()))
-}
-
-async fn open(server: &Server, topic: &str, headers: &[(&str, &str)]) -> Sse {
-    let mut sse = sse_open(server.addr, &format!("{HUB}?topic={}", enc(topic)), headers).await;
-    assert_eq!(sse.next().await, Some(SseItem::Comment(String::new())));
-    sse
 }
 
 /// The next subscription event about `topic` (others' come first: the
@@ -65,7 +53,7 @@ fn json_of(r: &Response) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscriptions_are_announced_and_listed() {
     let server = hub(true).await;
-    let admin = bearer(&[EVENTS, API, &format!("{API}/{{topic}}")]);
+    let admin = bearer(KEY, &[EVENTS, API, &format!("{API}/{{topic}}")]);
     let mut watcher = open(&server, EVENTS, &[("Authorization", &admin)]).await;
     let mut anonymous = open(&server, EVENTS, &[]).await;
     server.wait_subscribers(2).await;
@@ -109,7 +97,7 @@ async fn subscriptions_are_announced_and_listed() {
         .await,
     );
     assert_eq!(by_topic["subscriptions"].as_array().unwrap().len(), 1);
-    let one = get_with(server.addr, &id, &[("Authorization", &bearer(&[&id]))]).await;
+    let one = get_with(server.addr, &id, &[("Authorization", &bearer(KEY, &[&id]))]).await;
     let one = json_of(&one);
     assert_eq!(
         (one["id"].as_str(), one["active"].as_bool()),
@@ -123,7 +111,7 @@ async fn subscriptions_are_announced_and_listed() {
         (doc["id"].as_str(), doc["active"].as_bool()),
         (Some(&*id), Some(false))
     );
-    let gone = get_with(server.addr, &id, &[("Authorization", &bearer(&[&id]))]).await;
+    let gone = get_with(server.addr, &id, &[("Authorization", &bearer(KEY, &[&id]))]).await;
     assert_eq!(gone.status, 404, "{}", gone.text());
 
     // Subscription events are private: an anonymous watcher saw none.
@@ -136,12 +124,17 @@ async fn the_api_needs_a_token_that_grants_the_path() {
     let r = get(server.addr, API).await;
     assert_eq!(r.status, 401, "{}", r.text());
     assert!(r.header("www-authenticate").is_some());
-    let r = get_with(server.addr, API, &[("Authorization", &bearer(&[BOOK]))]).await;
+    let r = get_with(
+        server.addr,
+        API,
+        &[("Authorization", &bearer(KEY, &[BOOK]))],
+    )
+    .await;
     assert_eq!(r.status, 403, "{}", r.text());
     let r = get_with(
         server.addr,
         &format!("{API}/{}/urn%3Anobody", enc(BOOK)),
-        &[("Authorization", &bearer(&["*"]))],
+        &[("Authorization", &bearer(KEY, &["*"]))],
     )
     .await;
     assert_eq!(r.status, 404, "{}", r.text());
@@ -150,10 +143,10 @@ async fn the_api_needs_a_token_that_grants_the_path() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn off_by_default() {
     let server = hub(false).await;
-    let mut watcher = open(&server, EVENTS, &[("Authorization", &bearer(&["*"]))]).await;
+    let mut watcher = open(&server, EVENTS, &[("Authorization", &bearer(KEY, &["*"]))]).await;
     server.wait_subscribers(1).await;
     let _reader = open(&server, BOOK, &[]).await;
     watcher.quiet(Duration::from_millis(150)).await;
-    let r = get_with(server.addr, API, &[("Authorization", &bearer(&["*"]))]).await;
+    let r = get_with(server.addr, API, &[("Authorization", &bearer(KEY, &["*"]))]).await;
     assert_eq!(r.status, 404, "{}", r.text());
 }
