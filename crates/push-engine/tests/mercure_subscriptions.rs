@@ -33,7 +33,7 @@ async fn hub(subscriptions: bool) -> Server {
 async fn event_about(sse: &mut Sse, topic: &str) -> (SseEvent, Value) {
     loop {
         let event = sse.event().await;
-        let doc: Value = serde_json::from_str(&event.data()).unwrap();
+        let doc: Value = serde_json::from_str(event.data()).unwrap();
         if doc["topic"] == topic {
             return (event, doc);
         }
