@@ -63,7 +63,8 @@ macro_rules! parse {
             .ok_or_else(|| PhpException::from_message("push: zend_parse_parameters not found".into()))?;
         // SAFETY: the spec's letters match the out-pointers' types (S:
         // zend_string**, h: HashTable**, d: double*, l: zend_long*, S!:
-        // nullable zend_string**); we are inside the function call PHP is making.
+        // nullable zend_string**, z: zval**, b: bool*, l!: zend_long* and
+        // bool*); we are inside the function call PHP is making.
         let rc = unsafe { zpp(zend::num_args($ex), $spec.as_ptr() as *const c_char $(, $out)*) };
         if rc != 0 {
             return Err(Fail::Thrown);
