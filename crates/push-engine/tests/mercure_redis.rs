@@ -122,3 +122,53 @@ async fn news_channel(server: &Server) -> push_engine::Subscription {
         .await
         .unwrap()
 }
+
+/// `push.mercure_subscriptions` across engines: a subscription made on one
+/// engine is announced to watchers on another (the events are updates of
+/// the shared log); each engine's API lists its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_events_cross_engines() {
+    let redis = RedisServer::start();
+    let announcing = || {
+        engine(&redis, |c| {
+            c.set("mercure", "On").unwrap();
+            c.set("secret", KEY).unwrap();
+            c.set("mercure_anonymous", "On").unwrap();
+            c.set("mercure_subscriptions", "On").unwrap();
+        })
+    };
+    let (a, b) = (announcing().await, announcing().await);
+    let events = "/.well-known/mercure/subscriptions/{topic}/{subscriber}";
+    let grant = common::mercure::bearer(KEY, &[events, "/.well-known/mercure/subscriptions"]);
+    let mut watcher = open(&a, events, &[("Authorization", &grant)]).await;
+    a.wait_subscribers(1).await;
+    let _reader = open(&b, "/books/1", &[]).await;
+    // Its own subscription's event comes first; then the reader's, from B.
+    let own: serde_json::Value = serde_json::from_str(watcher.event().await.data()).unwrap();
+    assert_eq!(own["topic"], events);
+    let doc: serde_json::Value = serde_json::from_str(watcher.event().await.data()).unwrap();
+    assert_eq!(
+        (doc["topic"].as_str(), doc["active"].as_bool()),
+        (Some("/books/1"), Some(true))
+    );
+    let listed = |server: &Server| {
+        let grant = grant.clone();
+        let addr = server.addr;
+        async move {
+            let r = get_with(
+                addr,
+                "/.well-known/mercure/subscriptions",
+                &[("Authorization", &grant)],
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            v["subscriptions"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(
+        (listed(&a).await, listed(&b).await),
+        (1, 1),
+        "each engine lists its own"
+    );
+}
