@@ -86,27 +86,30 @@ final class BrowserTest extends PushTestCase
 
     /**
      * Starts an example (engine + page server); returns [enginePort, pagePort].
-     * The page server is `php -S` on the example's folder, with $phpArgs
+     * The page server is `php -S` on the example's folder, with $pageArgs
      * (such as -d settings) and the example's router, if it has one.
+     *
+     * @param list<string> $pageArgs php arguments of the page server
+     * @param array<string, string> $env for both
      */
-    private function example(string $name, array $phpArgs = []): array
+    private function example(string $name, array $pageArgs = [], array $env = [], ?int $page = null): array
     {
         $engine = self::freePort();
         $this->socket = self::socketPath();
         [, $pipes] = $this->spawn(
             "examples/$name/server.php",
             [PHP_BINARY, '-d', "push.socket=$this->socket", "examples/$name/server.php"],
-            ['PUSH_LISTEN' => "127.0.0.1:$engine"],
+            ['PUSH_LISTEN' => "127.0.0.1:$engine"] + $env,
         );
         $this->engineIn = $pipes[0];
         do {
             $line = self::line($pipes[2]);
         } while (str_starts_with($line, 'push: warning:'));
         self::assertStringContainsString("engine on", $line);
-        $page = self::freePort();
+        $page ??= self::freePort();
         $router = is_file(self::ROOT . "/examples/$name/router.php") ? ["examples/$name/router.php"] : [];
-        $this->spawn('page server', [PHP_BINARY, '-d', "push.socket=$this->socket", ...$phpArgs,
-            '-S', "127.0.0.1:$page", '-t', "examples/$name", ...$router]);
+        $this->spawn('page server', [PHP_BINARY, '-d', "push.socket=$this->socket", ...$pageArgs,
+            '-S', "127.0.0.1:$page", '-t', "examples/$name", ...$router], $env);
         self::waitForPort($page);
         // The driver's stderr, with Chromium's own (Playwright's pw:browser
         // log), goes to a file: a pipe nobody reads could fill and stall it.
@@ -290,5 +293,49 @@ final class BrowserTest extends PushTestCase
         } finally {
             chdir($cwd);
         }
+    }
+
+    public function testMercureEventSourcesAnonymousAndByCookieResumeAfterACut(): void
+    {
+        $page = self::freePort();
+        $proxyPort = self::freePort();
+        $hub = "http://127.0.0.1:$proxyPort/.well-known/mercure";
+        $env = [
+            'PAGE_ORIGIN' => "http://127.0.0.1:$page",
+            'MERCURE_PUBLISHER_KEY' => 'browser-test-publisher-key-0123456789abcdef',
+            'MERCURE_SUBSCRIBER_KEY' => 'browser-test-subscriber-key-0123456789abcdef',
+        ];
+        // The page announces the hub through the proxy (push.mercure_public_url).
+        [$engine] = $this->example('mercure', ['-d', "push.mercure_public_url=$hub"], $env, $page);
+        [, $proxy] = $this->spawn('fixtures/proxy.php', [PHP_BINARY, __DIR__ . '/fixtures/proxy.php', (string) $proxyPort, "127.0.0.1:$engine"]);
+        self::assertSame('listening', self::line($proxy[1]));
+
+        $ctx = stream_context_create(['http' => ['timeout' => 5]]);
+        self::assertNotFalse(file_get_contents("http://127.0.0.1:$page/index.php?user=alice", false, $ctx));
+        $headers = implode("\n", $http_response_header);
+        self::assertStringContainsString("Link: <$hub>; rel=\"mercure\"", $headers, 'the discovery header');
+        self::assertMatchesRegularExpression('#Set-Cookie: mercureAuthorization=[\w-]+\.[\w-]+\.[\w-]+; .*path=/\.well-known/mercure; .*HttpOnly; SameSite=Strict#i', $headers);
+
+        $this->browser("open anonymous http://127.0.0.1:$page/index.php");
+        $this->browser("open alice http://127.0.0.1:$page/index.php?user=alice");
+        $this->publish('m1');
+        $this->publish('private for alice');
+        $this->publish('m2');
+        self::assertSame(['m1', 'for alice', 'm2'], $this->browser('wait alice 3'), 'the cookie, sent withCredentials, grants the private topic');
+        self::assertSame(['m1', 'm2'], $this->browser('wait anonymous 2'), 'no token, no private update');
+
+        fwrite($proxy[0], "cut\n");
+        self::assertSame('cut 2', self::line($proxy[1]));
+        // Published while both are disconnected; they come back with Last-Event-ID.
+        $this->publish('m3');
+        $this->publish('private again');
+        $this->publish('m4');
+        self::assertSame(['m1', 'for alice', 'm2', 'm3', 'again', 'm4'], $this->browser('wait alice 6'), 'resumed with no gap');
+        self::assertSame(['m1', 'm2', 'm3', 'm4'], $this->browser('wait anonymous 4'), 'resumed with no gap');
+        $this->publish('m5');
+        self::assertSame(['m1', 'for alice', 'm2', 'm3', 'again', 'm4', 'm5'], $this->browser('wait alice 7'), 'and none twice');
+        self::assertSame(['m1', 'm2', 'm3', 'm4', 'm5'], $this->browser('wait anonymous 5'), 'and none twice');
+        usleep(300_000);
+        self::assertSame(['m1', 'm2', 'm3', 'm4', 'm5'], $this->browser('messages anonymous'));
     }
 }

@@ -32,6 +32,7 @@ final class FpmTest extends PushTestCase
         $this->socket = "$this->dir/push.sock";
         $this->engine = $this->startEngineDaemon();
         $fpm = self::freePort();
+        $web = self::freePort();
         $root = posix_getuid() === 0;
         // The pool of the recipe (examples/fpm/pool.conf), with this test's
         // port, socket, user, and fewer workers recycled sooner.
@@ -41,6 +42,8 @@ final class FpmTest extends PushTestCase
             'pm.max_children = 4' => 'pm.max_children = ' . self::WORKERS,
             'pm.max_requests = 500' => 'pm.max_requests = ' . self::MAX_REQUESTS,
             "user = www-data\ngroup = www-data\n" => $root ? "user = root\ngroup = root\n" : '',
+            ';php_admin_value[push.mercure_public_url] = https://push.example.com/.well-known/mercure'
+                => "php_admin_value[push.mercure_public_url] = http://127.0.0.1:$web/.well-known/mercure",
         ]);
         file_put_contents("$this->dir/fpm.conf", <<<CONF
             [global]
@@ -51,13 +54,13 @@ final class FpmTest extends PushTestCase
             CONF . $pool);
         $this->spawn('fpm', [self::fpmBinary(), '-F', '-R', '-y', "$this->dir/fpm.conf"]);
         self::waitForPort($fpm);
-        $web = self::freePort();
         $probe = self::freePort();
         // The site of the recipe (examples/fpm/nginx.conf), with this test's
         // ports and paths; fastcgi_params beside nginx.conf, as in /etc/nginx.
         $site = self::recipe('examples/fpm/nginx.conf', [
             'listen 80;' => "listen 127.0.0.1:$web;",
             'root /opt/push/examples/fpm;' => 'root ' . realpath(self::ROOT . '/examples/fpm') . ';',
+            'root /opt/push/examples;' => 'root ' . realpath(self::ROOT . '/examples') . ';',
             'server 127.0.0.1:9000;' => "server 127.0.0.1:$fpm;",
             'server 127.0.0.1:8080;' => "server $this->engine;",
         ]);
@@ -166,6 +169,14 @@ final class FpmTest extends PushTestCase
         $cmd = preg_split('/\s+/', trim($m[1]));
         self::assertSame(array_keys($replace), array_values(array_intersect($cmd, array_keys($replace))), 'the unit\'s ExecStart holds what FpmTest substitutes');
         $cmd = array_map(fn (string $part): string => $replace[$part] ?? $part, $cmd);
+        // The Mercure hub of examples/mercure/, with its keys.
+        $mercure = require self::ROOT . '/examples/mercure/config.php';
+        $cmd = array_merge($cmd, [
+            '--mercure=On',
+            '--mercure_anonymous=On',
+            '--mercure_publisher_key=' . $mercure['publisher_key'],
+            '--mercure_subscriber_key=' . $mercure['subscriber_key'],
+        ]);
         $pipes = $this->spawn('engine', $cmd, [2 => ['pipe', 'w']]);
         $line = self::firstLine($pipes[2]);
         self::assertMatchesRegularExpression('#listening on http://([0-9.:]+)#', $line);
@@ -330,5 +341,42 @@ final class FpmTest extends PushTestCase
         self::assertSame(0, $subscribers());
         proc_terminate($client);
         proc_close($client);
+    }
+
+    public function testTheMercureExampleBehindNginxAndPhpFpm(): void
+    {
+        $hub = "http://$this->web/.well-known/mercure";
+        [$status, $body, $headers] = $this->get('/mercure/index.php?user=alice');
+        self::assertSame(200, $status, $body);
+        $headers = implode("\n", $headers);
+        self::assertStringContainsString("Link: <$hub>; rel=\"mercure\"", $headers, 'push.mercure_public_url of the pool');
+        self::assertSame(1, preg_match('#Set-Cookie: mercureAuthorization=([\w-]+\.[\w-]+\.[\w-]+);#i', $headers, $m), $headers);
+        $cookie = $m[1];
+
+        // A browser's stream through nginx, with the page's cookie.
+        $socket = stream_socket_client("tcp://$this->web", $errno, $error, 5);
+        self::assertIsResource($socket, $error);
+        $query = 'topic=' . rawurlencode('https://example.com/news') . '&topic=' . rawurlencode('https://example.com/users/{user}');
+        fwrite($socket, "GET /.well-known/mercure?$query HTTP/1.1\r\nHost: $this->web\r\nCookie: mercureAuthorization=$cookie\r\n\r\n");
+        stream_set_timeout($socket, 0, 100_000);
+        $read = '';
+        $deadline = microtime(true) + 5;
+        while (!str_contains($read, "\r\n\r\n") && microtime(true) < $deadline) {
+            $read .= (string) fread($socket, 8192);
+        }
+        self::assertStringStartsWith('HTTP/1.1 200', $read);
+        self::worker($this->socket, <<<'PHP'
+            mercure_publish('https://example.com/news', 'public');
+            mercure_publish('https://example.com/users/alice', 'for alice', private: true);
+            mercure_publish('https://example.com/users/bob', 'for bob', private: true);
+            mercure_publish('https://example.com/news', 'last');
+            PHP);
+        $deadline = microtime(true) + 10;
+        while (!str_contains($read, 'data: last') && microtime(true) < $deadline) {
+            $read .= (string) fread($socket, 8192);
+        }
+        fclose($socket);
+        preg_match_all('#^data: (.*)$#m', $read, $data);
+        self::assertSame(['public', 'for alice', 'last'], $data[1], 'in order, at once through nginx, and bob\'s not');
     }
 }

@@ -64,6 +64,9 @@ final class IniInfoTest extends PushTestCase
             'push.mercure_heartbeat' => '40',
             'push.mercure_history' => '1000',
             'push.mercure_history_ttl' => '3600',
+            'push.mercure_public_url' => '',
+            'push.mercure_channels' => 'Off',
+            'push.mercure_subscriptions' => 'Off',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

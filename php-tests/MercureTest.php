@@ -160,4 +160,171 @@ final class MercureTest extends PushTestCase
         $id = (new Hub($url, self::provider($granted)))->publish(new Update('https://example.com/books/9', 'ok'));
         self::assertStringStartsWith('urn:push:', $id);
     }
+
+    /**
+     * symfony/mercure's FrankenPhpHub publishes with mercure_publish(); the
+     * php-symfony-mercure of Debian 12 (0.6.3) and 13 (0.6.5) ships no
+     * FrankenPhpHub yet, so a worker without it uses a class whose
+     * publish() is FrankenPhpHub's, word for word, over Debian's Update.
+     */
+    private const FRANKENPHP_HUB = <<<'PHP'
+        require '/usr/share/php/Symfony/Component/Mercure/autoload.php';
+        use Symfony\Component\Mercure\Update;
+        if (class_exists(\Symfony\Component\Mercure\FrankenPhpHub::class)) {
+            $hub = new \Symfony\Component\Mercure\FrankenPhpHub('https://example.com/.well-known/mercure');
+        } else {
+            $hub = new class {
+                public function publish(Update $update): string
+                {
+                    return mercure_publish(
+                        $update->getTopics(),
+                        $update->getData(),
+                        $update->isPrivate(),
+                        $update->getId(),
+                        $update->getType(),
+                        $update->getRetry()
+                    );
+                }
+            };
+        }
+        PHP;
+
+    public function testFrankenPhpHubPublishesThroughMercurePublishFromAWorker(): void
+    {
+        [, $socket, $addr] = $this->daemon(null, [
+            '--mercure=On',
+            '--mercure_publisher_key=' . self::PUBLISHER_KEY,
+            '--mercure_subscriber_key=' . self::SUBSCRIBER_KEY,
+            '--mercure_anonymous=On',
+        ]);
+        $out = self::worker($socket, self::FRANKENPHP_HUB . <<<'PHP'
+            echo $hub->publish(new Update('https://example.com/books/1', '{"title":"one"}')), "\n";
+            echo $hub->publish(new Update(['https://example.com/books/2', 'https://example.com/news'], "line 1\nline 2", false, 'book-2', 'book', 1500)), "\n";
+            echo $hub->publish(new Update('https://example.com/users/7', 'secret', true, 'user-7')), "\n";
+            echo mercure_publish('https://example.com/books/3', 'three', id: 'book-3'), "\n";
+            PHP);
+        [$first, $second, $third, $fourth] = explode("\n", $out);
+        self::assertStringStartsWith('urn:push:', $first, 'the hub names an update without an id');
+        self::assertSame(['book-2', 'user-7', 'book-3'], [$second, $third, $fourth], 'the publisher\'s ids, kept and returned');
+
+        $topics = 'topic=' . rawurlencode('https://example.com/books/{id}') . '&topic=' . rawurlencode('https://example.com/users/{id}');
+        $public = self::read($addr, "$topics&lastEventID=earliest", 'book-3');
+        self::assertStringContainsString("id: $first\ndata: {\"title\":\"one\"}\n\n", $public);
+        self::assertStringContainsString("id: book-2\nevent: book\nretry: 1500\ndata: line 1\ndata: line 2\n\n", $public);
+        self::assertStringNotContainsString('secret', $public, 'a private update needs a grant');
+        $token = self::jwt(self::SUBSCRIBER_KEY, ['mercure' => ['subscribe' => ['https://example.com/users/{id}']]]);
+        $private = self::read($addr, $topics, 'book-3', ["Authorization: Bearer $token", 'Last-Event-ID: book-2']);
+        self::assertStringContainsString("id: user-7\ndata: secret\n\n", $private);
+    }
+
+    public function testMercurePublishRefusesWhatTheHubWouldRefuse(): void
+    {
+        [, $socket] = $this->daemon(null, ['--mercure=On', '--mercure_publisher_key=' . self::PUBLISHER_KEY]);
+        $out = self::worker($socket, <<<'PHP'
+            $calls = [
+                'no topic' => fn () => mercure_publish([]),
+                'id earliest' => fn () => mercure_publish('t', id: 'earliest'),
+                'id of the hub' => fn () => mercure_publish('t', id: 'urn:push:1-1'),
+                'type with a line break' => fn () => mercure_publish('t', type: "a\nb"),
+                'negative retry' => fn () => mercure_publish('t', retry: -1),
+                'data not UTF-8' => fn () => mercure_publish('t', "\xff"),
+                'a topic not a string' => fn () => mercure_publish(['t', 1]),
+                'topics an int' => fn () => mercure_publish(1),
+            ];
+            foreach ($calls as $case => $call) {
+                try { $call(); echo "$case: published\n"; } catch (\Throwable $e) { echo "$case: ", get_class($e), ': ', $e->getMessage(), "\n"; }
+            }
+            echo 'still publishing: ', str_starts_with(mercure_publish('t'), 'urn:push:') ? 'yes' : 'no', "\n";
+            PHP);
+        self::assertSame(
+            "no topic: ValueError: mercure_publish(): invalid Mercure update: missing topic: an update needs at least one topic\n"
+            . "id earliest: ValueError: mercure_publish(): invalid Mercure update: id must not be empty or earliest, begin with # or urn:push:, or hold a line break\n"
+            . "id of the hub: ValueError: mercure_publish(): invalid Mercure update: id must not be empty or earliest, begin with # or urn:push:, or hold a line break\n"
+            . "type with a line break: ValueError: mercure_publish(): invalid Mercure update: type must not be empty or hold a line break\n"
+            . "negative retry: ValueError: mercure_publish(): Argument #6 (\$retry) must be greater than or equal to 0\n"
+            . "data not UTF-8: ValueError: mercure_publish(): Argument #2 (\$data) must be valid UTF-8\n"
+            . "a topic not a string: TypeError: mercure_publish(): Argument #1 (\$topics) must contain only strings, int given\n"
+            . "topics an int: TypeError: mercure_publish(): Argument #1 (\$topics) must be of type array|string, int given\n"
+            . "still publishing: yes\n",
+            $out,
+        );
+    }
+
+    public function testMercurePublishWithTheHubOffOrNoEngineThrows(): void
+    {
+        [, $socket] = $this->daemon();
+        $code = <<<'PHP'
+            try { mercure_publish('t', 'x'); echo "published\n"; }
+            catch (\RuntimeException $e) { echo get_class($e), ': ', $e->getMessage(), "\n"; }
+            PHP;
+        self::assertSame(
+            "Push\\PushException: mercure_publish(): the Mercure hub is off in the push engine: set push.mercure = On where the engine runs (push_serve(), push_server_start() or bin/push-server)\n",
+            self::worker($socket, $code),
+        );
+        [$status, $out, $err] = self::php("<?php\n$code");
+        self::assertSame(0, $status, $err);
+        self::assertStringStartsWith('Push\ConnectionException: mercure_publish(): no push engine runs in this process', $out);
+    }
+
+    public function testMercurePublishAndTheLinkInTheEngineProcess(): void
+    {
+        [$status, $out, $err] = self::php(<<<'PHP'
+            <?php
+            push_server_start(['listen' => '127.0.0.1:0', 'mercure' => 'On', 'mercure_anonymous' => 'On', 'mercure_publisher_key' => str_repeat('k', 32)]);
+            $addr = push_stats()['listen'];
+            echo push_mercure_link() === "<http://$addr/.well-known/mercure>; rel=\"mercure\"" ? "link ok\n" : push_mercure_link() . "\n";
+            $id = mercure_publish(['https://example.com/a', 'https://example.com/b'], 'in process', false, 'my-id', 'note', 10);
+            echo "$id\n";
+            $s = stream_socket_client("tcp://$addr");
+            fwrite($s, "GET /.well-known/mercure?topic=https%3A%2F%2Fexample.com%2Fb&lastEventID=earliest HTTP/1.1\r\nHost: x\r\n\r\n");
+            stream_set_timeout($s, 5);
+            $read = '';
+            while (!str_contains($read, "\n\n" ) || !str_contains($read, 'in process')) { $chunk = fread($s, 8192); if ($chunk === '' || $chunk === false) break; $read .= $chunk; }
+            echo str_contains($read, "id: my-id\nevent: note\nretry: 10\ndata: in process\n\n") ? "delivered\n" : $read;
+            PHP, ['-d', 'push.socket=' . self::socketPath()]);
+        self::assertSame(0, $status, $out . $err);
+        self::assertSame("link ok\nmy-id\ndelivered\n", $out);
+    }
+
+    public function testTheDiscoveryLink(): void
+    {
+        $link = static fn (array $ini): array => self::php(
+            '<?php try { echo push_mercure_link(); } catch (\Push\PushException $e) { echo get_class($e), ": ", $e->getMessage(); }',
+            array_merge(...array_map(static fn ($k, $v) => ['-d', "push.$k=$v"], array_keys($ini), $ini)),
+        );
+        self::assertSame('<http://127.0.0.1:8080/.well-known/mercure>; rel="mercure"', $link([])[1], 'push.listen by default');
+        self::assertSame('<http://push.internal:9000/.well-known/mercure>; rel="mercure"', $link(['listen' => 'push.internal:9000'])[1]);
+        self::assertSame(
+            '<https://push.example.com/.well-known/mercure>; rel="mercure"',
+            $link(['listen' => '0.0.0.0:8080', 'mercure_public_url' => 'https://push.example.com/.well-known/mercure'])[1],
+        );
+        self::assertSame(
+            'Push\PushException: push_mercure_link(): push.listen (0.0.0.0:8080) is no address a browser can reach (0.0.0.0, [::] or port 0): set push.mercure_public_url to the hub\'s public URL',
+            $link(['listen' => '0.0.0.0:8080'])[1],
+        );
+        self::assertStringContainsString('push.mercure_public_url', $link(['mercure_public_url' => '/relative'])[1]);
+    }
+
+    public function testPushSendAndPushGetMessageMeetMercureInWorkers(): void
+    {
+        [, $socket, $addr] = $this->daemon(null, [
+            '--mercure=On',
+            '--mercure_publisher_key=' . self::PUBLISHER_KEY,
+            '--mercure_anonymous=On',
+            '--mercure_channels=On',
+        ]);
+        // A worker's push_send() (through push.socket) is a Mercure update of its channel.
+        self::assertSame("ok\n", self::worker($socket, "push_send('news', 'from a worker', ['event' => 'note']); echo \"ok\\n\";"));
+        $stream = self::read($addr, 'topic=news&lastEventID=earliest', 'from a worker');
+        self::assertMatchesRegularExpression("#id: urn:push:[^\n]+\nevent: note\ndata: from a worker\n\n#", $stream);
+        // A worker's push_get_message() reads a Mercure update of its channel.
+        $out = self::worker($socket, <<<'PHP'
+            $before = push_send('news', 'marker');
+            $id = mercure_publish(['news', 'https://example.com/elsewhere'], 'from Mercure', type: 'headline');
+            $m = push_get_message('news', 5.0, $before);
+            echo $m?->event, ' ', $m?->data, "\n";
+            echo str_starts_with($id, 'urn:push:') ? "a Mercure id\n" : "$id\n";
+            PHP);
+        self::assertSame("headline from Mercure\na Mercure id\n", $out);
+    }
 }

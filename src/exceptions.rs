@@ -97,6 +97,7 @@ pub fn from_engine(func: &str, e: &Error) -> PhpException {
         | Error::InvalidId(_)
         | Error::InvalidEvent(_)
         | Error::MessageTooLarge { .. }
+        | Error::InvalidUpdate(_)
         | Error::UnknownSetting(_) => ce::value_error(),
         Error::NotRunning { .. }
         | Error::Socket { .. }
@@ -112,6 +113,7 @@ pub fn from_engine(func: &str, e: &Error) -> PhpException {
         | Error::Forked { .. }
         | Error::SocketInUse(_)
         | Error::Protocol(_)
+        | Error::MercureOff
         | Error::Broker(_) => push_exception(),
     };
     exception(msg, class)

@@ -9,7 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::ops::ControlFlow;
 use std::time::Duration;
 
+use bytes::Bytes;
 use push_engine::cursors::Cursors;
+use push_engine::edge::mercure::update::Head;
 use push_engine::ipc::client::Client;
 use push_engine::process::{self, PidBound};
 use push_engine::{Config, Cursor, Engine, EngineStats, Error, Id, Outgoing, Waited};
@@ -118,6 +120,15 @@ pub fn publish(channel: &str, msg: Outgoing) -> Result<Id, Error> {
     match engine() {
         Some(engine) => Ok(engine.publish(channel, msg)?.id),
         None => with_client(|c| c.publish(channel, &msg), |_| true).map_err(not_running),
+    }
+}
+
+/// Appends a Mercure update to the hub-wide log: in the engine process
+/// straight to the hub, elsewhere through the engine's local socket.
+pub fn mercure_publish(head: Head, data: &[u8]) -> Result<String, Error> {
+    match engine() {
+        Some(engine) => engine.mercure_publish(head, Bytes::copy_from_slice(data)),
+        None => with_client(|c| c.mercure_publish(&head, data), |_| true).map_err(not_running),
     }
 }
 

@@ -5,7 +5,10 @@
 
 use std::ffi::{c_char, c_int, c_void, CStr};
 
-use ext_php_rs::ffi::{zend_class_entry, zend_execute_data, zend_module_entry};
+use ext_php_rs::ffi::{
+    zend_class_entry, zend_compiler_globals, zend_execute_data, zend_function, zend_module_entry,
+    MAY_BE_ANY,
+};
 use ext_php_rs::zend::ExecutorGlobals;
 use once_cell::sync::Lazy;
 
@@ -131,4 +134,47 @@ pub fn declare_typed_property() -> Option<DeclareTypedProperty> {
 
 pub fn update_property() -> Option<UpdateProperty> {
     *UPDATE_PROPERTY
+}
+
+/// Whether PHP already has a function of this (lower-case) name: one a
+/// SAPI brings, such as FrankenPHP's `mercure_publish()`. Read from the
+/// compiler globals' function table, which PHP fills from its start-up on,
+/// before it loads `extension=` modules; `false` outside PHP.
+pub fn function_exists(name: &str) -> bool {
+    function(name).is_some()
+}
+
+/// A function of PHP's function table, by its lower-case name.
+fn function(name: &str) -> Option<*mut zend_function> {
+    let p = symbol(c"compiler_globals")?;
+    let globals = p as *const zend_compiler_globals;
+    // SAFETY: the symbol is NTS PHP's `compiler_globals` variable (build.rs
+    // refuses ZTS); it is only read, from the thread starting PHP.
+    let table = unsafe { (*globals).function_table.as_ref() }?;
+    let entry = table.get(name)?;
+    // SAFETY: the function table's values are IS_PTR zvals to zend_function.
+    let f = unsafe { entry.value.ptr } as *mut zend_function;
+    (!f.is_null()).then_some(f)
+}
+
+/// Gives the first parameter of one of this module's functions the type
+/// `string|array` (ext-php-rs's builder declares no union types): what
+/// Reflection, and so the stub, show. Called at module start-up.
+pub fn declare_string_or_array(name: &str) {
+    const MAY_BE_STRING: u32 = 1 << 6;
+    const MAY_BE_ARRAY: u32 = 1 << 7;
+    let Some(f) = function(name) else {
+        return;
+    };
+    // SAFETY: an internal function this module registered, whose arg_info
+    // (ext-php-rs's leaked, writable table) has `num_args` entries; PHP
+    // reads it only later, on this same thread.
+    unsafe {
+        let common = &(*f).common;
+        if common.num_args == 0 || common.arg_info.is_null() {
+            return;
+        }
+        let ty = &mut (*common.arg_info).type_;
+        ty.type_mask = (ty.type_mask & !MAY_BE_ANY) | MAY_BE_STRING | MAY_BE_ARRAY;
+    }
 }

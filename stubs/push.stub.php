@@ -115,6 +115,40 @@ namespace {
      * @throws \Push\PushException if push.pusher_app_id, push.pusher_key and push.pusher_secret are not set
      */
     function push_pusher_auth(string $socketId, string $channel, ?string $channelData = null): string {}
+
+    /**
+     * The value of the Mercure discovery header a page sends
+     * (`header('Link: ' . push_mercure_link())`): `<URL>; rel="mercure"`,
+     * the URL being push.mercure_public_url, else http:// and push.listen
+     * (the engine's this process runs, else php.ini's).
+     *
+     * @return string `<https://…/.well-known/mercure>; rel="mercure"`
+     * @throws \Push\PushException if push.mercure_public_url is empty and push.listen is no address a
+     *         browser can reach (0.0.0.0, [::] or port 0), or a setting is invalid
+     */
+    function push_mercure_link(): string {}
+
+    /**
+     * Publishes a Mercure update to the engine's hub (push.mercure = On), as
+     * a POST to /.well-known/mercure would, without a token: FrankenPHP's
+     * function, so symfony/mercure's FrankenPhpHub works on push. Registered
+     * only where PHP has no mercure_publish() yet (under FrankenPHP, its own
+     * is kept). In the engine's process the update goes straight to the hub,
+     * elsewhere through push.socket.
+     *
+     * @param string|string[] $topics the update's topics (at least one)
+     * @param string $data the data, UTF-8 (at most push.max_message_size bytes)
+     * @param bool $private whether only subscribers granted one of its topics get it
+     * @param ?string $id the update's id (null: the hub names it urn:push:…)
+     * @param ?string $type the SSE event type
+     * @param ?int $retry the SSE reconnection time, in milliseconds
+     * @return string the update's id
+     * @throws \TypeError if $topics is not a string or an array of strings
+     * @throws \ValueError on no topic, a bad id or type, a negative retry, or data too large or not UTF-8
+     * @throws \Push\PushException if the engine's hub is off (push.mercure)
+     * @throws \Push\ConnectionException if no engine runs here and none answers on push.socket
+     */
+    function mercure_publish(string|array $topics, string $data = '', bool $private = false, ?string $id = null, ?string $type = null, ?int $retry = null): string {}
 }
 
 namespace Push {

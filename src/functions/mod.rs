@@ -53,6 +53,8 @@ handler!(push_server_stop_handler, server::push_server_stop);
 handler!(push_stats_handler, server::push_stats);
 handler!(push_token_handler, tokens::push_token);
 handler!(push_pusher_auth_handler, pusher::push_pusher_auth);
+handler!(mercure_publish_handler, mercure::mercure_publish);
+handler!(push_mercure_link_handler, mercure::push_mercure_link);
 
 /// Calls `zend_parse_parameters` with the given spec and out-pointers.
 macro_rules! parse {
@@ -61,7 +63,8 @@ macro_rules! parse {
             .ok_or_else(|| PhpException::from_message("push: zend_parse_parameters not found".into()))?;
         // SAFETY: the spec's letters match the out-pointers' types (S:
         // zend_string**, h: HashTable**, d: double*, l: zend_long*, S!:
-        // nullable zend_string**); we are inside the function call PHP is making.
+        // nullable zend_string**, z: zval**, b: bool*, l!: zend_long* and
+        // bool*); we are inside the function call PHP is making.
         let rc = unsafe { zpp(zend::num_args($ex), $spec.as_ptr() as *const c_char $(, $out)*) };
         if rc != 0 {
             return Err(Fail::Thrown);
@@ -70,16 +73,19 @@ macro_rules! parse {
 }
 
 mod args;
+mod mercure;
 mod messages;
 mod pusher;
 mod server;
 mod signals;
 mod tokens;
 
-/// The functions, with their Reflection signatures.
-pub fn builders() -> Vec<FunctionBuilder<'static>> {
+/// The functions, with their Reflection signatures; `mercure_publish()`
+/// only if `with_mercure_publish` (PHP has none of that name yet).
+pub fn builders(with_mercure_publish: bool) -> Vec<FunctionBuilder<'static>> {
     let options = || Arg::new("options", DataType::Array).default("[]");
-    vec![
+    let nullable = |name: &str, ty: DataType| Arg::new(name, ty).allow_null().default("null");
+    let mut functions = vec![
         FunctionBuilder::new("push_send", push_send_handler)
             .arg(Arg::new("channel", DataType::String))
             .arg(Arg::new("message", DataType::String))
@@ -130,5 +136,24 @@ pub fn builders() -> Vec<FunctionBuilder<'static>> {
                     .default("null"),
             )
             .returns(DataType::String, false, false),
-    ]
+        FunctionBuilder::new("push_mercure_link", push_mercure_link_handler).returns(
+            DataType::String,
+            false,
+            false,
+        ),
+    ];
+    if with_mercure_publish {
+        functions.push(
+            FunctionBuilder::new("mercure_publish", mercure_publish_handler)
+                .arg(Arg::new("topics", DataType::Mixed))
+                .not_required()
+                .arg(Arg::new("data", DataType::String).default("''"))
+                .arg(Arg::new("private", DataType::Bool).default("false"))
+                .arg(nullable("id", DataType::String))
+                .arg(nullable("type", DataType::String))
+                .arg(nullable("retry", DataType::Long))
+                .returns(DataType::String, false, false),
+        );
+    }
+    functions
 }

@@ -2,6 +2,7 @@
 //! and the server on `push.listen`, started and stopped from a thread that is
 //! not the runtime's (PHP's), with blocking calls that wait in short slices.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::os::fd::AsRawFd;
@@ -9,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -16,6 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::broker::Redis;
 use crate::config::Config;
+use crate::edge::mercure;
 use crate::error::{Error, Result};
 use crate::hub::{Cursor, Event, Hub, Lost};
 use crate::message::Outgoing;
@@ -111,6 +114,9 @@ impl Engine {
                 Hub::with_broker(config.clone(), Arc::new(broker))
             }
         };
+        // Before any worker can publish (the router installs it too, for
+        // servers run without an engine).
+        mercure::channels::install(&hub);
         runtime.spawn(ipc::server::run(
             local,
             config.socket.clone(),
@@ -197,12 +203,32 @@ impl Engine {
         if self.hub.broker().is_none() {
             return self.hub.publish(channel, msg);
         }
-        let limit = self.hub.config().io_timeout;
         let hub = self.hub.clone();
         let channel = channel.to_owned();
+        self.block_on(async move { hub.send(&channel, msg).await })
+    }
+
+    /// Appends a Mercure update from a thread that is not the runtime's
+    /// (PHP's `mercure_publish()`), as the hub's `POST` does
+    /// ([`mercure::publish::append`]); returns its Mercure id.
+    pub fn mercure_publish(&self, head: mercure::update::Head, data: Bytes) -> Result<String> {
+        if self.is_stopped() {
+            return Err(Error::ShuttingDown);
+        }
+        let hub = self.hub.clone();
+        self.block_on(async move { mercure::publish::append(&hub, head, &data).await })
+    }
+
+    /// Runs `task` on the runtime from a foreign thread, waiting at most
+    /// `push.io_timeout` (a shared broker that does not answer).
+    fn block_on<T: Send + 'static>(
+        &self,
+        task: impl Future<Output = Result<T>> + Send + 'static,
+    ) -> Result<T> {
+        let limit = self.hub.config().io_timeout;
         let task = self
             .handle
-            .spawn(async move { tokio::time::timeout(limit, hub.send(&channel, msg)).await });
+            .spawn(async move { tokio::time::timeout(limit, task).await });
         match self.handle.block_on(task) {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(_elapsed)) => Err(Error::Broker(format!("no answer within {limit:?}"))),

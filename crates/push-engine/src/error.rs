@@ -75,6 +75,12 @@ pub enum Error {
     #[error("local socket protocol error: {0}")]
     Protocol(String),
 
+    #[error("invalid Mercure update: {0}")]
+    InvalidUpdate(String),
+
+    #[error("the Mercure hub is off in the push engine: set push.mercure = On where the engine runs (push_serve(), push_server_start() or bin/push-server)")]
+    MercureOff,
+
     #[error("the Redis broker is unavailable ({0}): nothing was published; connected subscribers keep their connections and the engine reconnects by itself")]
     Broker(String),
 }

@@ -36,6 +36,7 @@ pub async fn run(
         hub: hub.clone(),
         tasks: tasks.clone(),
         limits: limits.clone(),
+        mercure: Default::default(),
     };
     let limit = config.shutdown_timeout;
     let stop = CancellationToken::new();

@@ -2,18 +2,18 @@
 //! an update published on one engine reaches subscribers of another, and
 //! a subscriber resumes on any engine — even one that never held the log —
 //! with a hub id or a publisher's id, with no gap and no duplicate; an id
-//! Redis no longer holds gets the loss signal there too.
+//! Redis no longer holds gets the loss signal there too. With
+//! `push.mercure_channels`, push's publications and Mercure's updates
+//! cross between engines once each.
 
 mod common;
 
 use std::time::Duration;
 
-use common::redis::{engine, RedisServer};
+use common::mercure::subscribe as open;
+use common::redis::{engine, send, RedisServer};
 use common::*;
-use push_engine::auth::token;
-use serde_json::json;
 
-const HUB: &str = "/.well-known/mercure";
 const KEY: &str = "mercure-key-of-the-redis-test-0123456789";
 
 async fn hub(redis: &RedisServer) -> Server {
@@ -27,35 +27,7 @@ async fn hub(redis: &RedisServer) -> Server {
 }
 
 async fn publish(server: &Server, pairs: &[(&str, &str)]) -> String {
-    let jwt = token::sign(
-        KEY.as_bytes(),
-        json!({"mercure": {"publish": ["*"]}})
-            .to_string()
-            .as_bytes(),
-    );
-    let auth = format!("Bearer {jwt}");
-    let body: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect();
-    let r = post(
-        server.addr,
-        HUB,
-        &[
-            ("Authorization", &auth),
-            ("Content-Type", "application/x-www-form-urlencoded"),
-        ],
-        body.join("&").as_bytes(),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.text()
-}
-
-async fn open(server: &Server, topic: &str, headers: &[(&str, &str)]) -> Sse {
-    let mut sse = sse_open(server.addr, &format!("{HUB}?topic={}", enc(topic)), headers).await;
-    assert_eq!(sse.next().await, Some(SseItem::Comment(String::new())));
-    sse
+    common::mercure::publish(server, KEY, pairs).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -94,4 +66,109 @@ async fn updates_and_ids_are_shared_by_every_engine() {
     assert_eq!(sse.header("last-event-id"), Some("earliest"));
     assert_eq!(sse.event().await.event.as_deref(), Some("push-lost"));
     assert_eq!(sse.event().await.data(), "4", "then the oldest held");
+}
+
+/// `push.mercure_channels` across engines: the engine a publication is
+/// made on copies it, once; the copy reaches Mercure subscribers of every
+/// engine, and a Mercure update reaches push's subscribers of every engine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_and_topics_are_one_across_engines() {
+    let redis = RedisServer::start();
+    let (a, b) = (joined(&redis).await, joined(&redis).await);
+    let mut mercure_on_b = open(&b, "news", &[]).await;
+    let mut push_on_a = news_channel(&a).await;
+    b.wait_subscribers(1).await;
+    send(&a, "news", "from push on A".into()).await.unwrap();
+    let e = mercure_on_b.event().await;
+    assert_eq!(e.data(), "from push on A");
+    assert!(e
+        .id
+        .as_deref()
+        .is_some_and(|id| id.starts_with("urn:push:")));
+    publish(&b, &[("topic", "news"), ("data", "from Mercure on B")]).await;
+    let e = mercure_on_b.event().await;
+    assert_eq!(e.data(), "from Mercure on B");
+    for want in ["from push on A", "from Mercure on B"] {
+        match tokio::time::timeout(Duration::from_secs(5), push_on_a.recv()).await {
+            Ok(push_engine::Event::Message(p)) => assert_eq!(&p.data[..], want.as_bytes()),
+            other => panic!("{want}: {other:?}"),
+        }
+    }
+    // Each copied once: nothing more on either side.
+    mercure_on_b.quiet(Duration::from_millis(200)).await;
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), push_on_a.recv())
+            .await
+            .is_err()
+    );
+}
+
+/// An engine with the hub and `push.mercure_channels` On.
+async fn joined(redis: &RedisServer) -> Server {
+    engine(redis, |c| {
+        c.set("mercure", "On").unwrap();
+        c.set("secret", KEY).unwrap();
+        c.set("mercure_anonymous", "On").unwrap();
+        c.set("mercure_channels", "On").unwrap();
+    })
+    .await
+}
+
+/// A push subscription to `news` on `server`, through its broker.
+async fn news_channel(server: &Server) -> push_engine::Subscription {
+    server
+        .hub
+        .join("news", push_engine::Cursor::Live)
+        .await
+        .unwrap()
+}
+
+/// `push.mercure_subscriptions` across engines: a subscription made on one
+/// engine is announced to watchers on another (the events are updates of
+/// the shared log); each engine's API lists its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_events_cross_engines() {
+    let redis = RedisServer::start();
+    let announcing = || {
+        engine(&redis, |c| {
+            c.set("mercure", "On").unwrap();
+            c.set("secret", KEY).unwrap();
+            c.set("mercure_anonymous", "On").unwrap();
+            c.set("mercure_subscriptions", "On").unwrap();
+        })
+    };
+    let (a, b) = (announcing().await, announcing().await);
+    let events = "/.well-known/mercure/subscriptions/{topic}/{subscriber}";
+    let grant = common::mercure::bearer(KEY, &[events, "/.well-known/mercure/subscriptions"]);
+    let mut watcher = open(&a, events, &[("Authorization", &grant)]).await;
+    a.wait_subscribers(1).await;
+    let _reader = open(&b, "/books/1", &[]).await;
+    // Its own subscription's event comes first; then the reader's, from B.
+    let own: serde_json::Value = serde_json::from_str(watcher.event().await.data()).unwrap();
+    assert_eq!(own["topic"], events);
+    let doc: serde_json::Value = serde_json::from_str(watcher.event().await.data()).unwrap();
+    assert_eq!(
+        (doc["topic"].as_str(), doc["active"].as_bool()),
+        (Some("/books/1"), Some(true))
+    );
+    let listed = |server: &Server| {
+        let grant = grant.clone();
+        let addr = server.addr;
+        async move {
+            let r = get_with(
+                addr,
+                "/.well-known/mercure/subscriptions",
+                &[("Authorization", &grant)],
+            )
+            .await;
+            assert_eq!(r.status, 200, "{}", r.text());
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            v["subscriptions"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(
+        (listed(&a).await, listed(&b).await),
+        (1, 1),
+        "each engine lists its own"
+    );
 }

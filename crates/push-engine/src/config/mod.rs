@@ -149,6 +149,15 @@ pub struct Config {
     pub mercure_history: usize,
     /// Age after which a Mercure update leaves the history.
     pub mercure_history_ttl: Duration,
+    /// The hub's URL as browsers reach it (`push.mercure_public_url`), for
+    /// the discovery `Link`; empty: `http://` and `push.listen`.
+    pub mercure_public_url: String,
+    /// push's channels and Mercure's topics as one namespace
+    /// (`push.mercure_channels`).
+    pub mercure_channels: bool,
+    /// Subscription events and the subscriptions API
+    /// (`push.mercure_subscriptions`).
+    pub mercure_subscriptions: bool,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -222,6 +231,9 @@ impl Default for Config {
             mercure_heartbeat: Duration::ZERO,
             mercure_history: 0,
             mercure_history_ttl: Duration::ZERO,
+            mercure_public_url: String::new(),
+            mercure_channels: false,
+            mercure_subscriptions: false,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.

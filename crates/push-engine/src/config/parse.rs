@@ -163,3 +163,34 @@ pub(super) fn parse_prefix(value: &str) -> Result<String, String> {
         Err("use 1 to 64 characters of A-Z a-z 0-9 _ . : -".into())
     }
 }
+
+/// Longest URL a setting takes.
+pub const MAX_URL: usize = 2048;
+
+/// An absolute `http://` or `https://` URL with a host, of visible ASCII
+/// (no `<`, `>`, `"` or spaces: it goes into a `Link` header), at most
+/// [`MAX_URL`] bytes; or nothing.
+pub(super) fn parse_http_url(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(String::new());
+    }
+    if v.len() > MAX_URL {
+        return Err(format!("a URL of at most {MAX_URL} bytes"));
+    }
+    let lower = v.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"))
+        .ok_or("an absolute http:// or https:// URL")?;
+    if rest.is_empty() || rest.starts_with(['/', '?', '#']) {
+        return Err("a URL with a host".into());
+    }
+    if !v
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !b"<>\"".contains(&b))
+    {
+        return Err("a URL of visible ASCII, without spaces, <, > or \"".into());
+    }
+    Ok(v.to_owned())
+}

@@ -413,6 +413,27 @@ pub const SETTINGS: &[Setting] = &[
         "seconds a Mercure update stays in history",
         secs(0.0, MAX_SECS)
     ),
+    setting!(
+        mercure_public_url,
+        "",
+        "the Mercure hub's URL as browsers reach it, for push_mercure_link() (empty: http:// and push.listen)",
+        parse_http_url,
+        show_str
+    ),
+    setting!(
+        mercure_channels,
+        "Off",
+        "push's channels and Mercure's topics are one: a publication on channel C is also a Mercure update of topic C, and a public update is also published on its topics that are channel names",
+        parse_switch,
+        show_switch
+    ),
+    setting!(
+        mercure_subscriptions,
+        "Off",
+        "Mercure subscription events (private updates of /.well-known/mercure/subscriptions/{topic}/{subscriber}) and the subscriptions API",
+        parse_switch,
+        show_switch
+    ),
 ];
 
 /// Settings whose values are credentials: never echoed in errors or shown

@@ -214,3 +214,33 @@ fn pusher_needs_all_three_or_none() {
     let e = c.set("pusher_secret", "a b").unwrap_err().to_string();
     assert!(!e.contains("a b"), "a secret is never echoed: {e}");
 }
+
+#[test]
+fn mercure_public_url_is_an_http_url() {
+    let mut c = Config::default();
+    assert_eq!(c.get("mercure_public_url").unwrap(), "");
+    for ok in [
+        "https://push.example.com/.well-known/mercure",
+        "http://127.0.0.1:8080/.well-known/mercure",
+        "  HTTPS://Example.com  ",
+    ] {
+        c.set("mercure_public_url", ok).unwrap();
+        assert_eq!(c.mercure_public_url, ok.trim());
+    }
+    c.set("mercure_public_url", "").unwrap();
+    assert_eq!(c.mercure_public_url, "");
+    let long = format!("https://example.com/{}", "a".repeat(2048));
+    for bad in [
+        "/.well-known/mercure",
+        "ftp://example.com/",
+        "https://",
+        "https:///path",
+        "https://example.com/a b",
+        "https://example.com/<x>",
+        "https://example.com/\"",
+        long.as_str(),
+    ] {
+        let e = c.set("mercure_public_url", bad).expect_err(bad).to_string();
+        assert!(e.contains("push.mercure_public_url"), "{e}");
+    }
+}

@@ -29,9 +29,10 @@ pub enum ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
-            Error::InvalidChannel(_) | Error::InvalidId(_) | Error::InvalidEvent(_) => {
-                ApiError::BadRequest(e.to_string())
-            }
+            Error::InvalidChannel(_)
+            | Error::InvalidId(_)
+            | Error::InvalidEvent(_)
+            | Error::InvalidUpdate(_) => ApiError::BadRequest(e.to_string()),
             Error::ReservedChannel(_) => ApiError::Forbidden(e.to_string()),
             Error::MessageTooLarge { max, .. } => ApiError::TooLarge(max),
             Error::TooManyChannels(_) | Error::ShuttingDown | Error::Broker(_) => {

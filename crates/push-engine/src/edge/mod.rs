@@ -47,6 +47,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// What is counted per connection and per client address.
     pub limits: Arc<Limits>,
+    /// The Mercure hub's active subscriptions.
+    pub mercure: Arc<mercure::subscriptions::Registry>,
 }
 
 /// The service of `push.listen`: the router behind the origin check, CORS
@@ -82,11 +84,25 @@ pub fn app(state: AppState) -> Edge {
         .route("/health", get(api::ops::health))
         .route("/ready", get(api::ops::ready))
         .route("/metrics", get(api::ops::metrics));
+    mercure::channels::install(&state.hub);
     let router = match state.hub.config().mercure {
-        true => router.route(
-            mercure::PATH,
-            get(mercure::subscribe::subscribe).post(mercure::publish::publish),
-        ),
+        true => router
+            .route(
+                mercure::PATH,
+                get(mercure::subscribe::subscribe).post(mercure::publish::publish),
+            )
+            .route(
+                mercure::subscriptions::SUBSCRIPTIONS,
+                get(mercure::subscriptions::list),
+            )
+            .route(
+                "/.well-known/mercure/subscriptions/{topic}",
+                get(mercure::subscriptions::list),
+            )
+            .route(
+                "/.well-known/mercure/subscriptions/{topic}/{subscriber}",
+                get(mercure::subscriptions::list),
+            ),
         false => router,
     };
     let router = router

@@ -72,7 +72,10 @@ impl Hub {
     /// which numbers it (the mirror receives it back like every engine).
     pub async fn send(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
         Self::open_door(channel)?;
-        self.send_reserved(channel, msg).await
+        let copy = self.copy_of(channel, &msg);
+        let p = self.send_reserved(channel, msg).await?;
+        self.send_copy(copy).await;
+        Ok(p)
     }
 
     /// [`Hub::send`], reserved channels included: for the engine's own

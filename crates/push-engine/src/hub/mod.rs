@@ -6,6 +6,7 @@
 
 mod broker;
 mod channel;
+pub mod copy;
 mod mirror;
 pub mod presence;
 mod subscription;
@@ -68,6 +69,8 @@ struct Inner {
     /// The shared broker this hub mirrors, if any (else ids and history
     /// are this process's own).
     broker: Option<Arc<dyn Broker>>,
+    /// What an adapter copies publications of the open doors into.
+    copier: copy::Slot,
 }
 
 /// A monotonic counter or gauge.
@@ -160,6 +163,7 @@ impl Hub {
                 closing: CancellationToken::new(),
                 presence: Default::default(),
                 broker,
+                copier: Default::default(),
             }),
         }
     }
@@ -215,7 +219,10 @@ impl Hub {
     /// A hub that mirrors a broker refuses: use [`Hub::send`].
     pub fn publish(&self, channel: &str, msg: Outgoing) -> Result<Arc<Publication>> {
         Self::open_door(channel)?;
-        self.publish_any(channel, msg)
+        let copy = self.copy_of(channel, &msg);
+        let p = self.publish_any(channel, msg)?;
+        self.publish_copy(copy);
+        Ok(p)
     }
 
     /// [`Hub::publish`], reserved channels included.

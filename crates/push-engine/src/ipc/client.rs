@@ -13,6 +13,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use socket2::{Domain, SockAddr, Socket, Type};
 
 use super::*;
+use crate::edge::mercure::update::Head;
 use crate::error::Error;
 use crate::hub::{Cursor, Lost};
 use crate::message::{Id, Outgoing, Publication};
@@ -152,6 +153,26 @@ impl Client {
             },
             (kind, _) => Err(Error::Protocol(format!(
                 "unexpected answer {kind:#x} to PUBLISH"
+            ))),
+        }
+    }
+
+    /// Appends a Mercure update to the engine's hub-wide log; returns its
+    /// Mercure id.
+    pub fn mercure_publish(&mut self, head: &Head, data: &[u8]) -> Result<String, Error> {
+        let request = frame(MERCURE_PUBLISH, |b| b.put_slice(&head.envelope(data)));
+        match self.request(&request)? {
+            (R_MERCURE_PUBLISHED, payload) => String::from_utf8(payload.to_vec())
+                .map_err(|_| Error::Protocol("an update id that is not UTF-8".into())),
+            (R_ERROR, payload) => match decode_error(Reader(payload)) {
+                Error::MessageTooLarge { max, .. } => Err(Error::MessageTooLarge {
+                    size: data.len(),
+                    max,
+                }),
+                e => Err(e),
+            },
+            (kind, _) => Err(Error::Protocol(format!(
+                "unexpected answer {kind:#x} to MERCURE_PUBLISH"
             ))),
         }
     }
@@ -416,6 +437,8 @@ fn decode_error(mut r: Reader) -> Error {
         code::INVALID_EVENT => Error::InvalidEvent(message),
         code::SHUTTING_DOWN => Error::ShuttingDown,
         code::BROKER => Error::Broker(message),
+        code::INVALID_UPDATE => Error::InvalidUpdate(message),
+        code::MERCURE_OFF => Error::MercureOff,
         _ => Error::Protocol(message),
     }
 }

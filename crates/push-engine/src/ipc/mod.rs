@@ -13,6 +13,7 @@
 //! | 0x04 | STATS | — |
 //! | 0x05 | PUBLISH_BINARY | as PUBLISH; the data is sent as binary even if it is UTF-8 |
 //! | 0x06 | PUBLISH_FROM | `u8` flags (1 binary), channel, event, origin (`u8` len + a Pusher socket id), data (rest) |
+//! | 0x07 | MERCURE_PUBLISH | a Mercure update: its head (one line of JSON, [`crate::edge::mercure::update::Head`]), a line feed, its data (rest) |
 //!
 //! | type | answer | payload |
 //! |---|---|---|
@@ -21,6 +22,7 @@
 //! | 0x83 | MESSAGE | `u8` flags (1 lost, 2 text), id, event, data (rest) |
 //! | 0x84 | TIMEOUT | position id |
 //! | 0x85 | STATS | JSON of [`crate::EngineStats`] |
+//! | 0x86 | MERCURE_PUBLISHED | the update's Mercure id (rest, UTF-8) |
 //! | 0xFF | ERROR | `u8` code, message (rest, UTF-8) |
 //!
 //! An id is two `u64` (epoch, offset). A worker gives up a WAIT by closing
@@ -49,15 +51,19 @@ pub const PUBLISH_BINARY: u8 = 0x05;
 pub const PUBLISH_FROM: u8 = 0x06;
 /// PUBLISH_FROM's flag: the data is binary.
 pub const FLAG_BINARY: u8 = 1;
+/// A Mercure update (PHP's `mercure_publish()` in a worker).
+pub const MERCURE_PUBLISH: u8 = 0x07;
 pub const R_HELLO: u8 = 0x81;
 pub const R_PUBLISHED: u8 = 0x82;
 pub const R_MESSAGE: u8 = 0x83;
 pub const R_TIMEOUT: u8 = 0x84;
 pub const R_STATS: u8 = 0x85;
+pub const R_MERCURE_PUBLISHED: u8 = 0x86;
 pub const R_ERROR: u8 = 0xFF;
 
-/// Bytes a frame may carry besides a message's data.
-pub const FRAME_OVERHEAD: usize = 1024;
+/// Bytes a frame may carry besides a message's data (a Mercure update's
+/// head included).
+pub const FRAME_OVERHEAD: usize = 1024 + crate::hub::RESERVED_ENVELOPE;
 
 /// Error codes of an ERROR answer.
 pub mod code {
@@ -73,6 +79,10 @@ pub mod code {
     pub const TOO_MANY_WORKERS: u8 = 8;
     /// The channel is reserved to a protocol adapter; the message is its name.
     pub const RESERVED_CHANNEL: u8 = 9;
+    /// A Mercure update the hub does not take; the message is the reason.
+    pub const INVALID_UPDATE: u8 = 10;
+    /// The engine's Mercure hub is off (`push.mercure`).
+    pub const MERCURE_OFF: u8 = 11;
 }
 
 /// Builds one frame.
@@ -177,6 +187,8 @@ pub fn error_code(e: &Error) -> u8 {
         Error::ShuttingDown => code::SHUTTING_DOWN,
         Error::Broker(_) => code::BROKER,
         Error::TooManyWorkers { .. } => code::TOO_MANY_WORKERS,
+        Error::InvalidUpdate(_) => code::INVALID_UPDATE,
+        Error::MercureOff => code::MERCURE_OFF,
         _ => code::BAD_REQUEST,
     }
 }

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use super::*;
 use crate::config::Config;
+use crate::edge::mercure::{self, update::Head};
 use crate::edge::pusher::channels::valid_socket_id;
 use crate::error::Error;
 use crate::hub::{Cursor, Event, Hub};
@@ -227,7 +228,7 @@ fn error_frame(e: &Error) -> Bytes {
         }
         match e {
             // The reason only: the worker says it as the engine would.
-            Error::Broker(reason) => b.put_slice(reason.as_bytes()),
+            Error::Broker(reason) | Error::InvalidUpdate(reason) => b.put_slice(reason.as_bytes()),
             e => b.put_slice(e.to_string().as_bytes()),
         }
     })
@@ -291,6 +292,10 @@ async fn connection(
                 Ok(id) => frame(R_PUBLISHED, |b| put_id(b, id)),
                 Err(e) => error_frame(&e),
             },
+            MERCURE_PUBLISH => match mercure_publish(&hub, payload).await {
+                Ok(id) => frame(R_MERCURE_PUBLISHED, |b| b.put_slice(id.as_bytes())),
+                Err(e) => error_frame(&e),
+            },
             WAIT => {
                 let request = parse_wait(payload);
                 match request {
@@ -325,6 +330,21 @@ async fn publish(hub: &Hub, kind: u8, payload: Bytes) -> Result<Id, Error> {
         _ => parse_publish(payload)?,
     };
     Ok(hub.send(&channel, msg).await?.id)
+}
+
+/// A MERCURE_PUBLISH: the update appended to the hub-wide log as the
+/// hub's own `POST` appends it.
+async fn mercure_publish(hub: &Hub, payload: Bytes) -> Result<String, Error> {
+    let (head, data) = parse_mercure_publish(payload)?;
+    mercure::publish::append(hub, head, &data).await
+}
+
+/// A MERCURE_PUBLISH payload: the update's head and its data.
+pub fn parse_mercure_publish(payload: Bytes) -> Result<(Head, Bytes), Error> {
+    let bad = || Error::Protocol("a MERCURE_PUBLISH is a JSON head, a line feed, the data".into());
+    let newline = payload.iter().position(|&b| b == b'\n').ok_or_else(bad)?;
+    let head: Head = serde_json::from_slice(&payload[..newline]).map_err(|_| bad())?;
+    Ok((head, payload.slice(newline + 1..)))
 }
 
 /// A PUBLISH payload: the channel (UTF-8, not yet checked against the
@@ -447,6 +467,28 @@ async fn wait<R: AsyncRead + Unpin>(
             // ends the connection.
             _ = rd.read(&mut probe) => return None,
             _ = cancel.cancelled() => return Some(error_frame(&Error::ShuttingDown)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mercure_publish_payloads() {
+        let head = Head {
+            topics: vec!["https://example.com/a".into()],
+            private: true,
+            id: Some("x".into()),
+            ..Head::default()
+        };
+        let (parsed, data) =
+            parse_mercure_publish(Bytes::from(head.envelope(b"line\nnext"))).unwrap();
+        assert_eq!(parsed, head);
+        assert_eq!(&data[..], b"line\nnext");
+        for bad in [&b"no head"[..], b"[1]\ndata", b"{\"topics\":1}\n", b""] {
+            assert!(parse_mercure_publish(Bytes::from_static(bad)).is_err());
         }
     }
 }

@@ -44,7 +44,23 @@ async fn garbage_on_the_local_socket_closes_only_that_connection() {
             Got::ErrorThenClosed(code::TOO_LARGE),
         ),
         ("kind 0x00", frame(0x00, b""), Got::Closed),
-        ("kind 0x06", frame(0x06, b"x"), Got::Closed),
+        ("kind 0x07", frame(0x07, b"x"), Got::Closed),
+        (
+            "MERCURE_PUBLISH without a head",
+            frame(ipc::MERCURE_PUBLISH, b"x"),
+            Got::Error(code::BAD_REQUEST),
+        ),
+        (
+            "MERCURE_PUBLISH with a head that is not JSON",
+            frame(ipc::MERCURE_PUBLISH, b"{topics\ndata"),
+            Got::Error(code::BAD_REQUEST),
+        ),
+        (
+            // This engine's hub is off.
+            "MERCURE_PUBLISH to an engine without the hub",
+            frame(ipc::MERCURE_PUBLISH, b"{\"topics\":[\"t\"]}\ndata"),
+            Got::Error(code::MERCURE_OFF),
+        ),
         (
             "PUBLISH_BINARY truncated",
             frame(ipc::PUBLISH_BINARY, b"x"),

@@ -6,7 +6,11 @@
 //! - [`subscribe`]: `GET`, a subscriber's SSE stream, resumable;
 //! - [`authorization`]: the publishers' and subscribers' JWTs;
 //! - [`topic`]: topic selectors (`*`, exact topics, URI templates);
-//! - [`update`]: an update as the log holds it, and its SSE frame.
+//! - [`update`]: an update as the log holds it, and its SSE frame;
+//! - [`subscriptions`]: subscription events and the subscriptions API
+//!   (`push.mercure_subscriptions`);
+//! - [`channels`]: push's channels and Mercure's topics as one namespace
+//!   (`push.mercure_channels`).
 //!
 //! Every update goes into one hub-wide log, the reserved channel [`LOG`]:
 //! Mercure's ids form one sequence across the hub and one `Last-Event-ID`
@@ -17,8 +21,10 @@
 //! channel, and keeps it from push's own doors (a reserved name).
 
 pub mod authorization;
+pub mod channels;
 pub mod publish;
 pub mod subscribe;
+pub mod subscriptions;
 pub mod topic;
 pub mod update;
 

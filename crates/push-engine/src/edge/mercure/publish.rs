@@ -19,7 +19,8 @@ use super::LOG;
 use crate::edge::body;
 use crate::edge::error::ApiError;
 use crate::edge::AppState;
-use crate::hub::RESERVED_ENVELOPE;
+use crate::error::Error;
+use crate::hub::{Hub, RESERVED_ENVELOPE};
 use crate::message::Outgoing;
 
 pub async fn publish(State(state): State<AppState>, request: Request) -> Result<Response, Refused> {
@@ -48,7 +49,7 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> Result<
     // Percent-encoding at most triples the data; the rest is the envelope's.
     let max = config.max_message_size.saturating_mul(3) + RESERVED_ENVELOPE;
     let body = body::read(&state, request, max, config.max_message_size).await?;
-    let (head, data) = parse(&body, config.max_channels_per_connection)?;
+    let (head, data) = parse(&body)?;
     if data.len() > config.max_message_size {
         return Err(ApiError::TooLarge(config.max_message_size).into());
     }
@@ -57,19 +58,7 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> Result<
             "the token's mercure.publish does not grant every topic of the update",
         ));
     }
-    let envelope = head.envelope(data.as_bytes());
-    if envelope.len() > config.max_message_size + RESERVED_ENVELOPE {
-        return Err(bad("the update's topics and id are too long"));
-    }
-    // The log keeps push.mercure_history updates, not push.history.
-    state
-        .hub
-        .keep_history(LOG, config.mercure_history, config.mercure_history_ttl)?;
-    let p = state
-        .hub
-        .send_reserved(LOG, Outgoing::new(envelope))
-        .await?;
-    let id = head.id.unwrap_or_else(|| super::update::push_id(p.id));
+    let id = append(&state.hub, head, data.as_bytes()).await?;
     let mut response = id.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -82,41 +71,80 @@ fn bad(reason: &str) -> Refused {
     ApiError::BadRequest(reason.to_owned()).into()
 }
 
-/// The update a form describes, and its data.
-fn parse(body: &[u8], max_topics: usize) -> Result<(Head, String), Refused> {
+/// Appends an update to the hub-wide log and returns its Mercure id: the
+/// one door every publisher goes through (this hub's `POST`, and PHP's
+/// `mercure_publish()` in the engine's process or over the local socket).
+/// The caller has checked the publisher's right; this checks the update
+/// ([`check`]) and its size.
+pub async fn append(hub: &Hub, head: Head, data: &[u8]) -> Result<String, Error> {
+    let config = hub.config();
+    if !config.mercure {
+        return Err(Error::MercureOff);
+    }
+    check(&head, config.max_channels_per_connection)?;
+    if data.len() > config.max_message_size {
+        return Err(Error::MessageTooLarge {
+            size: data.len(),
+            max: config.max_message_size,
+        });
+    }
+    let envelope = head.envelope(data);
+    if envelope.len() > config.max_message_size + RESERVED_ENVELOPE {
+        return Err(Error::InvalidUpdate(
+            "the update's topics and id are too long".into(),
+        ));
+    }
+    // The log keeps push.mercure_history updates, not push.history.
+    hub.keep_history(LOG, config.mercure_history, config.mercure_history_ttl)?;
+    let p = hub.send_reserved(LOG, Outgoing::new(envelope)).await?;
+    super::channels::publish_on_channels(hub, &head, data).await;
+    Ok(head.id.unwrap_or_else(|| super::update::push_id(p.id)))
+}
+
+/// Whether an update is one the hub takes: one to `max_topics` topics, an
+/// id that is not empty, `earliest`, a fragment or one of the hub's own
+/// (`urn:push:…`), and an id and type without line breaks.
+pub fn check(head: &Head, max_topics: usize) -> Result<(), Error> {
+    let bad = |reason: &str| Err(Error::InvalidUpdate(reason.to_owned()));
+    if head.topics.is_empty() {
+        return bad("missing topic: an update needs at least one topic");
+    }
+    if head.topics.len() > max_topics {
+        return Err(Error::InvalidUpdate(format!(
+            "more than {max_topics} topics (push.max_channels_per_connection)"
+        )));
+    }
+    if let Some(id) = &head.id {
+        let bad_id = id == "earliest"
+            || id.is_empty()
+            || id.starts_with('#')
+            || id.starts_with(ID_PREFIX)
+            || id.contains(['\r', '\n', '\0']);
+        if bad_id {
+            return bad(
+                "id must not be empty or earliest, begin with # or urn:push:, or hold a line break",
+            );
+        }
+    }
+    if let Some(kind) = &head.kind {
+        if kind.is_empty() || kind.contains(['\r', '\n', '\0']) {
+            return bad("type must not be empty or hold a line break");
+        }
+    }
+    Ok(())
+}
+
+/// The update a form describes, and its data (not yet [`check`]ed).
+fn parse(body: &[u8]) -> Result<(Head, String), Refused> {
     let mut head = Head::default();
     let mut data = String::new();
     for (key, value) in form_urlencoded::parse(body) {
         match &*key {
-            "topic" => {
-                if head.topics.len() == max_topics {
-                    return Err(bad(&format!(
-                        "more than {max_topics} topics (push.max_channels_per_connection)"
-                    )));
-                }
-                head.topics.push(value.into_owned());
-            }
+            "topic" => head.topics.push(value.into_owned()),
             "data" => data = value.into_owned(),
             "private" => head.private = true,
-            "id" => {
-                let bad_id = value == "earliest"
-                    || value.is_empty()
-                    || value.starts_with('#')
-                    || value.starts_with(ID_PREFIX)
-                    || value.contains(['\r', '\n', '\0']);
-                if bad_id {
-                    return Err(bad(
-                        "id must not be empty or earliest, begin with # or urn:push:, or hold a line break",
-                    ));
-                }
-                head.id = Some(value.into_owned());
-            }
-            "type" => {
-                if value.is_empty() || value.contains(['\r', '\n', '\0']) {
-                    return Err(bad("type must not be empty or hold a line break"));
-                }
-                head.kind = Some(value.into_owned());
-            }
+            "id" => head.id = Some(value.into_owned()),
+            "type" => head.kind = Some(value.into_owned()),
             "retry" => {
                 let retry = value
                     .parse()
@@ -126,15 +154,18 @@ fn parse(body: &[u8], max_topics: usize) -> Result<(Head, String), Refused> {
             _ => {}
         }
     }
-    if head.topics.is_empty() {
-        return Err(bad("missing topic: an update needs at least one topic"));
-    }
     Ok((head, data))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse(body: &[u8], max_topics: usize) -> Result<(Head, String), String> {
+        let (head, data) = super::parse(body).map_err(|e| format!("{e:?}"))?;
+        check(&head, max_topics).map_err(|e| e.to_string())?;
+        Ok((head, data))
+    }
 
     #[test]
     fn forms() {

@@ -38,6 +38,7 @@ use bytes::Bytes;
 use tokio::time::{Instant, Interval, Sleep};
 
 use super::authorization::{authorize, Refused, Role};
+use super::subscriptions::Announced;
 use super::topic::{self, Selector};
 use super::update::{parse_push_id, View};
 use super::LOG;
@@ -48,7 +49,7 @@ use crate::edge::transport::gate::Gate;
 use crate::edge::transport::Query as Pairs;
 use crate::edge::AppState;
 use crate::hub::{Cursor, Hub};
-use crate::message::Id;
+use crate::message::{Id, Publication};
 use crate::metrics::{Connection, Metrics, Transport};
 
 /// The cursor of an id the log does not hold: of no epoch, so the hub
@@ -64,11 +65,12 @@ pub async fn subscribe(
     headers: HeaderMap,
 ) -> Result<Response<Body>, Refused> {
     let config = state.hub.config();
-    let topics: Vec<Selector> = query
+    let selectors: Vec<String> = query
         .iter()
         .filter(|(k, _)| k == "topic")
-        .map(|(_, v)| Selector::parse(v))
+        .map(|(_, v)| v.clone())
         .collect();
+    let topics: Vec<Selector> = selectors.iter().map(|s| Selector::parse(s)).collect();
     if topics.is_empty() {
         return Err(
             ApiError::BadRequest("missing topic: name at least one topic selector".into()).into(),
@@ -130,7 +132,9 @@ pub async fn subscribe(
         None => (Vec::new(), None),
     };
     let metrics = state.hub.metrics().clone();
+    let announced = Announced::start(&state, &selectors).await;
     let stream = Stream {
+        _announced: announced,
         _connection: metrics.connection(Transport::Sse),
         metrics,
         feed,
@@ -178,13 +182,7 @@ fn start(hub: &Hub, requested: Option<&str>) -> (Cursor, String) {
     };
     let oldest = held.first().map(|p| p.id);
     match requested {
-        None => {
-            let newest = held
-                .last()
-                .and_then(|p| View::of(p))
-                .map(|v| v.id.to_string());
-            (Cursor::Live, newest.unwrap_or_else(earliest))
-        }
+        None => (Cursor::Live, newest(&held).unwrap_or_else(earliest)),
         Some("earliest") => {
             let before = oldest.map_or(last, |o| Id {
                 epoch: o.epoch,
@@ -214,7 +212,24 @@ fn start(hub: &Hub, requested: Option<&str>) -> (Cursor, String) {
     }
 }
 
+/// The id of the newest update the log holds, if any.
+fn newest(held: &[Arc<Publication>]) -> Option<String> {
+    held.last()
+        .and_then(|p| View::of(p))
+        .map(|v| v.id.to_string())
+}
+
+/// The id of the newest update the log holds, or `earliest`.
+pub fn newest_id(hub: &Hub) -> String {
+    hub.history(LOG)
+        .and_then(|(_, held)| newest(&held))
+        .unwrap_or_else(|| "earliest".to_owned())
+}
+
 struct Stream {
+    /// Its subscriptions, announced while it lasts
+    /// (`push.mercure_subscriptions`).
+    _announced: Option<Announced>,
     /// Counts the stream in until the body is dropped.
     _connection: Connection,
     metrics: Arc<Metrics>,
