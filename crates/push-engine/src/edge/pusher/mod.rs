@@ -9,7 +9,9 @@
 //! - [`channels`]: channel kinds and their auth (`private-`, `presence-`);
 //! - [`session`]: one WebSocket (`GET /app/{key}`): the `pusher:` events,
 //!   subscriptions over a changing [`crate::edge::transport::feed::Feed`],
-//!   presence through [`crate::hub::presence`], client events;
+//!   presence through [`crate::hub::presence`]; `subscribe.rs`:
+//!   `pusher:subscribe` and `pusher:unsubscribe`; `client_event.rs`:
+//!   client events;
 //! - [`http`]: the HTTP API `/apps/{app_id}/…` and its signatures.
 //!
 //! The adapter owns no channel state: channels, history, limits and
@@ -23,9 +25,11 @@
 //! in time; 4301 client events faster than `push.client_publish_rate`.
 
 pub mod channels;
+mod client_event;
 pub mod frame;
 pub mod http;
 pub mod session;
+mod subscribe;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
