@@ -31,6 +31,7 @@ pub mod engine;
 mod http;
 pub mod hub;
 pub mod metrics;
+pub mod pusher;
 pub mod redis;
 mod sse;
 pub mod subscriber;
