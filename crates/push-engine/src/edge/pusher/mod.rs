@@ -7,6 +7,7 @@
 //! - [`frame`]: frames in and out (`{event, channel, data}`), and how a
 //!   publication becomes one;
 //! - [`channels`]: channel kinds and their auth (`private-`, `presence-`);
+//! - [`cache`]: cache channels' last event, replayed on subscribe;
 //! - [`session`]: one WebSocket (`GET /app/{key}`): the `pusher:` events,
 //!   subscriptions over a changing [`crate::edge::transport::feed::Feed`],
 //!   presence through [`crate::hub::presence`]; `subscribe.rs`:
@@ -24,6 +25,7 @@
 //! going away, or messages were missed (reconnect at once); 4201 no pong
 //! in time; 4301 client events faster than `push.client_publish_rate`.
 
+pub mod cache;
 pub mod channels;
 mod client_event;
 pub mod frame;

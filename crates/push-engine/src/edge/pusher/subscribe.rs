@@ -1,9 +1,11 @@
 //! Subscribing a Pusher connection: `pusher:subscribe` (names, limits,
 //! auth through [`super::channels`]), `subscription_succeeded` with the
-//! members of a presence channel, and `pusher:unsubscribe`.
+//! members of a presence channel, a cache channel's last event
+//! ([`super::cache`]), and `pusher:unsubscribe`.
 
 use serde_json::{json, Value};
 
+use super::cache::{is_cache, last_event};
 use super::channels::{authorize, valid_name, Kind};
 use super::frame::{self, Incoming};
 use super::session::Session;
@@ -78,6 +80,7 @@ impl Session {
             }
         };
         let name = sub.channel().clone();
+        let head = sub.position();
         feed.add(sub);
         let members = match &kind {
             Kind::Presence(member) => Some(self.hub.presence().join(
@@ -88,8 +91,21 @@ impl Session {
             )),
             _ => None,
         };
-        self.channels.insert(name, kind);
+        self.channels.insert(name.clone(), kind);
         self.succeeded(&channel, members.as_deref());
+        if is_cache(&name) {
+            // Whatever is published from `head` on comes through the feed.
+            match last_event(&self.hub, &name, head).await {
+                Some(p) => {
+                    let bytes = frame::publication(&p).clone();
+                    self.send(&bytes);
+                }
+                None => {
+                    self.send(&frame::event("pusher:cache_miss", Some(&name), &json!({})));
+                    // webhook: cache_miss (sent once per cluster by edge::pusher::webhook)
+                }
+            }
+        }
     }
 
     /// `pusher_internal:subscription_succeeded`, with the members of a
