@@ -114,6 +114,22 @@ namespace {
      * @throws \Push\PushException if push.pusher_app_id, push.pusher_key and push.pusher_secret are not set
      */
     function push_pusher_auth(string $socketId, string $channel, ?string $channelData = null): string {}
+
+    /**
+     * What an app's /broadcasting/user-auth endpoint answers for a Pusher
+     * user signing in (pusher-js's signin(), Pusher's user authentication),
+     * signed with push.pusher_secret — the engine's this process runs, else
+     * php.ini's. The user then receives what is sent to #server-to-user-{id}.
+     *
+     * @param string $socketId the socket_id the browser posted (digits.digits)
+     * @param array|string $userData the user: an array (encoded with json_encode()) or a JSON
+     *        string (signed byte for byte), an object whose "id" is a string
+     * @return string the JSON to answer: {"auth":"key:signature","user_data":"…"}
+     * @throws \TypeError if $userData is neither an array nor a string
+     * @throws \ValueError on a bad socket id, or user data that is not an object with a string id
+     * @throws \Push\PushException if push.pusher_app_id, push.pusher_key and push.pusher_secret are not set
+     */
+    function push_pusher_signin(string $socketId, mixed $userData): string {}
 }
 
 namespace Push {

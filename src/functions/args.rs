@@ -2,7 +2,7 @@
 
 use ext_php_rs::ffi::{zend_string, HashTable};
 use ext_php_rs::types::array::Iter;
-use ext_php_rs::types::{ZendHashTable, ZendStr};
+use ext_php_rs::types::{ZendHashTable, ZendStr, Zval};
 use push_engine::message::validate_channel;
 
 use super::Fail;
@@ -126,5 +126,24 @@ pub(super) fn flag(func: &str, n: u32, key: &str, value: &str) -> Result<bool, F
             )
             .into())
         }
+    }
+}
+
+/// PHP's name of a value's type, as its TypeErrors give it.
+pub(super) fn type_name(v: &Zval) -> String {
+    if v.is_null() {
+        "null".into()
+    } else if v.is_bool() {
+        "bool".into()
+    } else if v.is_long() {
+        "int".into()
+    } else if v.is_double() {
+        "float".into()
+    } else if v.is_array() {
+        "array".into()
+    } else if let Some(o) = v.object() {
+        o.get_class_name().unwrap_or_else(|_| "object".into())
+    } else {
+        "resource".into()
     }
 }

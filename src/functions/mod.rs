@@ -53,6 +53,7 @@ handler!(push_server_stop_handler, server::push_server_stop);
 handler!(push_stats_handler, server::push_stats);
 handler!(push_token_handler, tokens::push_token);
 handler!(push_pusher_auth_handler, pusher::push_pusher_auth);
+handler!(push_pusher_signin_handler, pusher::push_pusher_signin);
 
 /// Calls `zend_parse_parameters` with the given spec and out-pointers.
 macro_rules! parse {
@@ -60,7 +61,7 @@ macro_rules! parse {
         let zpp = zend::parse_parameters()
             .ok_or_else(|| PhpException::from_message("push: zend_parse_parameters not found".into()))?;
         // SAFETY: the spec's letters match the out-pointers' types (S:
-        // zend_string**, h: HashTable**, d: double*, l: zend_long*, S!:
+        // zend_string**, h: HashTable**, d: double*, l: zend_long*, z: zval**, S!:
         // nullable zend_string**); we are inside the function call PHP is making.
         let rc = unsafe { zpp(zend::num_args($ex), $spec.as_ptr() as *const c_char $(, $out)*) };
         if rc != 0 {
@@ -129,6 +130,10 @@ pub fn builders() -> Vec<FunctionBuilder<'static>> {
                     .allow_null()
                     .default("null"),
             )
+            .returns(DataType::String, false, false),
+        FunctionBuilder::new("push_pusher_signin", push_pusher_signin_handler)
+            .arg(Arg::new("socketId", DataType::String))
+            .arg(Arg::new("userData", DataType::Mixed))
             .returns(DataType::String, false, false),
     ]
 }

@@ -13,29 +13,10 @@ use ext_php_rs::zend::ExecuteData;
 use push_engine::auth::token::{self, MAX_TTL};
 use push_engine::config::Secret;
 
-use super::args::{flag, options};
+use super::args::{flag, options, type_name};
 use super::{Fail, Outcome};
 use crate::exceptions::{from_engine, type_error, value_error};
 use crate::{ini, runtime, zend};
-
-/// PHP's name of a value's type, as its TypeErrors give it.
-fn type_name(v: &Zval) -> String {
-    if v.is_null() {
-        "null".into()
-    } else if v.is_bool() {
-        "bool".into()
-    } else if v.is_long() {
-        "int".into()
-    } else if v.is_double() {
-        "float".into()
-    } else if v.is_array() {
-        "array".into()
-    } else if let Some(o) = v.object() {
-        o.get_class_name().unwrap_or_else(|_| "object".into())
-    } else {
-        "resource".into()
-    }
-}
 
 /// `push_token(array $channels, int $ttl = 3600, array $options = []): string`
 pub(super) fn push_token(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {

@@ -420,7 +420,7 @@ async fn garbage_frames_are_answered_not_fatal() {
     assert_eq!(next(&mut ws).await["event"], "pusher:error");
     // Unknown events, and unsubscribing from what was never subscribed:
     // nothing.
-    send(&mut ws, json!({ "event": "pusher:signin", "data": {} })).await;
+    send(&mut ws, json!({ "event": "pusher:unknown", "data": {} })).await;
     send(
         &mut ws,
         json!({ "event": "pusher:unsubscribe", "data": { "channel": "x" } }),

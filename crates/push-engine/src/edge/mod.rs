@@ -69,6 +69,10 @@ pub fn app(state: AppState) -> Edge {
             .route(
                 "/apps/{app_id}/channels/{channel}/users",
                 get(pusher::http::users),
+            )
+            .route(
+                "/apps/{app_id}/users/{user_id}/terminate_connections",
+                post(pusher::http::terminate),
             );
     }
     let router = router

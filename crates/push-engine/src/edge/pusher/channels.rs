@@ -123,6 +123,9 @@ pub enum GrantError {
     ChannelData,
     /// Channel data given for a channel that is not a presence channel.
     NotPresence,
+    /// User data that is not a JSON object with an `id` of Pusher's user
+    /// id alphabet ([`super::user::valid_user_id`]).
+    UserData,
 }
 
 /// What an app's `/broadcasting/auth` endpoint answers for `socket_id` on
@@ -139,25 +142,14 @@ pub fn grant(
     if !config.pusher() {
         return Err(GrantError::Off);
     }
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !socket_id
-        .split_once('.')
-        .is_some_and(|(a, b)| digits(a) && digits(b))
-    {
+    if !valid_socket_id(socket_id) {
         return Err(GrantError::SocketId);
     }
     let kind = Kind::of(channel);
     if !valid_name(channel) || kind == "public" {
         return Err(GrantError::Channel);
     }
-    let secret = config.pusher_secret.expose();
-    let signed = |message: String| {
-        format!(
-            "{}:{}",
-            config.pusher_key,
-            sign_hex(secret, message.as_bytes())
-        )
-    };
+    let signed = |message: String| signed(config, &message);
     let answer = match (kind, channel_data) {
         ("presence", Some(data)) => {
             member(data).ok_or(GrantError::ChannelData)?;
@@ -171,6 +163,35 @@ pub fn grant(
         (_, None) => serde_json::json!({ "auth": signed(format!("{socket_id}:{channel}")) }),
     };
     Ok(answer.to_string())
+}
+
+/// `key:hex(HMAC_SHA256(secret, message))`: a channel's or a user's auth
+/// as the app's endpoint answers it.
+pub fn signed(config: &Config, message: &str) -> String {
+    let secret = config.pusher_secret.expose();
+    format!(
+        "{}:{}",
+        config.pusher_key,
+        sign_hex(secret, message.as_bytes())
+    )
+}
+
+/// Whether `auth` is `key:signature` of `message` under this app's key and
+/// secret, compared in constant time.
+pub fn verify(config: &Config, message: &str, auth: &str) -> bool {
+    auth.split_once(':').is_some_and(|(key, signature)| {
+        key == config.pusher_key
+            && verify_hex(config.pusher_secret.expose(), message.as_bytes(), signature)
+    })
+}
+
+/// Whether `id` is a socket id as pusher-js sends it: `digits.digits`.
+pub fn valid_socket_id(id: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    id.len() <= 64
+        && id
+            .split_once('.')
+            .is_some_and(|(a, b)| digits(a) && digits(b))
 }
 
 /// The member `channel_data` describes: `user_id` (a string, or a number

@@ -13,6 +13,8 @@
 //!   presence through [`crate::hub::presence`]; `subscribe.rs`:
 //!   `pusher:subscribe` and `pusher:unsubscribe`; `client_event.rs`:
 //!   client events;
+//! - [`user`]: user authentication (`pusher:signin`), `#server-to-user-…`
+//!   and terminating a user's connections;
 //! - [`http`]: the HTTP API `/apps/{app_id}/…` and its signatures.
 //!
 //! The adapter owns no channel state: channels, history, limits and
@@ -20,7 +22,8 @@
 //! subscribers, and theirs reach every door.
 //!
 //! Close codes (pusher-js acts on the range): 4001 unknown app key, 4007
-//! unsupported protocol version (both: do not reconnect); 4100 over
+//! unsupported protocol version, 4009 a refused signin or the app
+//! terminated the user's connections (all: do not reconnect); 4100 over
 //! capacity or too slow (reconnect after a while); 4200 the engine is
 //! going away, or messages were missed (reconnect at once); 4201 no pong
 //! in time; 4301 client events faster than `push.client_publish_rate`.
@@ -32,6 +35,7 @@ pub mod frame;
 pub mod http;
 pub mod session;
 mod subscribe;
+pub mod user;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -54,6 +58,7 @@ use session::{Opening, Session};
 
 pub const CLOSE_UNKNOWN_KEY: u16 = 4001;
 pub const CLOSE_PROTOCOL: u16 = 4007;
+pub const CLOSE_UNAUTHORIZED: u16 = 4009;
 pub const CLOSE_OVER_CAPACITY: u16 = 4100;
 pub const CLOSE_RECONNECT: u16 = 4200;
 pub const CLOSE_NO_PONG: u16 = 4201;

@@ -62,6 +62,8 @@ pub struct Session {
     ),
     /// `push.client_publish_rate`, for client events.
     pub(super) rate: Rate,
+    /// The signed-in user's id and hub channel ([`super::user`]).
+    pub(super) user: Option<(String, Arc<str>)>,
     /// Frames waiting to be written.
     out: Vec<u8>,
     /// `push.coalesce`, for deliveries.
@@ -104,6 +106,7 @@ impl Session {
             channels: HashMap::new(),
             notices: mpsc::unbounded_channel(),
             rate,
+            user: None,
             out: Vec::new(),
             coalesce,
         }
@@ -192,13 +195,17 @@ impl Session {
                     let mut delivered = Batch::new(crate::metrics::Transport::Ws);
                     while let Some(next) = item.take() {
                         match next {
-                            Item::Message(p, _budget) => {
+                            Item::Message(p, _budget) => match self.for_user(&p) {
+                                Some(Err(end)) => return end,
+                                Some(Ok(())) => delivered.add(p.at),
+                                None => {
                                 let ours = p.origin.as_ref().is_some_and(|o| o.connection == self.socket_id);
                                 let reserved = p.event.as_deref().is_some_and(frame::reserved);
                                 if self.channels.contains_key(&p.channel) && !ours && !reserved {
                                     let bytes = frame::publication(&p).clone();
                                     self.send(&bytes);
                                     delivered.add(p.at);
+                                }
                                 }
                             }
                             Item::Lost(..) => {
@@ -313,6 +320,7 @@ impl Session {
             "pusher:ping" => self.send(&frame::event("pusher:pong", None, &json!({}))),
             "pusher:pong" => {}
             "pusher:subscribe" => self.subscribe(&incoming, feed).await,
+            "pusher:signin" => return self.signin(&incoming, feed).await,
             "pusher:unsubscribe" => {
                 if let Some(channel) = incoming.text("channel") {
                     self.unsubscribe(&channel, feed);

@@ -9,6 +9,7 @@ use super::cache::{is_cache, last_event};
 use super::channels::{authorize, valid_name, Kind};
 use super::frame::{self, Incoming};
 use super::session::Session;
+use super::user::user_of;
 use crate::edge::transport::feed::Feed;
 use crate::hub::presence::Member;
 use crate::hub::Cursor;
@@ -19,6 +20,11 @@ impl Session {
             self.send(&frame::error(None, "pusher:subscribe needs data.channel"));
             return;
         };
+        if let Some(id) = user_of(&channel) {
+            let id = id.to_owned();
+            self.subscribe_user(&channel, &id);
+            return;
+        }
         if !valid_name(&channel) {
             let e = frame::subscription_error(
                 &channel,
