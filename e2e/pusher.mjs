@@ -7,6 +7,8 @@
 // Prints one JSON object: what the clients saw. The PHP test asserts on it.
 import { createRequire } from 'node:module';
 
+import { connected, deferred, sleep, subscribed, wait } from './pusher-common.mjs';
+
 const require = createRequire(import.meta.url);
 const PusherClient = require('pusher-js');
 const PusherServer = require('pusher');
@@ -17,18 +19,6 @@ const [host, port] = address.split(':');
 const server = new PusherServer({ appId, key, secret, host, port, useTLS: false });
 const seen = {};
 const clients = [];
-
-const wait = (what, ms = 5000) =>
-    new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-        what.promise.then((v) => { clearTimeout(t); resolve(v); });
-    });
-const deferred = (name) => {
-    let resolve;
-    const promise = new Promise((r) => { resolve = r; });
-    return { name, promise, resolve, toString: () => name };
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function client(user, { appKey = key, badAuth = false } = {}) {
     const c = new PusherClient(appKey, {
@@ -52,23 +42,6 @@ function client(user, { appKey = key, badAuth = false } = {}) {
     });
     clients.push(c);
     return c;
-}
-
-function subscribed(c, name) {
-    const d = deferred(`subscribe ${name}`);
-    const ch = c.subscribe(name);
-    ch.bind('pusher:subscription_succeeded', (data) => d.resolve(data));
-    ch.bind('pusher:subscription_error', (e) => d.resolve({ error: e }));
-    return wait(d).then((data) => [ch, data]);
-}
-
-function connected(c) {
-    const d = deferred('connected');
-    if (c.connection.state === 'connected') {
-        d.resolve(c.connection.socket_id);
-    }
-    c.connection.bind('connected', () => d.resolve(c.connection.socket_id));
-    return wait(d);
 }
 
 async function main() {

@@ -61,6 +61,7 @@ final class IniInfoTest extends PushTestCase
             'push.mercure_heartbeat' => '40',
             'push.mercure_history' => '1000',
             'push.mercure_history_ttl' => '3600',
+            'push.pusher_encryption_master_key' => '',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

@@ -128,4 +128,19 @@ final class PusherAuthTest extends PushTestCase
         self::assertSame(0, $status);
         self::assertSame('Push\PushException: push_pusher_signin(): the Pusher protocol is off: set push.pusher_app_id, push.pusher_key and push.pusher_secret', $out);
     }
+
+    public function testAnEncryptedChannelNeedsTheMasterKey(): void
+    {
+        $key = base64_encode(str_repeat("\x07", 32));
+        $ini = [...self::ini(), '-d', 'push.pusher_encryption_master_key="' . $key . '"'];
+        [$status, $out, $err] = self::php('<?php echo push_pusher_auth("1234.1234", "private-encrypted-foobar");', $ini);
+        self::assertSame(0, $status, $err);
+        $answer = json_decode($out, true, 512, JSON_THROW_ON_ERROR);
+        self::assertSame(self::KEY . ':' . hash_hmac('sha256', '1234.1234:private-encrypted-foobar', self::SECRET), $answer['auth']);
+        self::assertSame(base64_encode(hash('sha256', 'private-encrypted-foobar' . str_repeat("\x07", 32), true)), $answer['shared_secret']);
+
+        [$status, $out] = self::php('<?php try { push_pusher_auth("1.2", "private-encrypted-a"); } catch (\Throwable $e) { echo get_class($e), ": ", $e->getMessage(); }', self::ini());
+        self::assertSame(0, $status);
+        self::assertStringStartsWith('Push\PushException: push_pusher_auth(): private-encrypted- channels need push.pusher_encryption_master_key', $out);
+    }
 }

@@ -109,9 +109,11 @@ namespace {
      * @param string $channel a private-… or presence-… channel
      * @param ?string $channelData for a presence channel: the JSON object the member is known by
      *        (a user_id, and user_info if any), sent byte for byte as it is signed
-     * @return string the JSON to answer: {"auth":"key:signature"}, with "channel_data" for a presence channel
+     * @return string the JSON to answer: {"auth":"key:signature"}, with "channel_data" for a presence channel,
+     *         and "shared_secret" for a private-encrypted- channel (from push.pusher_encryption_master_key)
      * @throws \ValueError on a bad socket id, channel, or channel data
-     * @throws \Push\PushException if push.pusher_app_id, push.pusher_key and push.pusher_secret are not set
+     * @throws \Push\PushException if push.pusher_app_id, push.pusher_key and push.pusher_secret are not set,
+     *         or for a private-encrypted- channel without push.pusher_encryption_master_key
      */
     function push_pusher_auth(string $socketId, string $channel, ?string $channelData = null): string {}
 

@@ -66,6 +66,14 @@ pub(super) fn push_pusher_auth(ex: &mut ExecuteData, retval: &mut Zval) -> Outco
                 "channelData",
                 "must be null for a channel that is not a presence channel",
             ),
+            GrantError::NoMasterKey => PhpException::new(
+                format!(
+                    "{F}(): private-encrypted- channels need push.pusher_encryption_master_key \
+                     (the base64 of 32 bytes) to derive their shared secret"
+                ),
+                0,
+                push_exception(),
+            ),
             GrantError::UserData => value_error(F, 3, "channelData", "is not user data"),
         })
     })?;
@@ -77,8 +85,13 @@ pub(super) fn push_pusher_auth(ex: &mut ExecuteData, retval: &mut Zval) -> Outco
 fn pusher_config(f: &str) -> Result<Config, Fail> {
     Ok(match runtime::engine() {
         Some(engine) => engine.hub().config().clone(),
-        None => ini::config_of(&["pusher_app_id", "pusher_key", "pusher_secret"])
-            .map_err(|e| from_engine(f, &e))?,
+        None => ini::config_of(&[
+            "pusher_app_id",
+            "pusher_key",
+            "pusher_secret",
+            "pusher_encryption_master_key",
+        ])
+        .map_err(|e| from_engine(f, &e))?,
     })
 }
 

@@ -139,3 +139,46 @@ async fn across_engines_on_redis_the_last_event_comes_from_the_broker() {
     subscribed(&mut c, "cache-r").await;
     assert_eq!(event_of(&next(&mut c).await), ("tick", "cache-r", json!(2)));
 }
+
+#[tokio::test]
+async fn encrypted_channels_are_private_opaque_and_refuse_client_events() {
+    let server = start().await;
+    let channel = "private-encrypted-room";
+    let (mut a, a_id) = connect(&server).await;
+    let (mut b, b_id) = connect(&server).await;
+    // Authorised as a private channel: nothing, or a bad signature, refused.
+    let e = subscribe(&mut a, channel, None, None).await;
+    assert_eq!(e["event"], "pusher:subscription_error", "{e}");
+    let e = subscribe(&mut a, channel, Some(auth(&b_id, channel, None)), None).await;
+    assert_eq!(data(&e)["status"], 401, "{e}");
+    join(&mut a, &a_id, channel).await;
+    join(&mut b, &b_id, channel).await;
+
+    // A client event: refused with pusher:error, and not relayed.
+    send(
+        &mut a,
+        json!({ "event": "client-typing", "channel": channel, "data": {} }),
+    )
+    .await;
+    let e = next(&mut a).await;
+    assert_eq!(e["event"], "pusher:error", "{e}");
+    assert!(e["data"]["message"]
+        .as_str()
+        .is_some_and(|m| m.contains("encrypted")));
+    ws_quiet(&mut b, Duration::from_millis(200)).await;
+
+    // What the server libraries send (nonce and ciphertext) is relayed
+    // untouched.
+    let payload = r#"{"nonce":"bm9uY2Ugb2YgMjQgYnl0ZXMgZm9yIG5hY2w=","ciphertext":"c2VhbGVkIGJ5IG5hY2wgc2VjcmV0Ym94"}"#;
+    let r = post_signed(
+        &server,
+        "events",
+        &json!({ "name": "message", "channel": channel, "data": payload }),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    for ws in [&mut a, &mut b] {
+        let m = next(ws).await;
+        assert_eq!(m["data"].as_str(), Some(payload), "{m}");
+    }
+}

@@ -142,6 +142,9 @@ pub struct Config {
     pub mercure_history: usize,
     /// Age after which a Mercure update leaves the history.
     pub mercure_history_ttl: Duration,
+    /// The key `private-encrypted-` channels' shared secrets derive from
+    /// (empty: none; [`Config::pusher_master_key`]).
+    pub pusher_encryption_master_key: Secret,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -212,6 +215,7 @@ impl Default for Config {
             mercure_heartbeat: Duration::ZERO,
             mercure_history: 0,
             mercure_history_ttl: Duration::ZERO,
+            pusher_encryption_master_key: Secret::default(),
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.

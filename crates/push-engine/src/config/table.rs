@@ -4,7 +4,7 @@
 
 use super::auth::parse_cookie_name;
 use super::parse::*;
-use super::pusher::{parse_app_id, parse_key};
+use super::pusher::{parse_app_id, parse_key, parse_master_key};
 use super::{AuthMode, Patterns, Secret, Setting};
 
 fn parse_switch(v: &str) -> Result<bool, String> {
@@ -394,6 +394,13 @@ pub const SETTINGS: &[Setting] = &[
         "seconds a Mercure update stays in history",
         secs(0.0, MAX_SECS)
     ),
+    setting!(
+        pusher_encryption_master_key,
+        "",
+        "Pusher protocol: the base64 of 32 bytes that private-encrypted- channels' keys derive from",
+        parse_master_key,
+        Secret::show
+    ),
 ];
 
 /// Settings whose values are credentials: never echoed in errors or shown
@@ -404,4 +411,5 @@ pub const SECRET_SETTINGS: &[&str] = &[
     "pusher_secret",
     "mercure_publisher_key",
     "mercure_subscriber_key",
+    "pusher_encryption_master_key",
 ];

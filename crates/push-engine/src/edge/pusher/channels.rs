@@ -2,6 +2,9 @@
 //!
 //! - public: any name without the prefixes below;
 //! - `private-…`: `auth` is `key:hex(HMAC_SHA256(secret, "socket_id:channel"))`;
+//! - `private-encrypted-…`: authorised as private ones; the app's answer
+//!   ([`grant`]) also carries the channel's `shared_secret`, derived from
+//!   `push.pusher_encryption_master_key`;
 //! - `presence-…`: the same over `"socket_id:channel:channel_data"`, with
 //!   `channel_data` (`{"user_id", "user_info"}`) used byte for byte as the
 //!   client sent it.
@@ -123,6 +126,9 @@ pub enum GrantError {
     ChannelData,
     /// Channel data given for a channel that is not a presence channel.
     NotPresence,
+    /// A `private-encrypted-` channel without
+    /// `push.pusher_encryption_master_key` to derive its key from.
+    NoMasterKey,
     /// User data that is not a JSON object with an `id` of Pusher's user
     /// id alphabet ([`super::user::valid_user_id`]).
     UserData,
@@ -160,9 +166,34 @@ pub fn grant(
         }
         ("presence", None) => return Err(GrantError::ChannelData),
         (_, Some(_)) => return Err(GrantError::NotPresence),
+        (_, None) if is_encrypted(channel) => {
+            let key = config.pusher_master_key().ok_or(GrantError::NoMasterKey)?;
+            serde_json::json!({
+                "auth": signed(format!("{socket_id}:{channel}")),
+                "shared_secret": shared_secret(channel, &key),
+            })
+        }
         (_, None) => serde_json::json!({ "auth": signed(format!("{socket_id}:{channel}")) }),
     };
     Ok(answer.to_string())
+}
+
+/// Whether `channel` is end-to-end encrypted (`private-encrypted-…`):
+/// authorised as a private channel, its payloads relayed untouched, no
+/// client events.
+pub fn is_encrypted(channel: &str) -> bool {
+    channel.starts_with("private-encrypted-")
+}
+
+/// An encrypted channel's key, as Pusher's server libraries derive it:
+/// `base64(SHA256(channel ‖ master key))`.
+pub fn shared_secret(channel: &str, master_key: &[u8; 32]) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(channel.as_bytes());
+    hash.update(master_key);
+    base64::engine::general_purpose::STANDARD.encode(hash.finalize())
 }
 
 /// `key:hex(HMAC_SHA256(secret, message))`: a channel's or a user's auth

@@ -34,7 +34,7 @@ impl Session {
                 ));
                 return Ok(());
             }
-            Some(Kind::Private) if channel.starts_with("private-encrypted-") => {
+            Some(Kind::Private) if super::channels::is_encrypted(channel) => {
                 self.send(&frame::error(
                     None,
                     "client events are not allowed on encrypted channels",
