@@ -50,6 +50,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::edge::error::ApiError;
+use crate::edge::limits::OverCapacity;
 use crate::edge::transport::ws::{accept_key, switching, WS_CONTROL_QUEUE};
 use crate::edge::transport::Query as Pairs;
 use crate::edge::AppState;
@@ -92,7 +93,8 @@ pub fn socket_id() -> (String, u64) {
 
 /// `GET /app/{key}?protocol=7&client=…&version=…`: a Pusher WebSocket.
 /// An unknown key or another protocol version is told on the socket
-/// (`pusher:error`, then the close), as pusher-js expects.
+/// (`pusher:error`, then the close), as pusher-js expects; so is an engine
+/// over `push.max_connections` (4100: pusher-js backs off).
 pub async fn connect(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -102,7 +104,13 @@ pub async fn connect(
     let accept = accept_key(req.headers())?;
     let config = state.hub.config();
     let protocol = crate::edge::transport::param(&query, "protocol");
-    let opening = if key != config.pusher_key {
+    let over = req.extensions().get::<OverCapacity>().copied();
+    let opening = if let Some(OverCapacity(max)) = over {
+        Opening::Refuse(
+            CLOSE_OVER_CAPACITY,
+            format!("over capacity: push.max_connections ({max}) are open; try again later"),
+        )
+    } else if key != config.pusher_key {
         Opening::Refuse(CLOSE_UNKNOWN_KEY, format!("App key {key} does not exist"))
     } else if protocol != Some(PROTOCOL) {
         Opening::Refuse(
@@ -125,7 +133,7 @@ pub async fn connect(
         .max_write_buffer_size(WS_CONTROL_QUEUE)
         .max_message_size(Some(config.max_message_size + 4096))
         .max_frame_size(Some(config.max_message_size + 4096));
-    let connection = state.hub.metrics().connection(Transport::Ws);
+    let connection = state.hub.metrics().connection(Transport::Pusher);
     let hub = state.hub.clone();
     state.tasks.spawn(async move {
         let _connection = connection;

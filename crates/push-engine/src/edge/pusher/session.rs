@@ -192,7 +192,7 @@ impl Session {
                     self.coalesce.before(&feed, &item).await;
                     let mut item = Some(item);
                     let mut drained = true;
-                    let mut delivered = Batch::new(crate::metrics::Transport::Ws);
+                    let mut delivered = Batch::new(crate::metrics::Transport::Pusher);
                     while let Some(next) = item.take() {
                         match next {
                             Item::Message(p, _budget) => match self.for_user(&p) {
