@@ -73,6 +73,10 @@ pub fn app(state: AppState) -> Edge {
             .route(
                 "/apps/{app_id}/users/{user_id}/terminate_connections",
                 post(pusher::http::terminate),
+            )
+            .route(
+                "/users/{user_id}/terminate_connections",
+                post(pusher::http::terminate_unprefixed),
             );
     }
     let router = router

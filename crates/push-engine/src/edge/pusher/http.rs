@@ -10,7 +10,8 @@
 //!   channels), `GET channels/{channel}` (`info=user_count,
 //!   subscription_count`), `GET channels/{channel}/users` (presence);
 //! - `POST users/{user_id}/terminate_connections`: closes the user's
-//!   connections on every engine;
+//!   connections on every engine (also at `/users/{user_id}/…`, without
+//!   the prefix, where PyPI's `pusher` 3.3.4 sends it);
 //! - an event to `#server-to-user-{id}` reaches the connections signed in
 //!   as that user (on every engine: see [`super::user`]).
 //!
@@ -421,6 +422,29 @@ pub async fn terminate(
     State(state): State<AppState>,
     Path((app_id, user_id)): Path<(String, String)>,
     Query(query): Query<Pairs>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    terminate_user(state, app_id, user_id, query, request).await
+}
+
+/// `POST /users/{user_id}/terminate_connections`, signed the same: where
+/// PyPI's `pusher` (3.3.4) sends `terminate_user_connections`, without
+/// the `/apps/{app_id}` prefix; the app is the one its `auth_key` names.
+pub async fn terminate_unprefixed(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    Query(query): Query<Pairs>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let app_id = state.hub.config().pusher_app_id.clone();
+    terminate_user(state, app_id, user_id, query, request).await
+}
+
+async fn terminate_user(
+    state: AppState,
+    app_id: String,
+    user_id: String,
+    query: Pairs,
     request: Request,
 ) -> Result<Json<Value>, ApiError> {
     let path = request.uri().path().to_owned();
