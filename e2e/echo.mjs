@@ -7,6 +7,8 @@
 //
 // Prints one JSON object: what Echo saw. The PHP test asserts on it.
 import { createRequire } from 'node:module';
+
+import { report } from './pusher-common.mjs';
 import Echo from 'laravel-echo';
 
 const require = createRequire(import.meta.url);
@@ -118,15 +120,4 @@ async function main() {
     seen.leaving = room.leaving;
 }
 
-main()
-    .then(() => console.log(JSON.stringify(seen)))
-    .catch((err) => {
-        console.log(JSON.stringify({ ...seen, failure: String(err?.stack ?? err) }));
-        process.exitCode = 1;
-    })
-    .finally(() => {
-        for (const e of echoes) {
-            e.disconnect();
-        }
-        setTimeout(() => process.exit(), 100);
-    });
+report(main, seen, echoes);

@@ -13,6 +13,15 @@ export const deferred = (name) => {
     return { name, promise, resolve, toString: () => name };
 };
 
+/** pusher-js's options for an engine at `host:port` over plain ws://. */
+export const plainWs = (host, port) => ({
+    cluster: 'mt1', // required by pusher-js, unused by push
+    wsHost: host,
+    wsPort: Number(port),
+    forceTLS: false,
+    enabledTransports: ['ws'],
+});
+
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export function subscribed(c, name) {
@@ -30,4 +39,23 @@ export function connected(c) {
     }
     c.connection.bind('connected', () => d.resolve(c.connection.socket_id));
     return wait(d);
+}
+
+/**
+ * Runs `main`, prints `seen` as one JSON object (with `failure` if main
+ * threw: the exit status is then 1), disconnects `clients` and exits.
+ */
+export function report(main, seen, clients) {
+    main()
+        .then(() => console.log(JSON.stringify(seen)))
+        .catch((err) => {
+            console.log(JSON.stringify({ ...seen, failure: String(err?.stack ?? err) }));
+            process.exitCode = 1;
+        })
+        .finally(() => {
+            for (const c of clients) {
+                c.disconnect();
+            }
+            setTimeout(() => process.exit(), 100);
+        });
 }

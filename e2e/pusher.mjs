@@ -7,7 +7,7 @@
 // Prints one JSON object: what the clients saw. The PHP test asserts on it.
 import { createRequire } from 'node:module';
 
-import { connected, deferred, sleep, subscribed, wait } from './pusher-common.mjs';
+import { connected, deferred, plainWs, report, sleep, subscribed, wait } from './pusher-common.mjs';
 
 const require = createRequire(import.meta.url);
 const PusherClient = require('pusher-js');
@@ -22,11 +22,7 @@ const clients = [];
 
 function client(user, { appKey = key, badAuth = false } = {}) {
     const c = new PusherClient(appKey, {
-        cluster: 'mt1',
-        wsHost: host,
-        wsPort: Number(port),
-        forceTLS: false,
-        enabledTransports: ['ws'],
+        ...plainWs(host, port),
         channelAuthorization: {
             customHandler: ({ socketId, channelName }, callback) => {
                 const presence = channelName.startsWith('presence-')
@@ -139,17 +135,4 @@ async function main() {
     seen.membersAfter = aRoom.members.count;
 }
 
-main()
-    .then(() => {
-        console.log(JSON.stringify(seen));
-    })
-    .catch((err) => {
-        console.log(JSON.stringify({ ...seen, failure: String(err?.stack ?? err) }));
-        process.exitCode = 1;
-    })
-    .finally(() => {
-        for (const c of clients) {
-            c.disconnect();
-        }
-        setTimeout(() => process.exit(), 100);
-    });
+report(main, seen, clients);

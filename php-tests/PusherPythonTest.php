@@ -13,8 +13,7 @@ namespace Push\Tests;
  */
 final class PusherPythonTest extends PushTestCase
 {
-    private const ROOT = __DIR__ . '/..';
-    private const PYTHON = self::ROOT . '/e2e/.venv/bin/python';
+    private const PYTHON = __DIR__ . '/../e2e/.venv/bin/python';
 
     public function testThePythonServerLibrary(): void
     {
@@ -22,20 +21,7 @@ final class PusherPythonTest extends PushTestCase
             self::fail('run scripts/test.sh first (or: python3 -m venv e2e/.venv && e2e/.venv/bin/pip install -r e2e/requirements.txt)');
         }
         [, , $address] = $this->daemon(null, ['--pusher_app_id=4242', '--pusher_key=app-key', '--pusher_secret=app-secret-0123']);
-        $proc = proc_open(
-            [self::PYTHON, 'e2e/pusher-python.py', $address, '4242', 'app-key', 'app-secret-0123'],
-            [1 => ['pipe', 'w'], 2 => ['pipe', 'w']],
-            $pipes,
-            self::ROOT,
-        );
-        self::assertIsResource($proc);
-        $this->watch('e2e/pusher-python.py', $proc, [$pipes[2]]);
-        $out = stream_get_contents($pipes[1]);
-        $status = proc_close($proc);
-        $seen = json_decode((string) $out, true);
-        self::assertIsArray($seen, "python printed: $out");
-        self::assertArrayNotHasKey('failure', $seen, $seen['failure'] ?? '');
-        self::assertSame(0, $status);
+        $seen = $this->clientScript([self::PYTHON, 'e2e/pusher-python.py', $address, '4242', 'app-key', 'app-secret-0123']);
 
         self::assertSame([], $seen['trigger']);
         self::assertSame(['shipped', 'orders', ['id' => 7]], $seen['triggered']);

@@ -36,21 +36,7 @@ final class PusherTest extends PushTestCase
             '--pusher_secret=app-secret-0123',
             '--pusher_encryption_master_key=' . self::MASTER_KEY,
         ]);
-        $proc = proc_open(
-            ['node', $script, $address, '4242', 'app-key', 'app-secret-0123', ...$more],
-            [1 => ['pipe', 'w'], 2 => ['pipe', 'w']],
-            $pipes,
-            self::ROOT,
-        );
-        self::assertIsResource($proc);
-        $this->watch("node $script", $proc, [$pipes[2]]);
-        $out = stream_get_contents($pipes[1]);
-        $status = proc_close($proc);
-        $seen = json_decode((string) $out, true);
-        self::assertIsArray($seen, "node printed: $out");
-        self::assertArrayNotHasKey('failure', $seen, $seen['failure'] ?? '');
-        self::assertSame(0, $status);
-        return $seen;
+        return $this->clientScript(['node', $script, $address, '4242', 'app-key', 'app-secret-0123', ...$more]);
     }
 
     public function testPusherJsAndTheNodeServerLibrary(): void
