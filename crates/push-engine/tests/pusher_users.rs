@@ -96,6 +96,14 @@ async fn server_to_user_reaches_that_user_only() {
     ws_quiet(&mut bob, Duration::from_millis(200)).await;
     ws_quiet(&mut anonymous, Duration::from_millis(10)).await;
 
+    // To a user connected nowhere: nothing is kept for it (no channel,
+    // no history) on an engine without a shared broker.
+    send_to_user(&server, "nobody", "hello", "x").await;
+    let r = terminate(&server, "nobody").await;
+    assert_eq!((r.status, r.json()), (200, json!({})));
+    assert!(server.hub.history(".push/pusher-user/nobody").is_none());
+    assert!(server.hub.history(".push/pusher-user/alice").is_some());
+
     // The user's channel is not a channel of the app's.
     let r = get_signed(&server, "channels", &[]).await;
     assert_eq!(r.status, 200);

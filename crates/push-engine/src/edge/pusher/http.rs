@@ -250,10 +250,11 @@ async fn publish(state: &AppState, e: Event) -> Result<Option<Value>, ApiError> 
             });
         }
         match user_of(channel) {
-            // A user's events travel on the user's hub channel.
-            Some(id) => state.hub.send_reserved(&hub_channel(id), msg).await?,
-            None => state.hub.send(channel, msg).await?,
-        };
+            Some(id) => to_user(state, id, msg).await?,
+            None => {
+                state.hub.send(channel, msg).await?;
+            }
+        }
     }
     match e.info.as_deref() {
         None => Ok(None),
@@ -456,10 +457,19 @@ async fn terminate_user(
             user_id.chars().take(80).collect::<String>()
         )));
     }
-    let order = Outgoing::new("{}").event(TERMINATE);
-    state
-        .hub
-        .send_reserved(&hub_channel(&user_id), order)
-        .await?;
+    to_user(&state, &user_id, Outgoing::new("{}").event(TERMINATE)).await?;
     Ok(Json(json!({})))
+}
+
+/// Sends `msg` on user `id`'s hub channel, where the user's connections
+/// on every engine receive it. Without a shared broker, a user with no
+/// connection here has none anywhere: nothing is sent (so no channel, nor
+/// history, is made for a user who is not connected).
+async fn to_user(state: &AppState, id: &str, msg: Outgoing) -> Result<(), ApiError> {
+    let channel = hub_channel(id);
+    if state.hub.broker().is_none() && state.hub.subscribers(&channel) == 0 {
+        return Ok(());
+    }
+    state.hub.send_reserved(&channel, msg).await?;
+    Ok(())
 }
