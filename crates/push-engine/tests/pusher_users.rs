@@ -179,6 +179,20 @@ async fn terminate_connections_closes_the_users_connections_only() {
     assert_eq!(ws_close_code(&mut alice_too).await, 4009);
     alive(&mut bob).await;
 
+    // Where PyPI's pusher 3.3.4 sends it: without the /apps/{id} prefix.
+    let mut carl = signed_in(&server, "carl").await;
+    let path = "/users/carl/terminate_connections";
+    let q = signed("POST", path, b"{}", &[], now());
+    let r = post(
+        server.addr,
+        &format!("{path}?{q}"),
+        &[("Content-Type", "application/json")],
+        b"{}",
+    )
+    .await;
+    assert_eq!((r.status, r.json()), (200, json!({})), "{}", r.text());
+    assert_eq!(ws_close_code(&mut carl).await, 4009);
+
     // Refusals: a bad user id, a bad signature.
     assert_eq!(terminate(&server, "a%20b").await.status, 400);
     let r = post(
