@@ -12,6 +12,9 @@ use common::*;
 use push_engine::auth::signature::sign_hex;
 use serde_json::{json, Value};
 
+/// A `pusher:signin`'s data for a socket id.
+type Signin<'a> = Box<dyn Fn(&str) -> Value + 'a>;
+
 fn user_auth(socket_id: &str, user_data: &str) -> String {
     let message = format!("{socket_id}::user::{user_data}");
     format!("{KEY}:{}", sign_hex(SECRET.as_bytes(), message.as_bytes()))
@@ -123,7 +126,7 @@ async fn server_to_user_reaches_that_user_only() {
 async fn a_bad_signin_is_an_error_and_closes_4009() {
     let server = start().await;
     let user_data = json!({ "id": "alice" }).to_string();
-    let cases: Vec<Box<dyn Fn(&str) -> Value>> = vec![
+    let cases: Vec<Signin<'_>> = vec![
         // Signed for another socket.
         Box::new(|_| json!({ "auth": user_auth("1.2", &user_data), "user_data": user_data })),
         // Signed with another secret.
