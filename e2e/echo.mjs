@@ -7,6 +7,8 @@
 //
 // Prints one JSON object: what Echo saw. The PHP test asserts on it.
 import { createRequire } from 'node:module';
+
+import { report } from './pusher-common.mjs';
 import Echo from 'laravel-echo';
 import { echoOptions, report, sleep, until } from './common.mjs';
 

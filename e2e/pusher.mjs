@@ -8,6 +8,8 @@
 import { createRequire } from 'node:module';
 import { report } from './common.mjs';
 
+import { connected, deferred, plainWs, report, sleep, subscribed, wait } from './pusher-common.mjs';
+
 const require = createRequire(import.meta.url);
 const PusherClient = require('pusher-js');
 const PusherServer = require('pusher');
@@ -19,25 +21,9 @@ const server = new PusherServer({ appId, key, secret, host, port, useTLS: false 
 const seen = {};
 const clients = [];
 
-const wait = (what, ms = 5000) =>
-    new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`timed out: ${what}`)), ms);
-        what.promise.then((v) => { clearTimeout(t); resolve(v); });
-    });
-const deferred = (name) => {
-    let resolve;
-    const promise = new Promise((r) => { resolve = r; });
-    return { name, promise, resolve, toString: () => name };
-};
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
 function client(user, { appKey = key, badAuth = false } = {}) {
     const c = new PusherClient(appKey, {
-        cluster: 'mt1',
-        wsHost: host,
-        wsPort: Number(port),
-        forceTLS: false,
-        enabledTransports: ['ws'],
+        ...plainWs(host, port),
         channelAuthorization: {
             customHandler: ({ socketId, channelName }, callback) => {
                 const presence = channelName.startsWith('presence-')
@@ -53,23 +39,6 @@ function client(user, { appKey = key, badAuth = false } = {}) {
     });
     clients.push(c);
     return c;
-}
-
-function subscribed(c, name) {
-    const d = deferred(`subscribe ${name}`);
-    const ch = c.subscribe(name);
-    ch.bind('pusher:subscription_succeeded', (data) => d.resolve(data));
-    ch.bind('pusher:subscription_error', (e) => d.resolve({ error: e }));
-    return wait(d).then((data) => [ch, data]);
-}
-
-function connected(c) {
-    const d = deferred('connected');
-    if (c.connection.state === 'connected') {
-        d.resolve(c.connection.socket_id);
-    }
-    c.connection.bind('connected', () => d.resolve(c.connection.socket_id));
-    return wait(d);
 }
 
 async function main() {

@@ -67,6 +67,7 @@ final class IniInfoTest extends PushTestCase
             'push.mercure_public_url' => '',
             'push.mercure_channels' => 'Off',
             'push.mercure_subscriptions' => 'Off',
+            'push.pusher_encryption_master_key' => '',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

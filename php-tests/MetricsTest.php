@@ -36,7 +36,7 @@ final class MetricsTest extends PushTestCase
         foreach (self::NEW_KEYS as $key) {
             self::assertArrayHasKey($key, $s);
         }
-        self::assertSame(['ws' => 0, 'sse' => 0, 'poll' => 0, 'ipc' => 0], $s['connections']);
+        self::assertSame(['ws' => 0, 'sse' => 0, 'poll' => 0, 'ipc' => 0, 'pusher' => 0], $s['connections']);
         self::assertNull($s['broker']);
         self::assertFalse($s['ready']);
         self::assertSame(0, $s['deliveries']);
@@ -47,7 +47,7 @@ final class MetricsTest extends PushTestCase
         $addr = self::startEngine(['keepalive' => 30]);
         $s = push_stats();
         self::assertSame('engine', $s['role']);
-        self::assertSame(['ws' => 0, 'sse' => 0, 'poll' => 0, 'ipc' => 0], $s['connections']);
+        self::assertSame(['ws' => 0, 'sse' => 0, 'poll' => 0, 'ipc' => 0, 'pusher' => 0], $s['connections']);
         self::assertSame('memory', $s['broker']);
         self::assertTrue($s['ready']);
         self::assertSame(0, $s['broker_reconnects']);
@@ -144,7 +144,7 @@ final class MetricsTest extends PushTestCase
         foreach ([
             'broker => memory', 'ready => yes', 'broker reconnects => 0',
             'connections (ws) => 0', 'connections (sse) => 0', 'connections (poll) => 0',
-            'connections (ipc) => 1', 'publications => 1', 'deliveries => 0', 'drops => 0',
+            'connections (ipc) => 1', 'connections (pusher) => 0', 'publications => 1', 'deliveries => 0', 'drops => 0',
             'slow disconnects => 0', 'queued bytes => 0',
         ] as $row) {
             self::assertStringContainsString("$row\n", $out);

@@ -30,6 +30,28 @@ abstract class PushTestCase extends TestCase
     }
 
     /**
+     * Runs a client script of e2e/ (`$command`, from the repository's
+     * root) that prints one JSON object of what it saw, and returns it;
+     * fails on a `failure` key or a non-zero exit.
+     *
+     * @param list<string> $command
+     * @return array<string, mixed>
+     */
+    protected function clientScript(array $command): array
+    {
+        $proc = proc_open($command, [1 => ['pipe', 'w'], 2 => ['pipe', 'w']], $pipes, dirname(__DIR__));
+        self::assertIsResource($proc);
+        $this->watch(implode(' ', array_slice($command, 0, 2)), $proc, [$pipes[2]]);
+        $out = stream_get_contents($pipes[1]);
+        $status = proc_close($proc);
+        $seen = json_decode((string) $out, true);
+        self::assertIsArray($seen, "the script printed: $out");
+        self::assertArrayNotHasKey('failure', $seen, $seen['failure'] ?? '');
+        self::assertSame(0, $status);
+        return $seen;
+    }
+
+    /**
      * Starts bin/push-server on a free port (killed at tearDown); returns
      * [pid, socket, http address].
      */

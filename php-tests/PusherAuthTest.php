@@ -9,7 +9,8 @@ namespace Push\Tests;
  * signed as Pusher's server libraries sign (checked against Pusher's own
  * documented example and against hash_hmac), from php.ini's settings in a
  * worker and from the engine's own in the engine process; and its
- * refusals.
+ * refusals. push_pusher_signin(): the answer of /broadcasting/user-auth,
+ * byte for byte against hash_hmac, and its refusals.
  */
 final class PusherAuthTest extends PushTestCase
 {
@@ -77,5 +78,69 @@ final class PusherAuthTest extends PushTestCase
         [$status, $out] = self::php('<?php try { push_pusher_auth("1.2", "private-a"); } catch (\Throwable $e) { echo get_class($e), ": ", $e->getMessage(); }');
         self::assertSame(0, $status);
         self::assertSame('Push\PushException: push_pusher_auth(): the Pusher protocol is off: set push.pusher_app_id, push.pusher_key and push.pusher_secret', $out);
+    }
+
+    public function testSigninSignsTheUserDataByteForByte(): void
+    {
+        $json = '{"id":"42", "name":"Ada \/ Lovelace"}';
+        $code = '<?php echo push_pusher_signin("1234.1234", ' . var_export($json, true) . '), "\n",'
+            . ' push_pusher_signin("1234.1234", ["id" => "42", "name" => "Ada / Lovelace", "watchlist" => ["7"]]);';
+        [$status, $out, $err] = self::php($code, self::ini());
+        self::assertSame(0, $status, $err);
+        [$asString, $asArray] = explode("\n", $out);
+        $answer = json_decode($asString, true, 512, JSON_THROW_ON_ERROR);
+        self::assertSame(['auth', 'user_data'], array_keys($answer));
+        self::assertSame($json, $answer['user_data'], 'the user data as given, not re-encoded');
+        self::assertSame(self::KEY . ':' . hash_hmac('sha256', "1234.1234::user::$json", self::SECRET), $answer['auth']);
+        // An array is encoded by json_encode(), as Pusher's PHP library does.
+        $answer = json_decode($asArray, true, 512, JSON_THROW_ON_ERROR);
+        $encoded = json_encode(['id' => '42', 'name' => 'Ada / Lovelace', 'watchlist' => ['7']]);
+        self::assertSame($encoded, $answer['user_data']);
+        self::assertSame(self::KEY . ':' . hash_hmac('sha256', "1234.1234::user::$encoded", self::SECRET), $answer['auth']);
+    }
+
+    /** @return iterable<string, array{string, string, string}> */
+    public static function signinRefusals(): iterable
+    {
+        yield 'socket id' => ['"1234"', '["id" => "1"]', 'ValueError: push_pusher_signin(): Argument #1 ($socketId) must be a Pusher socket id'];
+        yield 'no id' => ['"1.2"', '["name" => "x"]', 'ValueError: push_pusher_signin(): Argument #2 ($userData) must be a JSON object whose id'];
+        yield 'id not a string' => ['"1.2"', '["id" => 7]', 'ValueError: push_pusher_signin(): Argument #2 ($userData)'];
+        yield 'id with a space' => ['"1.2"', '["id" => "a b"]', 'ValueError: push_pusher_signin(): Argument #2 ($userData)'];
+        yield 'not JSON' => ['"1.2"', '"{id: 1}"', 'ValueError: push_pusher_signin(): Argument #2 ($userData)'];
+        yield 'a list' => ['"1.2"', '["1"]', 'ValueError: push_pusher_signin(): Argument #2 ($userData)'];
+        yield 'not encodable' => ['"1.2"', '["id" => "1", "x" => "\xff"]', 'ValueError: push_pusher_signin(): Argument #2 ($userData) must be encodable as JSON'];
+        yield 'an int' => ['"1.2"', '42', 'TypeError: push_pusher_signin(): Argument #2 ($userData) must be of type array|string, int given'];
+    }
+
+    /** @dataProvider signinRefusals */
+    #[\PHPUnit\Framework\Attributes\DataProvider('signinRefusals')]
+    public function testBadSigninArgumentsAreRefused(string $socket, string $data, string $message): void
+    {
+        $code = "<?php try { push_pusher_signin($socket, $data); } catch (\\Throwable \$e) { echo get_class(\$e), ': ', \$e->getMessage(); }";
+        [$status, $out] = self::php($code, self::ini());
+        self::assertSame(0, $status);
+        self::assertStringStartsWith($message, $out);
+    }
+
+    public function testSigninWithThePusherProtocolOffSaysSo(): void
+    {
+        [$status, $out] = self::php('<?php try { push_pusher_signin("1.2", ["id" => "1"]); } catch (\Throwable $e) { echo get_class($e), ": ", $e->getMessage(); }');
+        self::assertSame(0, $status);
+        self::assertSame('Push\PushException: push_pusher_signin(): the Pusher protocol is off: set push.pusher_app_id, push.pusher_key and push.pusher_secret', $out);
+    }
+
+    public function testAnEncryptedChannelNeedsTheMasterKey(): void
+    {
+        $key = base64_encode(str_repeat("\x07", 32));
+        $ini = [...self::ini(), '-d', 'push.pusher_encryption_master_key="' . $key . '"'];
+        [$status, $out, $err] = self::php('<?php echo push_pusher_auth("1234.1234", "private-encrypted-foobar");', $ini);
+        self::assertSame(0, $status, $err);
+        $answer = json_decode($out, true, 512, JSON_THROW_ON_ERROR);
+        self::assertSame(self::KEY . ':' . hash_hmac('sha256', '1234.1234:private-encrypted-foobar', self::SECRET), $answer['auth']);
+        self::assertSame(base64_encode(hash('sha256', 'private-encrypted-foobar' . str_repeat("\x07", 32), true)), $answer['shared_secret']);
+
+        [$status, $out] = self::php('<?php try { push_pusher_auth("1.2", "private-encrypted-a"); } catch (\Throwable $e) { echo get_class($e), ": ", $e->getMessage(); }', self::ini());
+        self::assertSame(0, $status);
+        self::assertStringStartsWith('Push\PushException: push_pusher_auth(): private-encrypted- channels need push.pusher_encryption_master_key', $out);
     }
 }

@@ -6,13 +6,16 @@ namespace Push\Tests;
 
 /**
  * The Pusher protocol with the real clients: pusher-js 8 (its node build)
- * and the node `pusher` server library (e2e/pusher.mjs) against
+ * and the node `pusher` server library (e2e/pusher.mjs, and
+ * e2e/pusher-users.mjs for encrypted and cache channels and users) against
  * bin/push-server started with push.pusher_app_id, push.pusher_key and
  * push.pusher_secret.
  */
 final class PusherTest extends PushTestCase
 {
     private const ROOT = __DIR__ . '/..';
+    /** push.pusher_encryption_master_key: the base64 of 32 bytes. */
+    private const MASTER_KEY = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
 
     /**
      * Runs a node script of e2e/ against a new bin/push-server with the
@@ -20,7 +23,7 @@ final class PusherTest extends PushTestCase
      *
      * @return array<string, mixed>
      */
-    private function node(string $script): array
+    private function node(string $script, string ...$more): array
     {
         foreach (['pusher-js', 'pusher', 'laravel-echo'] as $package) {
             if (!is_dir(self::ROOT . "/e2e/node_modules/$package")) {
@@ -31,22 +34,9 @@ final class PusherTest extends PushTestCase
             '--pusher_app_id=4242',
             '--pusher_key=app-key',
             '--pusher_secret=app-secret-0123',
+            '--pusher_encryption_master_key=' . self::MASTER_KEY,
         ]);
-        $proc = proc_open(
-            ['node', $script, $address, '4242', 'app-key', 'app-secret-0123'],
-            [1 => ['pipe', 'w'], 2 => ['pipe', 'w']],
-            $pipes,
-            self::ROOT,
-        );
-        self::assertIsResource($proc);
-        $this->watch("node $script", $proc, [$pipes[2]]);
-        $out = stream_get_contents($pipes[1]);
-        $status = proc_close($proc);
-        $seen = json_decode((string) $out, true);
-        self::assertIsArray($seen, "node printed: $out");
-        self::assertArrayNotHasKey('failure', $seen, $seen['failure'] ?? '');
-        self::assertSame(0, $status);
-        return $seen;
+        return $this->clientScript(['node', $script, $address, '4242', 'app-key', 'app-secret-0123', ...$more]);
     }
 
     public function testPusherJsAndTheNodeServerLibrary(): void
@@ -104,5 +94,33 @@ final class PusherTest extends PushTestCase
         self::assertSame([$u2], $seen['leaving']);
         // whisper() reaches the other, not the sender.
         self::assertSame(['one' => [], 'two' => [['name' => 'user 1']]], $seen['whispers']);
+    }
+
+    public function testEncryptedAndCacheChannelsAndUsers(): void
+    {
+        $seen = $this->node('e2e/pusher-users.mjs', self::MASTER_KEY);
+
+        // Encrypted by the server library, relayed untouched, decrypted by pusher-js.
+        self::assertSame([['text' => 'hello'], ['text' => 'hello']], $seen['decrypted']);
+        // push_pusher_auth() derives the library's shared secret, byte for byte.
+        $php = '<?php echo push_pusher_auth("1234.1234", "private-encrypted-room");';
+        [$status, $out, $err] = self::php($php, ['-d', 'push.pusher_app_id=4242', '-d', 'push.pusher_key=app-key',
+            '-d', 'push.pusher_secret=app-secret-0123', '-d', 'push.pusher_encryption_master_key="' . self::MASTER_KEY . '"']);
+        self::assertSame(0, $status, $err);
+        self::assertSame($seen['sharedSecret'], json_decode($out, true, 512, JSON_THROW_ON_ERROR)['shared_secret']);
+        // A client event on an encrypted channel: refused, relayed to nobody.
+        self::assertStringContainsString('encrypted', (string) $seen['encryptedClientEvent']['error']);
+        self::assertSame(0, $seen['encryptedClientEvent']['relayed']);
+        // Cache channels.
+        self::assertSame(['n' => 2], $seen['cached']);
+        self::assertTrue($seen['cacheMiss']);
+        // Users: signed in, sendToUser to alice's two connections only.
+        self::assertSame(['id' => 'alice', 'name' => 'user alice'], $seen['userData']);
+        self::assertSame(['alice' => [['n' => 1]], 'aliceToo' => [['n' => 1]], 'bob' => []], $seen['notes']);
+        self::assertSame(['code' => 4009, 'state' => 'disconnected'], $seen['badSignin']);
+        // terminateUserConnections: alice's connections closed for good, bob's not.
+        self::assertSame(200, $seen['terminateStatus']);
+        self::assertSame([['code' => 4009, 'state' => 'disconnected'], ['code' => 4009, 'state' => 'disconnected']], $seen['terminated']);
+        self::assertSame('connected', $seen['bobAfter']);
     }
 }

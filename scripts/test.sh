@@ -12,6 +12,13 @@ command -v node >/dev/null || apt_need nodejs npm
 cd "$ROOT"
 say "npm ci (playwright-core, for the browser tests)"
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+# PyPI's pusher server library (PusherPythonTest), pinned in
+# e2e/requirements.txt, in a venv of Debian's python3 (no python3-pusher in
+# Debian).
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_need python3-venv
+say "e2e/.venv: pip install -r e2e/requirements.txt (PyPI's pusher)"
+[ -x e2e/.venv/bin/python ] || python3 -m venv e2e/.venv
+e2e/.venv/bin/pip install -q --disable-pip-version-check -r e2e/requirements.txt
 say "cargo fmt / clippy"
 cargo fmt --all -- --check
 cargo clippy --release --workspace -- -D warnings

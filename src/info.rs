@@ -28,6 +28,7 @@ pub extern "C" fn php_module_info(module: *mut ModuleEntry) {
                 ("connections (sse)", c.sse.to_string()),
                 ("connections (poll)", c.poll.to_string()),
                 ("connections (ipc)", c.ipc.to_string()),
+                ("connections (pusher)", c.pusher.to_string()),
                 ("channels", s.hub.channels.to_string()),
                 ("subscribers", s.hub.subscribers.to_string()),
                 ("publications", s.hub.publications.to_string()),

@@ -110,9 +110,11 @@ namespace {
      * @param string $channel a private-… or presence-… channel
      * @param ?string $channelData for a presence channel: the JSON object the member is known by
      *        (a user_id, and user_info if any), sent byte for byte as it is signed
-     * @return string the JSON to answer: {"auth":"key:signature"}, with "channel_data" for a presence channel
+     * @return string the JSON to answer: {"auth":"key:signature"}, with "channel_data" for a presence channel,
+     *         and "shared_secret" for a private-encrypted- channel (from push.pusher_encryption_master_key)
      * @throws \ValueError on a bad socket id, channel, or channel data
-     * @throws \Push\PushException if push.pusher_app_id, push.pusher_key and push.pusher_secret are not set
+     * @throws \Push\PushException if push.pusher_app_id, push.pusher_key and push.pusher_secret are not set,
+     *         or for a private-encrypted- channel without push.pusher_encryption_master_key
      */
     function push_pusher_auth(string $socketId, string $channel, ?string $channelData = null): string {}
 
@@ -149,6 +151,20 @@ namespace {
      * @throws \Push\ConnectionException if no engine runs here and none answers on push.socket
      */
     function mercure_publish(string|array $topics, string $data = '', bool $private = false, ?string $id = null, ?string $type = null, ?int $retry = null): string {}
+     * What an app's /broadcasting/user-auth endpoint answers for a Pusher
+     * user signing in (pusher-js's signin(), Pusher's user authentication),
+     * signed with push.pusher_secret — the engine's this process runs, else
+     * php.ini's. The user then receives what is sent to #server-to-user-{id}.
+     *
+     * @param string $socketId the socket_id the browser posted (digits.digits)
+     * @param array|string $userData the user: an array (encoded with json_encode()) or a JSON
+     *        string (signed byte for byte), an object whose "id" is a string
+     * @return string the JSON to answer: {"auth":"key:signature","user_data":"…"}
+     * @throws \TypeError if $userData is neither an array nor a string
+     * @throws \ValueError on a bad socket id, or user data that is not an object with a string id
+     * @throws \Push\PushException if push.pusher_app_id, push.pusher_key and push.pusher_secret are not set
+     */
+    function push_pusher_signin(string $socketId, mixed $userData): string {}
 }
 
 namespace Push {

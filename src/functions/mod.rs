@@ -55,6 +55,7 @@ handler!(push_token_handler, tokens::push_token);
 handler!(push_pusher_auth_handler, pusher::push_pusher_auth);
 handler!(mercure_publish_handler, mercure::mercure_publish);
 handler!(push_mercure_link_handler, mercure::push_mercure_link);
+handler!(push_pusher_signin_handler, pusher::push_pusher_signin);
 
 /// Calls `zend_parse_parameters` with the given spec and out-pointers.
 macro_rules! parse {
@@ -135,6 +136,10 @@ pub fn builders(with_mercure_publish: bool) -> Vec<FunctionBuilder<'static>> {
                     .allow_null()
                     .default("null"),
             )
+            .returns(DataType::String, false, false),
+        FunctionBuilder::new("push_pusher_signin", push_pusher_signin_handler)
+            .arg(Arg::new("socketId", DataType::String))
+            .arg(Arg::new("userData", DataType::Mixed))
             .returns(DataType::String, false, false),
         FunctionBuilder::new("push_mercure_link", push_mercure_link_handler).returns(
             DataType::String,

@@ -1,21 +1,25 @@
-//! push_pusher_auth(): what an app's `/broadcasting/auth` endpoint answers
-//! for a Pusher private or presence channel, signed with this process's
-//! `push.pusher_secret` (the engine it runs, else the INI values), so a
-//! plain PHP app needs no Pusher library. The signing is the engine's
-//! (`edge::pusher::channels::grant`).
+//! push_pusher_auth() and push_pusher_signin(): what an app's
+//! `/broadcasting/auth` endpoint answers for a Pusher private or presence
+//! channel, and its `/broadcasting/user-auth` endpoint for a user signing
+//! in, signed with this process's `push.pusher_secret` (the engine it
+//! runs, else the INI values), so a plain PHP app needs no Pusher library.
+//! The signing is the engine's (`edge::pusher::channels::grant`,
+//! `edge::pusher::user::grant`).
 
 use std::ffi::c_char;
 use std::ptr;
 
 use ext_php_rs::exception::PhpException;
 use ext_php_rs::ffi::zend_string;
-use ext_php_rs::types::{ZendStr, Zval};
+use ext_php_rs::types::{ZendCallable, ZendStr, Zval};
 use ext_php_rs::zend::ExecuteData;
+use push_engine::config::Config;
 use push_engine::edge::pusher::channels::{grant, GrantError};
+use push_engine::edge::pusher::user;
 
-use super::args::bytes_of;
+use super::args::{bytes_of, type_name};
 use super::{Fail, Outcome};
-use crate::exceptions::{from_engine, push_exception, value_error};
+use crate::exceptions::{from_engine, push_exception, type_error, value_error};
 use crate::{ini, runtime, zend};
 
 /// `push_pusher_auth(string $socketId, string $channel, ?string $channelData = null): string`
@@ -38,27 +42,11 @@ pub(super) fn push_pusher_auth(ex: &mut ExecuteData, retval: &mut Zval) -> Outco
     } else {
         Some(text(3, "channelData", data)?)
     };
-    let config = match runtime::engine() {
-        Some(engine) => engine.hub().config().clone(),
-        None => ini::config_of(&["pusher_app_id", "pusher_key", "pusher_secret"])
-            .map_err(|e| from_engine(F, &e))?,
-    };
+    let config = pusher_config(F)?;
     let answer = grant(&config, socket, channel, data).map_err(|e| {
         Fail::from(match e {
-            GrantError::Off => PhpException::new(
-                format!(
-                    "{F}(): the Pusher protocol is off: set push.pusher_app_id, push.pusher_key \
-                     and push.pusher_secret"
-                ),
-                0,
-                push_exception(),
-            ),
-            GrantError::SocketId => value_error(
-                F,
-                1,
-                "socketId",
-                "must be a Pusher socket id (digits.digits, as pusher-js sends it)",
-            ),
+            GrantError::Off => off(F),
+            GrantError::SocketId => bad_socket_id(F),
             GrantError::Channel => value_error(
                 F,
                 2,
@@ -77,6 +65,106 @@ pub(super) fn push_pusher_auth(ex: &mut ExecuteData, retval: &mut Zval) -> Outco
                 3,
                 "channelData",
                 "must be null for a channel that is not a presence channel",
+            ),
+            GrantError::NoMasterKey => PhpException::new(
+                format!(
+                    "{F}(): private-encrypted- channels need push.pusher_encryption_master_key \
+                     (the base64 of 32 bytes) to derive their shared secret"
+                ),
+                0,
+                push_exception(),
+            ),
+            GrantError::UserData => value_error(F, 3, "channelData", "is not user data"),
+        })
+    })?;
+    retval.set_zend_string(ZendStr::new(answer, false));
+    Ok(())
+}
+
+/// The Pusher settings: the engine's this process runs, else php.ini's.
+fn pusher_config(f: &str) -> Result<Config, Fail> {
+    Ok(match runtime::engine() {
+        Some(engine) => engine.hub().config().clone(),
+        None => ini::config_of(&[
+            "pusher_app_id",
+            "pusher_key",
+            "pusher_secret",
+            "pusher_encryption_master_key",
+        ])
+        .map_err(|e| from_engine(f, &e))?,
+    })
+}
+
+fn off(f: &str) -> PhpException {
+    PhpException::new(
+        format!(
+            "{f}(): the Pusher protocol is off: set push.pusher_app_id, push.pusher_key \
+             and push.pusher_secret"
+        ),
+        0,
+        push_exception(),
+    )
+}
+
+fn bad_socket_id(f: &str) -> PhpException {
+    value_error(
+        f,
+        1,
+        "socketId",
+        "must be a Pusher socket id (digits.digits, as pusher-js sends it)",
+    )
+}
+
+/// `push_pusher_signin(string $socketId, array|string $userData): string`
+/// (`$userData` an array is encoded by PHP's `json_encode()`, as Pusher's
+/// PHP library encodes it; a string is signed byte for byte).
+pub(super) fn push_pusher_signin(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
+    const F: &str = "push_pusher_signin";
+    let (mut socket, mut data): (*mut zend_string, *mut Zval) = (ptr::null_mut(), ptr::null_mut());
+    parse!(ex, c"Sz", &mut socket, &mut data);
+    let socket = std::str::from_utf8(bytes_of(socket))
+        .map_err(|_| Fail::from(value_error(F, 1, "socketId", "must be valid UTF-8")))?;
+    // SAFETY: set by zend_parse_parameters ('z') to the argument, which
+    // lives for the call.
+    let data = unsafe { data.as_ref() }.map(Zval::dereference);
+    let encoded;
+    let user_data = match data {
+        Some(v) if v.is_string() => v
+            .zend_str()
+            .map(|s| s.as_bytes().to_vec())
+            .unwrap_or_default(),
+        Some(v) if v.is_array() => {
+            let json = ZendCallable::try_from_name("json_encode")
+                .and_then(|f| f.try_call(vec![v]))
+                .map_err(|_| Fail::Thrown)?;
+            encoded = json.string().ok_or_else(|| {
+                Fail::from(value_error(F, 2, "userData", "must be encodable as JSON"))
+            })?;
+            encoded.as_bytes().to_vec()
+        }
+        Some(v) => {
+            return Err(Fail::from(type_error(
+                F,
+                2,
+                "userData",
+                format!("must be of type array|string, {} given", type_name(v)),
+            )))
+        }
+        None => Vec::new(),
+    };
+    let user_data = std::str::from_utf8(&user_data)
+        .map_err(|_| Fail::from(value_error(F, 2, "userData", "must be valid UTF-8")))?;
+    let config = pusher_config(F)?;
+    let answer = user::grant(&config, socket, user_data).map_err(|e| {
+        Fail::from(match e {
+            GrantError::SocketId => bad_socket_id(F),
+            GrantError::Off => off(F),
+            _ => value_error(
+                F,
+                2,
+                "userData",
+                "must be a JSON object whose id is a string of 1 to 200 characters of \
+                 A-Z a-z 0-9 _ - = @ , . ;",
             ),
         })
     })?;

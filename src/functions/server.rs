@@ -134,6 +134,7 @@ pub(super) fn push_stats(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
         ("sse", c.sse),
         ("poll", c.poll),
         ("ipc", c.ipc),
+        ("pusher", c.pusher),
     ] {
         connections.insert(key, int(value)).map_err(fail)?;
     }

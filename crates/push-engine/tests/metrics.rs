@@ -33,7 +33,7 @@ async fn until(server: &Server, series: &str, expected: f64) -> String {
 async fn connection_gauges_count_each_transport_and_return_to_zero() {
     let server = Server::start_with(|c| c.poll_timeout = Duration::from_secs(10)).await;
     let text = scrape(&server).await;
-    for t in ["ws", "sse", "poll", "ipc"] {
+    for t in ["ws", "sse", "poll", "ipc", "pusher"] {
         assert_eq!(connections(&text, t), 0.0, "{t}");
     }
 

@@ -7,98 +7,12 @@ mod common;
 
 use std::time::Duration;
 
+use common::pusher::*;
 use common::*;
 use futures_util::SinkExt;
-use push_engine::auth::signature::sign_hex;
 use push_engine::Outgoing;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
-
-const APP_ID: &str = "1234";
-const KEY: &str = "app-key";
-const SECRET: &str = "app-secret-0123456789";
-
-fn pusher_settings(c: &mut push_engine::Config) {
-    c.pusher_app_id = APP_ID.into();
-    c.pusher_key = KEY.into();
-    c.set("pusher_secret", SECRET).unwrap();
-}
-
-async fn start() -> Server {
-    Server::start_with(pusher_settings).await
-}
-
-fn path() -> String {
-    format!("/app/{KEY}?protocol=7&client=js&version=8.4.0&flash=false")
-}
-
-/// Connects and reads `pusher:connection_established`: the socket id.
-async fn connect(server: &Server) -> (Ws, String) {
-    let mut ws = ws_open(server.addr, &path()).await;
-    let hello = next(&mut ws).await;
-    assert_eq!(hello["event"], "pusher:connection_established");
-    let data: Value =
-        serde_json::from_str(hello["data"].as_str().expect("data is a string")).unwrap();
-    let id = data["socket_id"].as_str().unwrap().to_owned();
-    let (a, b) = id.split_once('.').expect("socket id n.n");
-    assert!(
-        !a.is_empty() && !b.is_empty() && (a.to_owned() + b).bytes().all(|c| c.is_ascii_digit()),
-        "{id}"
-    );
-    assert!(data["activity_timeout"].as_u64().unwrap() >= 1);
-    (ws, id)
-}
-
-async fn send(ws: &mut Ws, v: Value) {
-    ws.send(Message::Text(v.to_string().into())).await.unwrap();
-}
-
-/// The next frame, decoded (pings of the WebSocket itself skipped).
-async fn next(ws: &mut Ws) -> Value {
-    ws_json(ws).await
-}
-
-/// `data` decoded from its JSON-encoded string.
-fn data(frame: &Value) -> Value {
-    match &frame["data"] {
-        Value::String(s) => serde_json::from_str(s).unwrap_or(Value::String(s.clone())),
-        other => other.clone(),
-    }
-}
-
-fn auth(socket_id: &str, channel: &str, channel_data: Option<&str>) -> String {
-    let message = match channel_data {
-        Some(d) => format!("{socket_id}:{channel}:{d}"),
-        None => format!("{socket_id}:{channel}"),
-    };
-    format!("{KEY}:{}", sign_hex(SECRET.as_bytes(), message.as_bytes()))
-}
-
-async fn subscribe(
-    ws: &mut Ws,
-    channel: &str,
-    auth: Option<String>,
-    channel_data: Option<&str>,
-) -> Value {
-    let mut d = json!({ "channel": channel });
-    if let Some(a) = auth {
-        d["auth"] = a.into();
-    }
-    if let Some(cd) = channel_data {
-        d["channel_data"] = cd.into();
-    }
-    send(ws, json!({ "event": "pusher:subscribe", "data": d })).await;
-    next(ws).await
-}
-
-async fn subscribed(ws: &mut Ws, channel: &str) {
-    let ok = subscribe(ws, channel, None, None).await;
-    assert_eq!(
-        ok["event"], "pusher_internal:subscription_succeeded",
-        "{ok}"
-    );
-    assert_eq!(ok["channel"], channel);
-}
 
 #[tokio::test]
 async fn off_by_default() {
@@ -506,7 +420,7 @@ async fn garbage_frames_are_answered_not_fatal() {
     assert_eq!(next(&mut ws).await["event"], "pusher:error");
     // Unknown events, and unsubscribing from what was never subscribed:
     // nothing.
-    send(&mut ws, json!({ "event": "pusher:signin", "data": {} })).await;
+    send(&mut ws, json!({ "event": "pusher:unknown", "data": {} })).await;
     send(
         &mut ws,
         json!({ "event": "pusher:unsubscribe", "data": { "channel": "x" } }),

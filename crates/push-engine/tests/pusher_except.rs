@@ -10,7 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::engine::socket_path;
-use common::pusher::{settings, PusherClient};
+use common::pusher::{pusher_settings as settings, PusherClient};
 use common::redis::{broker_config, RedisServer};
 use common::T;
 use push_engine::ipc::client::Client;

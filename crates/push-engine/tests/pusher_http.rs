@@ -7,83 +7,12 @@ mod common;
 
 use std::time::Duration;
 
+use common::pusher::*;
 use common::*;
 use futures_util::SinkExt;
-use md5::{Digest, Md5};
 use push_engine::auth::signature::sign_hex;
 use serde_json::{json, Value};
 use tokio_tungstenite::tungstenite::Message;
-
-const APP_ID: &str = "1234";
-const KEY: &str = "app-key";
-const SECRET: &str = "app-secret-0123456789";
-
-async fn start() -> Server {
-    Server::start_with(|c| {
-        c.pusher_app_id = APP_ID.into();
-        c.pusher_key = KEY.into();
-        c.set("pusher_secret", SECRET).unwrap();
-    })
-    .await
-}
-
-fn now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The signed query string of a request, as Pusher's libraries build it
-/// (`extra` are the request's own parameters, unencoded).
-fn signed(method: &str, path: &str, body: &[u8], extra: &[(&str, &str)], at: u64) -> String {
-    let mut params: Vec<(String, String)> = vec![
-        ("auth_key".into(), KEY.into()),
-        ("auth_timestamp".into(), at.to_string()),
-        ("auth_version".into(), "1.0".into()),
-    ];
-    if !body.is_empty() {
-        params.push(("body_md5".into(), hex(&Md5::digest(body))));
-    }
-    for (k, v) in extra {
-        params.push(((*k).into(), (*v).into()));
-    }
-    params.sort();
-    let query: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let query = query.join("&");
-    let signature = sign_hex(
-        SECRET.as_bytes(),
-        format!("{method}\n{path}\n{query}").as_bytes(),
-    );
-    let encoded: Vec<String> = params
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect();
-    format!("{}&auth_signature={signature}", encoded.join("&"))
-}
-
-async fn post_signed(server: &Server, what: &str, body: &Value) -> Response {
-    let path = format!("/apps/{APP_ID}/{what}");
-    let body = body.to_string();
-    let q = signed("POST", &path, body.as_bytes(), &[], now());
-    post(
-        server.addr,
-        &format!("{path}?{q}"),
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
-    )
-    .await
-}
-
-async fn get_signed(server: &Server, what: &str, extra: &[(&str, &str)]) -> Response {
-    let path = format!("/apps/{APP_ID}/{what}");
-    let q = signed("GET", &path, b"", extra, now());
-    get(server.addr, &format!("{path}?{q}")).await
-}
 
 async fn pusher_ws(server: &Server, channel: &str) -> (Ws, String) {
     let mut ws = ws_open(server.addr, &format!("/app/{KEY}?protocol=7")).await;

@@ -158,6 +158,9 @@ pub struct Config {
     /// Subscription events and the subscriptions API
     /// (`push.mercure_subscriptions`).
     pub mercure_subscriptions: bool,
+    /// The key `private-encrypted-` channels' shared secrets derive from
+    /// (empty: none; [`Config::pusher_master_key`]).
+    pub pusher_encryption_master_key: Secret,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -234,6 +237,7 @@ impl Default for Config {
             mercure_public_url: String::new(),
             mercure_channels: false,
             mercure_subscriptions: false,
+            pusher_encryption_master_key: Secret::default(),
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.

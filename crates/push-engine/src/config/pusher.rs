@@ -1,7 +1,37 @@
 //! The settings of the Pusher Channels protocol (`edge::pusher`):
 //! `push.pusher_app_id`, `push.pusher_key`, `push.pusher_secret`. All three
 //! empty (the default) turn the protocol off; [`super::Config::validate`]
-//! refuses some but not all.
+//! refuses some but not all. `push.pusher_encryption_master_key`: the key
+//! `private-encrypted-` channels' shared secrets derive from.
+
+use base64::Engine;
+
+use super::{Config, Secret};
+
+/// `push.pusher_encryption_master_key`: empty, or the base64 of 32 bytes
+/// (what Pusher's server libraries take as `encryptionMasterKeyBase64`).
+pub(super) fn parse_master_key(value: &str) -> Result<Secret, String> {
+    let v = value.trim();
+    if !v.is_empty() && decode_master_key(v).is_none() {
+        return Err("must be the base64 of 32 bytes (for example the output of \
+                    `openssl rand -base64 32`)"
+            .into());
+    }
+    Secret::parse_any(v)
+}
+
+fn decode_master_key(v: &str) -> Option<[u8; 32]> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(v).ok()?;
+    bytes.try_into().ok()
+}
+
+impl Config {
+    /// The 32 bytes of `push.pusher_encryption_master_key`, if it is set.
+    pub fn pusher_master_key(&self) -> Option<[u8; 32]> {
+        let text = std::str::from_utf8(self.pusher_encryption_master_key.expose()).ok()?;
+        decode_master_key(text)
+    }
+}
 
 /// An app id or key: empty, or 1–64 characters of `A-Z a-z 0-9 _ . -`
 /// (Pusher's are digits and hex; Reverb's are random letters and digits).

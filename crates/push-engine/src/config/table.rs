@@ -4,7 +4,7 @@
 
 use super::auth::parse_cookie_name;
 use super::parse::*;
-use super::pusher::{parse_app_id, parse_key};
+use super::pusher::{parse_app_id, parse_key, parse_master_key};
 use super::{AuthMode, Patterns, Secret, Setting};
 
 fn parse_switch(v: &str) -> Result<bool, String> {
@@ -434,6 +434,13 @@ pub const SETTINGS: &[Setting] = &[
         parse_switch,
         show_switch
     ),
+    setting!(
+        pusher_encryption_master_key,
+        "",
+        "Pusher protocol: the base64 of 32 bytes that private-encrypted- channels' keys derive from",
+        parse_master_key,
+        Secret::show
+    ),
 ];
 
 /// Settings whose values are credentials: never echoed in errors or shown
@@ -444,4 +451,5 @@ pub const SECRET_SETTINGS: &[&str] = &[
     "pusher_secret",
     "mercure_publisher_key",
     "mercure_subscriber_key",
+    "pusher_encryption_master_key",
 ];

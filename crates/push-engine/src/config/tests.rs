@@ -244,3 +244,29 @@ fn mercure_public_url_is_an_http_url() {
         assert!(e.contains("push.mercure_public_url"), "{e}");
     }
 }
+
+#[test]
+fn pusher_encryption_master_key_is_the_base64_of_32_bytes() {
+    let mut c = Config::default();
+    assert_eq!(c.pusher_master_key(), None, "none by default");
+    // 32 bytes 0..31, as `openssl rand -base64 32` writes them.
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    c.set("pusher_encryption_master_key", key).unwrap();
+    let expected: Vec<u8> = (0u8..32).collect();
+    assert_eq!(c.pusher_master_key().map(|k| k.to_vec()), Some(expected));
+    for bad in [
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd", // 30 bytes
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gIQ==", // 34 bytes
+        "not base64 at all!",
+        "0123456789abcdef0123456789abcdef", // 32 characters, not base64 of 32 bytes
+    ] {
+        let e = c
+            .set("pusher_encryption_master_key", bad)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("base64 of 32 bytes"), "{e}");
+        assert!(!e.contains(bad), "a key is never echoed: {e}");
+    }
+    c.set("pusher_encryption_master_key", "").unwrap();
+    assert_eq!(c.pusher_master_key(), None);
+}

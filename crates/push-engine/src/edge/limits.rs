@@ -44,6 +44,13 @@ pub struct Limits {
     answering: Arc<Semaphore>,
 }
 
+/// Put on the requests of a connection accepted over `push.max_connections`
+/// to be refused in its protocol's own terms (a Pusher WebSocket: close
+/// 4100, which pusher-js backs off from); any other request on it is
+/// answered 503 as [`Refusal::Full`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverCapacity(pub usize);
+
 /// Why a connection is refused before its request is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
@@ -56,6 +63,16 @@ pub enum Refusal {
 impl Refusal {
     /// The whole HTTP answer.
     pub fn answer(self) -> Vec<u8> {
+        let (status, body) = self.parts();
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes()
+    }
+
+    /// The status line's code and reason, and the JSON body.
+    pub fn parts(self) -> (&'static str, String) {
         let (status, error) = match self {
             Refusal::Full(max) => (
                 "503 Service Unavailable",
@@ -68,12 +85,7 @@ impl Refusal {
                 ),
             ),
         };
-        let body = serde_json::json!({ "error": error }).to_string();
-        format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .into_bytes()
+        (status, serde_json::json!({ "error": error }).to_string())
     }
 
     fn limit(self) -> Limit {
@@ -113,6 +125,15 @@ impl Limits {
             }
             None => Err(Refusal::PerIp(self.connections.max)),
         }
+    }
+
+    /// A place among the refusals being answered (at most 256 at once),
+    /// for a connection over `push.max_connections` served only to be
+    /// refused ([`OverCapacity`]); `None` when they are all taken (close
+    /// it without an answer). Counts the refusal.
+    pub fn answering(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.metrics.refused(Limit::Connections);
+        self.answering.clone().try_acquire_owned().ok()
     }
 
     /// Answers a refused connection (without reading its request), then

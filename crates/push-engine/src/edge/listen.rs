@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
+use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::Service;
@@ -28,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::io::{Peer, StallGuard};
-use super::limits::Limits;
+use super::limits::{Limits, OverCapacity, Refusal};
 use crate::config::Config;
 use crate::edge::service::Edge;
 use crate::metrics::{Limit, Metrics};
@@ -50,6 +51,7 @@ pub(crate) async fn serve(
         .max_header_size(config.max_header_size);
     // A peer that takes no writes for two keep-alive intervals is gone.
     let stall = 2 * config.keepalive;
+    let pusher = config.pusher();
     let connections = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -68,24 +70,33 @@ pub(crate) async fn serve(
             }
         };
         let _ = stream.set_nodelay(true);
-        let admitted = match limits.admit(addr.ip()) {
-            Ok(admitted) => admitted,
+        let (admitted, over) = match limits.admit(addr.ip()) {
+            Ok(admitted) => (Some(admitted), None),
+            // Pusher clients are told in their protocol (close 4100):
+            // the request is read, within the bound on refusals answered.
+            Err(Refusal::Full(max)) if pusher => match limits.answering() {
+                Some(permit) => (None, Some((max, permit))),
+                None => continue,
+            },
             Err(refusal) => {
                 limits.refuse(stream, refusal);
                 continue;
             }
         };
-        let io = StallGuard::new(stream, stall)
-            .counted(metrics.clone())
-            .holding(admitted);
+        let mut io = StallGuard::new(stream, stall).counted(metrics.clone());
+        if let Some(admitted) = admitted {
+            io = io.holding(admitted);
+        }
+        let (over, permit) = over.unzip();
         // Whether a request head arrived: a timeout before one is a
         // refusal; after, it may be a kept-alive connection left idle.
         let spoke = Arc::new(AtomicBool::new(false));
         let conn = http
-            .serve_connection(TokioIo::new(io), service(&app, addr, spoke.clone()))
+            .serve_connection(TokioIo::new(io), service(&app, addr, spoke.clone(), over))
             .with_upgrades();
         let (stop, metrics) = (stop.clone(), metrics.clone());
         connections.spawn(async move {
+            let _permit = permit;
             tokio::pin!(conn);
             // In order: no random draw on each wake-up (one per delivery
             // of an SSE stream).
@@ -112,11 +123,15 @@ pub(crate) async fn serve(
 }
 
 /// The router for one connection: every request carries the peer's
-/// address (`ConnectInfo<Peer>`) and sets `spoke`.
+/// address (`ConnectInfo<Peer>`) and sets `spoke`. On a connection over
+/// `push.max_connections` (`over`), a Pusher WebSocket (`/app/…`) is
+/// routed with [`OverCapacity`] to be refused in its protocol; anything
+/// else is answered 503.
 fn service(
     app: &Edge,
     addr: SocketAddr,
     spoke: Arc<AtomicBool>,
+    over: Option<usize>,
 ) -> impl Service<
     hyper::Request<Incoming>,
     Response = axum::response::Response,
@@ -127,6 +142,26 @@ fn service(
     hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         spoke.store(true, Relaxed);
         req.extensions_mut().insert(ConnectInfo(Peer(addr)));
-        app.call(req)
+        match over {
+            Some(max) if !req.uri().path().starts_with("/app/") => {
+                Either::Left(std::future::ready(Ok(full(max))))
+            }
+            Some(max) => {
+                req.extensions_mut().insert(OverCapacity(max));
+                Either::Right(app.call(req))
+            }
+            None => Either::Right(app.call(req)),
+        }
     })
+}
+
+/// [`Refusal::Full`]'s answer, on a connection whose request was read.
+fn full(max: usize) -> axum::response::Response {
+    let (_, body) = Refusal::Full(max).parts();
+    axum::response::Response::builder()
+        .status(503)
+        .header("content-type", "application/json")
+        .header("connection", "close")
+        .body(axum::body::Body::from(body))
+        .unwrap_or_default()
 }

@@ -71,6 +71,14 @@ pub fn app(state: AppState) -> Edge {
             .route(
                 "/apps/{app_id}/channels/{channel}/users",
                 get(pusher::http::users),
+            )
+            .route(
+                "/apps/{app_id}/users/{user_id}/terminate_connections",
+                post(pusher::http::terminate),
+            )
+            .route(
+                "/users/{user_id}/terminate_connections",
+                post(pusher::http::terminate_unprefixed),
             );
     }
     let router = router

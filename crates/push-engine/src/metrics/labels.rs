@@ -13,23 +13,27 @@ pub enum Transport {
     Poll,
     /// Worker processes on the local socket (`push.socket`).
     Ipc,
+    /// Pusher protocol WebSockets (`/app/{key}`).
+    Pusher,
 }
 
 impl Transport {
-    pub const ALL: [Transport; 4] = [
+    pub const ALL: [Transport; 5] = [
         Transport::Ws,
         Transport::Sse,
         Transport::Poll,
         Transport::Ipc,
+        Transport::Pusher,
     ];
 
-    /// The label value: `ws`, `sse`, `poll`, `ipc`.
+    /// The label value: `ws`, `sse`, `poll`, `ipc`, `pusher`.
     pub fn as_str(self) -> &'static str {
         match self {
             Transport::Ws => "ws",
             Transport::Sse => "sse",
             Transport::Poll => "poll",
             Transport::Ipc => "ipc",
+            Transport::Pusher => "pusher",
         }
     }
 }

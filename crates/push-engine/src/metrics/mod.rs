@@ -65,9 +65,9 @@ pub const SHARDS: usize = 16;
 #[repr(align(128))]
 struct Shard {
     /// Deliveries by transport and latency bucket (not cumulative).
-    latency: [[AtomicU64; BUCKETS]; 4],
+    latency: [[AtomicU64; BUCKETS]; Transport::ALL.len()],
     /// Sum of the latencies by transport, in nanoseconds.
-    latency_ns: [AtomicU64; 4],
+    latency_ns: [AtomicU64; Transport::ALL.len()],
     /// Bytes queued for connections. A message is counted in on the
     /// forwarder's thread and out on the writer's, so one shard may hold
     /// less than zero: the sum, in wrapping arithmetic, is right.
@@ -140,7 +140,7 @@ fn shard_index() -> usize {
 /// The engine's counters and gauges. See the module documentation.
 pub struct Metrics {
     shards: [Shard; SHARDS],
-    connections: [AtomicU64; 4],
+    connections: [AtomicU64; Transport::ALL.len()],
     /// Open connections on `push.listen`, from accept to close.
     listen: AtomicU64,
     refused: [AtomicU64; Limit::ALL.len()],

@@ -31,6 +31,8 @@ pub struct Connections {
     pub poll: u64,
     /// Worker processes connected to the local socket.
     pub ipc: u64,
+    /// Pusher protocol WebSockets.
+    pub pusher: u64,
 }
 
 /// The engine's figures at one instant: what `push_stats()` and
@@ -68,6 +70,7 @@ impl EngineStats {
                 sse: m.connections(Transport::Sse),
                 poll: m.connections(Transport::Poll),
                 ipc: m.connections(Transport::Ipc),
+                pusher: m.connections(Transport::Pusher),
             },
             deliveries: Transport::ALL.iter().map(|&t| m.deliveries(t)).sum(),
             drops: m.drops(),

@@ -2,6 +2,9 @@
 //!
 //! - public: any name without the prefixes below;
 //! - `private-…`: `auth` is `key:hex(HMAC_SHA256(secret, "socket_id:channel"))`;
+//! - `private-encrypted-…`: authorised as private ones; the app's answer
+//!   ([`grant`]) also carries the channel's `shared_secret`, derived from
+//!   `push.pusher_encryption_master_key`;
 //! - `presence-…`: the same over `"socket_id:channel:channel_data"`, with
 //!   `channel_data` (`{"user_id", "user_info"}`) used byte for byte as the
 //!   client sent it.
@@ -137,6 +140,12 @@ pub enum GrantError {
     ChannelData,
     /// Channel data given for a channel that is not a presence channel.
     NotPresence,
+    /// A `private-encrypted-` channel without
+    /// `push.pusher_encryption_master_key` to derive its key from.
+    NoMasterKey,
+    /// User data that is not a JSON object with an `id` of Pusher's user
+    /// id alphabet ([`super::user::valid_user_id`]).
+    UserData,
 }
 
 /// What an app's `/broadcasting/auth` endpoint answers for `socket_id` on
@@ -160,14 +169,7 @@ pub fn grant(
     if !valid_name(channel) || kind == "public" {
         return Err(GrantError::Channel);
     }
-    let secret = config.pusher_secret.expose();
-    let signed = |message: String| {
-        format!(
-            "{}:{}",
-            config.pusher_key,
-            sign_hex(secret, message.as_bytes())
-        )
-    };
+    let signed = |message: String| signed(config, &message);
     let answer = match (kind, channel_data) {
         ("presence", Some(data)) => {
             member(data).ok_or(GrantError::ChannelData)?;
@@ -178,9 +180,54 @@ pub fn grant(
         }
         ("presence", None) => return Err(GrantError::ChannelData),
         (_, Some(_)) => return Err(GrantError::NotPresence),
+        (_, None) if is_encrypted(channel) => {
+            let key = config.pusher_master_key().ok_or(GrantError::NoMasterKey)?;
+            serde_json::json!({
+                "auth": signed(format!("{socket_id}:{channel}")),
+                "shared_secret": shared_secret(channel, &key),
+            })
+        }
         (_, None) => serde_json::json!({ "auth": signed(format!("{socket_id}:{channel}")) }),
     };
     Ok(answer.to_string())
+}
+
+/// Whether `channel` is end-to-end encrypted (`private-encrypted-…`):
+/// authorised as a private channel, its payloads relayed untouched, no
+/// client events.
+pub fn is_encrypted(channel: &str) -> bool {
+    channel.starts_with("private-encrypted-")
+}
+
+/// An encrypted channel's key, as Pusher's server libraries derive it:
+/// `base64(SHA256(channel ‖ master key))`.
+pub fn shared_secret(channel: &str, master_key: &[u8; 32]) -> String {
+    use base64::Engine;
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(channel.as_bytes());
+    hash.update(master_key);
+    base64::engine::general_purpose::STANDARD.encode(hash.finalize())
+}
+
+/// `key:hex(HMAC_SHA256(secret, message))`: a channel's or a user's auth
+/// as the app's endpoint answers it.
+pub fn signed(config: &Config, message: &str) -> String {
+    let secret = config.pusher_secret.expose();
+    format!(
+        "{}:{}",
+        config.pusher_key,
+        sign_hex(secret, message.as_bytes())
+    )
+}
+
+/// Whether `auth` is `key:signature` of `message` under this app's key and
+/// secret, compared in constant time.
+pub fn verify(config: &Config, message: &str, auth: &str) -> bool {
+    auth.split_once(':').is_some_and(|(key, signature)| {
+        key == config.pusher_key
+            && verify_hex(config.pusher_secret.expose(), message.as_bytes(), signature)
+    })
 }
 
 /// The member `channel_data` describes: `user_id` (a string, or a number

@@ -8,7 +8,12 @@
 //!   info?}]}`, at most 10;
 //! - `GET channels` (`filter_by_prefix`, `info=user_count` for presence
 //!   channels), `GET channels/{channel}` (`info=user_count,
-//!   subscription_count`), `GET channels/{channel}/users` (presence).
+//!   subscription_count`), `GET channels/{channel}/users` (presence);
+//! - `POST users/{user_id}/terminate_connections`: closes the user's
+//!   connections on every engine (also at `/users/{user_id}/…`, without
+//!   the prefix, where PyPI's `pusher` 3.3.4 sends it);
+//! - an event to `#server-to-user-{id}` reaches the connections signed in
+//!   as that user (on every engine: see [`super::user`]).
 //!
 //! Signature: the query holds `auth_key`, `auth_timestamp` (within 600 s
 //! of now), `auth_version` (`1.0`), `body_md5` (hex MD5 of a POST's body)
@@ -30,12 +35,13 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::channels::{valid_name, valid_socket_id};
+use super::user::{hub_channel, user_of, valid_user_id, TERMINATE};
 use crate::auth::signature::verify_hex;
 use crate::auth::token::now;
 use crate::edge::error::ApiError;
 use crate::edge::transport::Query as Pairs;
 use crate::edge::AppState;
-use crate::message::{validate_event, Origin, Outgoing};
+use crate::message::{is_reserved, validate_event, Origin, Outgoing};
 
 /// Most channels one event is published to.
 pub const MAX_CHANNELS: usize = 100;
@@ -180,9 +186,11 @@ fn channels_of(state: &AppState, e: &Event) -> Result<Vec<String>, ApiError> {
             "an event goes to 1 to {MAX_CHANNELS} channels"
         )));
     }
-    if let Some(c) = list.iter().find(|c| !valid_name(c)) {
+    let valid = |c: &str| valid_name(c) || user_of(c).is_some_and(valid_user_id);
+    if let Some(c) = list.iter().find(|c| !valid(c)) {
         return Err(bad(format!(
-            "invalid channel name {c:?}: 1 to 200 characters of A-Z a-z 0-9 - _ = @ , . ;"
+            "invalid channel name {c:?}: 1 to 200 characters of A-Z a-z 0-9 - _ = @ , . ; \
+             (or #server-to-user- and a user id of them)"
         )));
     }
     validate_event(&e.name).map_err(|err| bad(err.to_string()))?;
@@ -241,7 +249,12 @@ async fn publish(state: &AppState, e: Event) -> Result<Option<Value>, ApiError> 
                 user: None,
             });
         }
-        state.hub.send(channel, msg).await?;
+        match user_of(channel) {
+            Some(id) => to_user(state, id, msg).await?,
+            None => {
+                state.hub.send(channel, msg).await?;
+            }
+        }
     }
     match e.info.as_deref() {
         None => Ok(None),
@@ -336,6 +349,9 @@ pub async fn channels(
     }
     let mut out = Map::new();
     for (channel, _) in state.hub.occupied(prefix) {
+        if is_reserved(&channel) {
+            continue;
+        }
         let mut attrs = Map::new();
         if users {
             attrs.insert(
@@ -399,4 +415,61 @@ pub async fn users(
         .map(|m| json!({ "id": m.id }))
         .collect();
     Ok(Json(json!({ "users": users })))
+}
+
+/// `POST /apps/{app_id}/users/{user_id}/terminate_connections`: every
+/// connection signed in as the user, on every engine, is closed (4009).
+pub async fn terminate(
+    State(state): State<AppState>,
+    Path((app_id, user_id)): Path<(String, String)>,
+    Query(query): Query<Pairs>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    terminate_user(state, app_id, user_id, query, request).await
+}
+
+/// `POST /users/{user_id}/terminate_connections`, signed the same: where
+/// PyPI's `pusher` (3.3.4) sends `terminate_user_connections`, without
+/// the `/apps/{app_id}` prefix; the app is the one its `auth_key` names.
+pub async fn terminate_unprefixed(
+    State(state): State<AppState>,
+    Path(user_id): Path<String>,
+    Query(query): Query<Pairs>,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let app_id = state.hub.config().pusher_app_id.clone();
+    terminate_user(state, app_id, user_id, query, request).await
+}
+
+async fn terminate_user(
+    state: AppState,
+    app_id: String,
+    user_id: String,
+    query: Pairs,
+    request: Request,
+) -> Result<Json<Value>, ApiError> {
+    let path = request.uri().path().to_owned();
+    let bytes = body(&state, request, 4096).await?;
+    check(&state, &Method::POST, &path, &app_id, &query, &bytes)?;
+    if !valid_user_id(&user_id) {
+        return Err(bad(format!(
+            "invalid user id {:?}: 1 to 200 characters of A-Z a-z 0-9 - _ = @ , . ;",
+            user_id.chars().take(80).collect::<String>()
+        )));
+    }
+    to_user(&state, &user_id, Outgoing::new("{}").event(TERMINATE)).await?;
+    Ok(Json(json!({})))
+}
+
+/// Sends `msg` on user `id`'s hub channel, where the user's connections
+/// on every engine receive it. Without a shared broker, a user with no
+/// connection here has none anywhere: nothing is sent (so no channel, nor
+/// history, is made for a user who is not connected).
+async fn to_user(state: &AppState, id: &str, msg: Outgoing) -> Result<(), ApiError> {
+    let channel = hub_channel(id);
+    if state.hub.broker().is_none() && state.hub.subscribers(&channel) == 0 {
+        return Ok(());
+    }
+    state.hub.send_reserved(&channel, msg).await?;
+    Ok(())
 }

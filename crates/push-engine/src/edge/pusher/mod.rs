@@ -7,9 +7,14 @@
 //! - [`frame`]: frames in and out (`{event, channel, data}`), and how a
 //!   publication becomes one;
 //! - [`channels`]: channel kinds and their auth (`private-`, `presence-`);
+//! - [`cache`]: cache channels' last event, replayed on subscribe;
 //! - [`session`]: one WebSocket (`GET /app/{key}`): the `pusher:` events,
 //!   subscriptions over a changing [`crate::edge::transport::feed::Feed`],
-//!   presence through [`crate::hub::presence`], client events;
+//!   presence through [`crate::hub::presence`]; `subscribe.rs`:
+//!   `pusher:subscribe` and `pusher:unsubscribe`; `client_event.rs`:
+//!   client events;
+//! - [`user`]: user authentication (`pusher:signin`), `#server-to-user-…`
+//!   and terminating a user's connections;
 //! - [`http`]: the HTTP API `/apps/{app_id}/…` and its signatures.
 //!
 //! The adapter owns no channel state: channels, history, limits and
@@ -17,15 +22,20 @@
 //! subscribers, and theirs reach every door.
 //!
 //! Close codes (pusher-js acts on the range): 4001 unknown app key, 4007
-//! unsupported protocol version (both: do not reconnect); 4100 over
+//! unsupported protocol version, 4009 a refused signin or the app
+//! terminated the user's connections (all: do not reconnect); 4100 over
 //! capacity or too slow (reconnect after a while); 4200 the engine is
 //! going away, or messages were missed (reconnect at once); 4201 no pong
 //! in time; 4301 client events faster than `push.client_publish_rate`.
 
+pub mod cache;
 pub mod channels;
+mod client_event;
 pub mod frame;
 pub mod http;
 pub mod session;
+mod subscribe;
+pub mod user;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -40,6 +50,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
 
 use crate::edge::error::ApiError;
+use crate::edge::limits::OverCapacity;
 use crate::edge::transport::ws::{accept_key, switching, WS_CONTROL_QUEUE};
 use crate::edge::transport::Query as Pairs;
 use crate::edge::AppState;
@@ -48,6 +59,7 @@ use session::{Opening, Session};
 
 pub const CLOSE_UNKNOWN_KEY: u16 = 4001;
 pub const CLOSE_PROTOCOL: u16 = 4007;
+pub const CLOSE_UNAUTHORIZED: u16 = 4009;
 pub const CLOSE_OVER_CAPACITY: u16 = 4100;
 pub const CLOSE_RECONNECT: u16 = 4200;
 pub const CLOSE_NO_PONG: u16 = 4201;
@@ -81,7 +93,8 @@ pub fn socket_id() -> (String, u64) {
 
 /// `GET /app/{key}?protocol=7&client=…&version=…`: a Pusher WebSocket.
 /// An unknown key or another protocol version is told on the socket
-/// (`pusher:error`, then the close), as pusher-js expects.
+/// (`pusher:error`, then the close), as pusher-js expects; so is an engine
+/// over `push.max_connections` (4100: pusher-js backs off).
 pub async fn connect(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -91,7 +104,13 @@ pub async fn connect(
     let accept = accept_key(req.headers())?;
     let config = state.hub.config();
     let protocol = crate::edge::transport::param(&query, "protocol");
-    let opening = if key != config.pusher_key {
+    let over = req.extensions().get::<OverCapacity>().copied();
+    let opening = if let Some(OverCapacity(max)) = over {
+        Opening::Refuse(
+            CLOSE_OVER_CAPACITY,
+            format!("over capacity: push.max_connections ({max}) are open; try again later"),
+        )
+    } else if key != config.pusher_key {
         Opening::Refuse(CLOSE_UNKNOWN_KEY, format!("App key {key} does not exist"))
     } else if protocol != Some(PROTOCOL) {
         Opening::Refuse(
@@ -114,7 +133,7 @@ pub async fn connect(
         .max_write_buffer_size(WS_CONTROL_QUEUE)
         .max_message_size(Some(config.max_message_size + 4096))
         .max_frame_size(Some(config.max_message_size + 4096));
-    let connection = state.hub.metrics().connection(Transport::Ws);
+    let connection = state.hub.metrics().connection(Transport::Pusher);
     let hub = state.hub.clone();
     state.tasks.spawn(async move {
         let _connection = connection;

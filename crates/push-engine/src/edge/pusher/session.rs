@@ -29,7 +29,7 @@ use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-use super::channels::{authorize, valid_name, Kind};
+use super::channels::Kind;
 use super::frame::{self, Incoming};
 use super::*;
 use crate::edge::limits::Rate;
@@ -38,10 +38,9 @@ use crate::edge::transport::feed::{Feed, Item};
 use crate::edge::transport::gate::Gate;
 use crate::edge::transport::patience;
 use crate::edge::transport::ws::{put_frame, write_out, OUT_KEPT, WRITE_BATCH};
-use crate::hub::presence::{Change, Member};
-use crate::hub::{Cursor, Hub};
-use crate::message::{Origin, Outgoing};
-use crate::metrics::{Batch, Limit};
+use crate::hub::presence::Change;
+use crate::hub::Hub;
+use crate::metrics::Batch;
 
 /// How a connection opens: served, or refused with a close code.
 pub enum Opening {
@@ -50,19 +49,21 @@ pub enum Opening {
 }
 
 pub struct Session {
-    hub: Hub,
-    socket_id: String,
+    pub(super) hub: Hub,
+    pub(super) socket_id: String,
     /// This connection's number, its name in the hub's presence.
-    number: u64,
+    pub(super) number: u64,
     /// The channels subscribed to, and what kind each is.
-    channels: HashMap<Arc<str>, Kind>,
+    pub(super) channels: HashMap<Arc<str>, Kind>,
     /// Presence notices for this connection.
-    notices: (
+    pub(super) notices: (
         mpsc::UnboundedSender<Change>,
         mpsc::UnboundedReceiver<Change>,
     ),
     /// `push.client_publish_rate`, for client events.
-    rate: Rate,
+    pub(super) rate: Rate,
+    /// The signed-in user's id and hub channel ([`super::user`]).
+    pub(super) user: Option<(String, Arc<str>)>,
     /// Frames waiting to be written.
     out: Vec<u8>,
     /// `push.coalesce`, for deliveries.
@@ -70,7 +71,7 @@ pub struct Session {
 }
 
 /// Why a session ends.
-enum End {
+pub(super) enum End {
     Close(u16, String),
     /// The peer is gone or cannot be written to.
     Drop,
@@ -105,12 +106,13 @@ impl Session {
             channels: HashMap::new(),
             notices: mpsc::unbounded_channel(),
             rate,
+            user: None,
             out: Vec::new(),
             coalesce,
         }
     }
 
-    fn send(&mut self, frame: &[u8]) {
+    pub(super) fn send(&mut self, frame: &[u8]) {
         put_frame(&mut self.out, Data::Text, frame);
     }
 
@@ -190,16 +192,20 @@ impl Session {
                     self.coalesce.before(&feed, &item).await;
                     let mut item = Some(item);
                     let mut drained = true;
-                    let mut delivered = Batch::new(crate::metrics::Transport::Ws);
+                    let mut delivered = Batch::new(crate::metrics::Transport::Pusher);
                     while let Some(next) = item.take() {
                         match next {
-                            Item::Message(p, _budget) => {
+                            Item::Message(p, _budget) => match self.for_user(&p) {
+                                Some(Err(end)) => return end,
+                                Some(Ok(())) => delivered.add(p.at),
+                                None => {
                                 let ours = p.origin.as_ref().is_some_and(|o| o.connection == self.socket_id);
                                 let reserved = p.event.as_deref().is_some_and(frame::reserved);
                                 if self.channels.contains_key(&p.channel) && !ours && !reserved {
                                     let bytes = frame::publication(&p).clone();
                                     self.send(&bytes);
                                     delivered.add(p.at);
+                                }
                                 }
                             }
                             Item::Lost(..) => {
@@ -314,6 +320,7 @@ impl Session {
             "pusher:ping" => self.send(&frame::event("pusher:pong", None, &json!({}))),
             "pusher:pong" => {}
             "pusher:subscribe" => self.subscribe(&incoming, feed).await,
+            "pusher:signin" => return self.signin(&incoming, feed).await,
             "pusher:unsubscribe" => {
                 if let Some(channel) = incoming.text("channel") {
                     self.unsubscribe(&channel, feed);
@@ -321,187 +328,6 @@ impl Session {
             }
             e if e.starts_with("client-") => return self.client_event(incoming).await,
             _ => {}
-        }
-        Ok(())
-    }
-
-    async fn subscribe(&mut self, incoming: &Incoming, feed: &mut Feed) {
-        let Some(channel) = incoming.text("channel") else {
-            self.send(&frame::error(None, "pusher:subscribe needs data.channel"));
-            return;
-        };
-        if !valid_name(&channel) {
-            let e = frame::subscription_error(
-                &channel,
-                "InvalidChannel",
-                "a channel name is 1 to 200 characters of A-Z a-z 0-9 - _ = @ , . ;",
-                400,
-            );
-            self.send(&e);
-            return;
-        }
-        let hub = self.hub.clone();
-        let config = hub.config();
-        if let Some(Kind::Presence(_)) = self.channels.get(channel.as_str()) {
-            // Already on it: say so again, with who is there.
-            let members = self.hub.presence().members(&channel);
-            self.succeeded(&channel, Some(&members));
-            return;
-        }
-        if self.channels.contains_key(channel.as_str()) {
-            self.succeeded(&channel, None);
-            return;
-        }
-        if self.channels.len() >= config.max_channels_per_connection {
-            let e = frame::subscription_error(
-                &channel,
-                "LimitReached",
-                &format!(
-                    "a connection may subscribe to {} channels (push.max_channels_per_connection)",
-                    config.max_channels_per_connection
-                ),
-                400,
-            );
-            self.send(&e);
-            return;
-        }
-        let auth = incoming.text("auth");
-        let channel_data = incoming.text("channel_data");
-        let kind = match authorize(
-            config,
-            &self.socket_id,
-            &channel,
-            auth.as_deref(),
-            channel_data.as_deref(),
-        ) {
-            Ok(kind) => kind,
-            Err((kind, error, status)) => {
-                self.send(&frame::subscription_error(&channel, kind, &error, status));
-                return;
-            }
-        };
-        // Subscribed before saying so: nothing published after the
-        // answer is missed.
-        let sub = match Box::pin(self.hub.join(&channel, Cursor::Live)).await {
-            Ok(sub) => sub,
-            Err(e) => {
-                let e = frame::subscription_error(&channel, "Unavailable", &e.to_string(), 503);
-                self.send(&e);
-                return;
-            }
-        };
-        let name = sub.channel().clone();
-        feed.add(sub);
-        let members = match &kind {
-            Kind::Presence(member) => Some(self.hub.presence().join(
-                &name,
-                self.number,
-                member.clone(),
-                self.notices.0.clone(),
-            )),
-            _ => None,
-        };
-        self.channels.insert(name, kind);
-        self.succeeded(&channel, members.as_deref());
-    }
-
-    /// `pusher_internal:subscription_succeeded`, with the members of a
-    /// presence channel: `{presence: {ids, hash, count}}`.
-    fn succeeded(&mut self, channel: &str, members: Option<&[Member]>) {
-        let data = match members {
-            None => json!({}),
-            Some(members) => {
-                let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-                let hash: serde_json::Map<String, Value> = members
-                    .iter()
-                    .map(|m| {
-                        let info = m
-                            .info
-                            .as_deref()
-                            .and_then(|i| serde_json::from_str(i).ok())
-                            .unwrap_or(Value::Null);
-                        (m.id.clone(), info)
-                    })
-                    .collect();
-                json!({ "presence": { "ids": ids, "hash": hash, "count": members.len() } })
-            }
-        };
-        let frame = frame::event(
-            "pusher_internal:subscription_succeeded",
-            Some(channel),
-            &data,
-        );
-        self.send(&frame);
-    }
-
-    fn unsubscribe(&mut self, channel: &str, feed: &mut Feed) {
-        if let Some(kind) = self.channels.remove(channel) {
-            feed.remove(channel);
-            if matches!(kind, Kind::Presence(_)) {
-                self.hub.presence().leave(channel, self.number);
-            }
-        }
-    }
-
-    /// A client event (`client-…`): only on a private or presence channel
-    /// this connection is on, never back to it, with the sender's
-    /// `user_id` on a presence channel, at most `push.client_publish_rate`
-    /// a second (more: close 4301).
-    async fn client_event(&mut self, incoming: Incoming) -> Result<(), End> {
-        let Some(channel) = incoming.channel.as_deref() else {
-            self.send(&frame::error(None, "a client event needs a channel"));
-            return Ok(());
-        };
-        let user = match self.channels.get(channel) {
-            None => {
-                self.send(&frame::error(
-                    None,
-                    &format!("client event on channel {channel}, which this connection is not subscribed to"),
-                ));
-                return Ok(());
-            }
-            Some(Kind::Public) => {
-                self.send(&frame::error(
-                    None,
-                    "client events are allowed on private and presence channels only",
-                ));
-                return Ok(());
-            }
-            Some(Kind::Private) if channel.starts_with("private-encrypted-") => {
-                self.send(&frame::error(
-                    None,
-                    "client events are not allowed on encrypted channels",
-                ));
-                return Ok(());
-            }
-            Some(Kind::Private) => None,
-            Some(Kind::Presence(member)) => Some(member.id.clone()),
-        };
-        if !self.rate.take() {
-            self.hub.metrics().refused(Limit::ClientPublishRate);
-            return Err(End::Close(
-                CLOSE_CLIENT_RATE,
-                "client events too fast: see push.client_publish_rate".into(),
-            ));
-        }
-        let data = match incoming.data {
-            Value::String(s) => s,
-            other => other.to_string(),
-        };
-        let msg = Outgoing::new(data).event(incoming.event).origin(Origin {
-            connection: self.socket_id.clone(),
-            user,
-        });
-        match Box::pin(self.hub.send(channel, msg)).await {
-            Ok(_) => {}
-            Err(e @ crate::Error::MessageTooLarge { .. })
-            | Err(e @ crate::Error::InvalidEvent(_)) => {
-                self.send(&frame::error(None, &e.to_string()));
-            }
-            Err(_) => self.send(&frame::error(
-                None,
-                "the client event could not be published",
-            )),
         }
         Ok(())
     }
