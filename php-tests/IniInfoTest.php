@@ -61,6 +61,9 @@ final class IniInfoTest extends PushTestCase
             'push.mercure_heartbeat' => '40',
             'push.mercure_history' => '1000',
             'push.mercure_history_ttl' => '3600',
+            'push.mercure_issuer' => '',
+            'push.mercure_audience' => '',
+            'push.mercure_cors_origins' => '',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

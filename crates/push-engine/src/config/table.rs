@@ -3,6 +3,7 @@
 //! and the tests list them in this order).
 
 use super::auth::parse_cookie_name;
+use super::mercure::parse_identifier;
 use super::parse::*;
 use super::pusher::{parse_app_id, parse_key};
 use super::{AuthMode, Patterns, Secret, Setting};
@@ -393,6 +394,27 @@ pub const SETTINGS: &[Setting] = &[
         "3600",
         "seconds a Mercure update stays in history",
         secs(0.0, MAX_SECS)
+    ),
+    setting!(
+        mercure_issuer,
+        "",
+        "the iss Mercure 1.0 (at+jwt) tokens must carry (empty: not checked)",
+        parse_identifier,
+        show_str
+    ),
+    setting!(
+        mercure_audience,
+        "",
+        "the aud Mercure 1.0 tokens must carry (empty: the hub's URL as the request names it)",
+        parse_identifier,
+        show_str
+    ),
+    setting!(
+        mercure_cors_origins,
+        "",
+        "origins whose pages may use the Mercure hub with credentials (a list; empty: push.allowed_origins)",
+        Patterns::parse,
+        Patterns::show
     ),
 ];
 

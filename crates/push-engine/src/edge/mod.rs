@@ -83,10 +83,12 @@ pub fn app(state: AppState) -> Edge {
         .route("/ready", get(api::ops::ready))
         .route("/metrics", get(api::ops::metrics));
     let router = match state.hub.config().mercure {
-        true => router.route(
-            mercure::PATH,
-            get(mercure::subscribe::subscribe).post(mercure::publish::publish),
-        ),
+        true => router
+            .route(
+                mercure::PATH,
+                get(mercure::subscribe::subscribe).post(mercure::publish::publish),
+            )
+            .route(mercure::metadata::PATH, get(mercure::metadata::document)),
         false => router,
     };
     let router = router

@@ -55,13 +55,22 @@ where
 
     fn call(&mut self, req: Request<B>) -> EdgeFuture {
         let config = self.state.hub.config();
+        // The Mercure hub (and its metadata) has a list of its own.
+        let path = req.uri().path();
+        let (origins, setting) = if config.mercure
+            && (path.starts_with(super::mercure::PATH) || path == super::mercure::metadata::PATH)
+            && config.mercure_cors_origins != Patterns::None
+        {
+            (&config.mercure_cors_origins, "push.mercure_cors_origins")
+        } else {
+            (&config.allowed_origins, "push.allowed_origins")
+        };
         let cors = match req.headers().get(header::ORIGIN) {
             None => None,
             Some(o) => {
-                let allowed = o.to_str().is_ok_and(|o| config.allowed_origins.allows(o));
+                let allowed = o.to_str().is_ok_and(|o| origins.allows(o));
                 if !allowed {
-                    let refused =
-                        ApiError::Forbidden("origin not allowed: see push.allowed_origins".into());
+                    let refused = ApiError::Forbidden(format!("origin not allowed: see {setting}"));
                     return EdgeFuture::ready(refused.into_response());
                 }
                 Some(Cors {
@@ -69,7 +78,7 @@ where
                     // buffer, which a long-poll would otherwise pin while it
                     // waits (hyper then takes another).
                     origin: HeaderValue::from_bytes(o.as_bytes()).unwrap_or_else(|_| o.clone()),
-                    credentials: matches!(config.allowed_origins, Patterns::List(_)),
+                    credentials: matches!(origins, Patterns::List(_)),
                 })
             }
         };

@@ -30,6 +30,7 @@ pub mod auth;
 pub mod engine;
 mod http;
 pub mod hub;
+pub mod mercure;
 pub mod metrics;
 pub mod redis;
 mod sse;

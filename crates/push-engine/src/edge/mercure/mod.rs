@@ -17,6 +17,9 @@
 //! channel, and keeps it from push's own doors (a reserved name).
 
 pub mod authorization;
+pub mod details;
+pub mod metadata;
+pub mod pattern;
 pub mod publish;
 pub mod subscribe;
 pub mod topic;

@@ -14,8 +14,13 @@
 //! `push-slow` event when it falls `push.keepalive` behind, and told of a
 //! loss rather than left with a gap.
 //!
-//! Resuming: `Last-Event-ID` (the header, else the `lastEventID` query
-//! parameter, else the older `Last-Event-ID` one) continues after that
+//! The 1.0 dialect's matchers (`match`, `matchExact`, `matchURLPattern`)
+//! select updates in place of `topic` ([`topic::from_query`]); a request
+//! uses one dialect or the other, and its token may be of either.
+//!
+//! Resuming: `Last-Event-ID` (the header, else `Mercure-Last-Event-ID`,
+//! else the `lastEventID` query parameter, else `last_event_id`, else the
+//! older `Last-Event-ID` one) continues after that
 //! update: a hub id (`urn:push:…`) by its place in the log, a publisher's
 //! id by looking it up among the updates the log holds (the newest one
 //! bearing it). `earliest` starts with the oldest update held. An id the
@@ -38,6 +43,7 @@ use bytes::Bytes;
 use tokio::time::{Instant, Interval, Sleep};
 
 use super::authorization::{authorize, Refused, Role};
+use super::metadata::hub_url;
 use super::topic::{self, Selector};
 use super::update::{parse_push_id, View};
 use super::LOG;
@@ -64,16 +70,7 @@ pub async fn subscribe(
     headers: HeaderMap,
 ) -> Result<Response<Body>, Refused> {
     let config = state.hub.config();
-    let topics: Vec<Selector> = query
-        .iter()
-        .filter(|(k, _)| k == "topic")
-        .map(|(_, v)| Selector::parse(v))
-        .collect();
-    if topics.is_empty() {
-        return Err(
-            ApiError::BadRequest("missing topic: name at least one topic selector".into()).into(),
-        );
-    }
+    let topics = topic::from_query(&query, &hub_url(&headers)).map_err(ApiError::BadRequest)?;
     if topics.len() > config.max_channels_per_connection {
         return Err(ApiError::BadRequest(format!(
             "{} topics asked, push.max_channels_per_connection is {}",
@@ -84,18 +81,22 @@ pub async fn subscribe(
     }
     let grants = authorize(config, &headers, &query, Role::Subscriber)?;
     if grants.is_none() && !config.mercure_anonymous {
-        return Err(Refused::unauthorized(
-            "a subscriber token is required (Authorization: Bearer, the mercureAuthorization cookie, \
-             or ?authorization=): push.mercure_anonymous is Off",
+        return Err(Refused::missing(
+            "a subscriber token is required (Authorization: Bearer, a cookie, \
+             or ?access_token=): push.mercure_anonymous is Off",
+            &headers,
         ));
     }
-    let header = match headers.get("last-event-id") {
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| ApiError::BadRequest("Last-Event-ID is not visible ASCII".into()))?,
-        ),
-        None => None,
-    };
+    let mut header = None;
+    for name in ["last-event-id", "mercure-last-event-id"] {
+        if let Some(v) = headers.get(name) {
+            header = Some(
+                v.to_str()
+                    .map_err(|_| ApiError::BadRequest(format!("{name} is not visible ASCII")))?,
+            );
+            break;
+        }
+    }
     let param = |key: &str| {
         query
             .iter()
@@ -104,6 +105,7 @@ pub async fn subscribe(
     };
     let requested = header
         .or_else(|| param("lastEventID"))
+        .or_else(|| param("last_event_id"))
         .or_else(|| param("Last-Event-ID"))
         .filter(|s| !s.is_empty());
     let hub = &state.hub;
