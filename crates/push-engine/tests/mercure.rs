@@ -14,10 +14,7 @@ use push_engine::auth::token;
 use serde_json::{json, Value};
 
 async fn hub(anonymous: bool) -> Server {
-    Server::start_with(|c| {
-        c.set("mercure", "On").unwrap();
-        c.set("mercure_publisher_key", KEY).unwrap();
-        c.set("mercure_subscriber_key", SUBSCRIBER_KEY).unwrap();
+    hub_with(|c| {
         c.mercure_anonymous = anonymous;
         // The log's own limit: push.history (100) does not apply to it.
         c.mercure_history = 5;

@@ -4,109 +4,21 @@
 //! (`iss`, `aud`, `exp` checked) in the header, the `access_token` query
 //! and the cookies, resuming with `Mercure-Last-Event-ID` and
 //! `last_event_id`, RFC 6750 refusals (`invalid_token`,
-//! `insufficient_scope`, none without a token, `invalid_request`), the
-//! protected resource metadata, and `push.mercure_cors_origins`.
+//! `insufficient_scope`, none without a token, `invalid_request`). The
+//! metadata document and CORS: `mercure_cors.rs`.
 
 mod common;
 
 use std::time::Duration;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use common::mercure::*;
 use common::*;
-use hmac::{Hmac, KeyInit, Mac};
 use push_engine::auth::token;
 use serde_json::{json, Value};
-use sha2::Sha256;
-
-/// The hub's URL as the test client names it (`Host: localhost`).
-const HUB_URL: &str = "http://localhost/.well-known/mercure";
-const METADATA: &str = "/.well-known/oauth-protected-resource/.well-known/mercure";
-
-async fn hub(tweak: impl FnOnce(&mut push_engine::config::Config)) -> Server {
-    Server::start_with(|c| {
-        c.set("mercure", "On").unwrap();
-        c.set("mercure_publisher_key", KEY).unwrap();
-        c.set("mercure_subscriber_key", SUBSCRIBER_KEY).unwrap();
-        c.mercure_anonymous = true;
-        c.mercure_history = 10;
-        tweak(c);
-    })
-    .await
-}
-
-/// A JWT with any header, signed with `key`.
-fn signed(key: &str, header: &str, claims: &Value) -> String {
-    let mut t = URL_SAFE_NO_PAD.encode(header);
-    t.push('.');
-    t.push_str(&URL_SAFE_NO_PAD.encode(claims.to_string()));
-    let mut mac = <Hmac<Sha256>>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(t.as_bytes());
-    let sig = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("{t}.{sig}")
-}
-
-/// A 1.0 access token's claims: `aud` the hub, an hour to live, `details`.
-fn claims(details: Value) -> Value {
-    json!({
-        "aud": HUB_URL,
-        "exp": token::now() + 3600.0,
-        "sub": "42",
-        "authorization_details": details,
-    })
-}
-
-fn access_token(key: &str, claims: &Value) -> String {
-    signed(key, r#"{"alg":"HS256","typ":"at+jwt"}"#, claims)
-}
-
-fn grant(actions: &[&str], topics: Value) -> Value {
-    json!([{"type": "mercure", "actions": actions, "topics": topics}])
-}
-
-fn publisher() -> String {
-    access_token(KEY, &claims(grant(&["publish"], json!([{"match": "*"}]))))
-}
-
-async fn publish(server: &Server, pairs: &[(&str, &str)]) -> String {
-    publish_with(server, &publisher(), pairs).await
-}
-
-/// A subscription URL from query pairs.
-fn query(pairs: &[(&str, &str)]) -> String {
-    let q: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{k}={}", enc(v)))
-        .collect();
-    format!("{HUB}?{}", q.join("&"))
-}
-
-/// A refusal: its status and its challenge's parts.
-fn refused(r: &Response, status: u16, error: Option<&str>, reason: &str) {
-    assert_eq!(r.status, status, "{}", r.text());
-    let challenge = r.header("www-authenticate").unwrap_or_default();
-    assert!(
-        challenge.starts_with("Bearer realm=\"mercure\""),
-        "{challenge}"
-    );
-    match error {
-        Some(e) => assert!(
-            challenge.contains(&format!("error=\"{e}\"")),
-            "{e} in {challenge}"
-        ),
-        None => {
-            assert!(!challenge.contains("error="), "no error code: {challenge}");
-            let metadata = format!("resource_metadata=\"http://localhost{METADATA}\"");
-            assert!(challenge.contains(&metadata), "{challenge}");
-        }
-    }
-    assert!(r.text().contains(reason), "{reason:?} in {}", r.text());
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn match_and_url_pattern_subscriptions_get_their_updates() {
-    let server = hub(|_| {}).await;
+    let server = hub_with(|_| {}).await;
     let path = query(&[
         ("match", "https://example.com/news"),
         ("matchURLPattern", "https://example.com/books/:id"),
@@ -171,7 +83,7 @@ async fn match_and_url_pattern_subscriptions_get_their_updates() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn private_updates_follow_the_authorization_details() {
-    let server = hub(|_| {}).await;
+    let server = hub_with(|_| {}).await;
     let details = json!([
         {"type": "mercure", "actions": ["subscribe"], "topics": [{"match": "https://example.com/books/1"}]},
         {"type": "mercure", "actions": ["subscribe"], "topics": [{"match": "https://example.com/users/:id/inbox", "matchType": "URLPattern"}]}
@@ -247,7 +159,7 @@ async fn private_updates_follow_the_authorization_details() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_1_0_resume_names_continue_after_the_id() {
-    let server = hub(|_| {}).await;
+    let server = hub_with(|_| {}).await;
     let path = query(&[("match", "/t")]);
     let first = publish(&server, &[("topic", "/t"), ("data", "1")]).await;
     publish(
@@ -274,8 +186,45 @@ async fn the_1_0_resume_names_continue_after_the_id() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_answers_last_event_id_names_no_update_the_subscriber_cannot_read() {
+    let server = hub_with(|_| {}).await;
+    let path = query(&[("match", "/t")]);
+    let public = publish(&server, &[("topic", "/t"), ("data", "public")]).await;
+    let anonymous = open(&server, &path, &[]).await;
+    assert_eq!(anonymous.header("last-event-id"), Some(&*public));
+    let private = publish(
+        &server,
+        &[("topic", "/t"), ("private", "on"), ("data", "private")],
+    )
+    .await;
+    let anonymous = open(&server, &path, &[]).await;
+    assert_eq!(anonymous.header("last-event-id"), Some("earliest"));
+    let other = access_token(
+        SUBSCRIBER_KEY,
+        &claims(grant(&["subscribe"], json!([{"match": "/other"}]))),
+    );
+    let bearer = format!("Bearer {other}");
+    let not_granted = open(&server, &path, &[("Authorization", &bearer)]).await;
+    assert_eq!(not_granted.header("last-event-id"), Some("earliest"));
+    let granted = access_token(
+        SUBSCRIBER_KEY,
+        &claims(grant(&["subscribe"], json!([{"match": "/t"}]))),
+    );
+    let bearer = format!("Bearer {granted}");
+    let mut reader = open(&server, &path, &[("Authorization", &bearer)]).await;
+    assert_eq!(reader.header("last-event-id"), Some(&*private));
+    // The classic dialect's subscribers likewise.
+    let classic = open(&server, &format!("{HUB}?topic=%2Ft"), &[]).await;
+    assert_eq!(classic.header("last-event-id"), Some("earliest"));
+    // Five streams: the shadowed ones are still open.
+    server.wait_subscribers(5).await;
+    let next = publish(&server, &[("topic", "/t"), ("data", "next")]).await;
+    assert_eq!(reader.event().await.id.as_deref(), Some(&*next));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_tokens_are_refused_precisely() {
-    let server = hub(|c| {
+    let server = hub_with(|c| {
         c.mercure_anonymous = false;
         c.set("mercure_issuer", "https://auth.example").unwrap();
     })
@@ -451,7 +400,7 @@ async fn access_tokens_are_refused_precisely() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_access_token_ends_its_stream_when_it_expires() {
-    let server = hub(|c| c.token_leeway = Duration::ZERO).await;
+    let server = hub_with(|c| c.token_leeway = Duration::ZERO).await;
     let mut c = claims(grant(&["subscribe"], json!([{"match": "*"}])));
     c["exp"] = json!(token::now() + 1.5);
     let t = access_token(SUBSCRIBER_KEY, &c);
@@ -466,7 +415,7 @@ async fn an_access_token_ends_its_stream_when_it_expires() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_1_0_subscriptions_are_invalid_requests() {
-    let server = hub(|_| {}).await;
+    let server = hub_with(|_| {}).await;
     for (path, reason) in [
         (query(&[("matchRegex", "a")]), "not a matcher type"),
         (query(&[("MATCH", "a")]), "not a matcher type"),
@@ -487,175 +436,4 @@ async fn malformed_1_0_subscriptions_are_invalid_requests() {
             Some(r#"Bearer realm="mercure", error="invalid_request""#)
         );
     }
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_protected_resource_metadata() {
-    let server = hub(|_| {}).await;
-    let r = get(server.addr, METADATA).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.header("content-type"), Some("application/json"));
-    assert_eq!(
-        r.json(),
-        json!({
-            "resource": HUB_URL,
-            "bearer_methods_supported": ["header", "query"],
-            "mercure_cookie": true,
-            "mercure_version": 8,
-        })
-    );
-    let r = get_with(server.addr, METADATA, &[("X-Forwarded-Proto", "https")]).await;
-    assert_eq!(
-        r.json()["resource"],
-        "https://localhost/.well-known/mercure"
-    );
-    let pinned = hub(|c| {
-        c.set("mercure_issuer", "https://auth.example").unwrap();
-        c.set(
-            "mercure_audience",
-            "https://push.example/.well-known/mercure",
-        )
-        .unwrap();
-    })
-    .await;
-    let doc = get(pinned.addr, METADATA).await.json();
-    assert_eq!(doc["resource"], "https://push.example/.well-known/mercure");
-    assert_eq!(
-        doc["authorization_servers"],
-        json!(["https://auth.example"])
-    );
-    // The pinned audience is the only one: the request's URL is not.
-    let mut c = claims(grant(&["publish"], json!([{"match": "*"}])));
-    c["iss"] = json!("https://auth.example");
-    let t = access_token(KEY, &c);
-    let r = publish_as(&pinned, &t, &[("topic", "/t")]).await;
-    refused(&r, 401, Some("invalid_token"), "aud");
-    let mut c = claims(grant(&["publish"], json!([{"match": "*"}])));
-    c["aud"] = json!("https://push.example/.well-known/mercure");
-    c["iss"] = json!("https://auth.example");
-    assert_eq!(
-        publish_as(&pinned, &access_token(KEY, &c), &[("topic", "/t")])
-            .await
-            .status,
-        200
-    );
-    // Without the hub, no metadata.
-    let off = Server::start().await;
-    assert_eq!(get(off.addr, METADATA).await.status, 404);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_hub_has_cors_origins_of_its_own() {
-    let server = hub(|c| {
-        c.set("mercure_cors_origins", "https://app.example")
-            .unwrap();
-        c.mercure_anonymous = false;
-    })
-    .await;
-    let preflight = |path: &'static str, origin: &'static str| {
-        let addr = server.addr;
-        async move {
-            request(
-                addr,
-                "OPTIONS",
-                path,
-                &[
-                    ("Origin", origin),
-                    ("Access-Control-Request-Method", "POST"),
-                    ("Access-Control-Request-Headers", "authorization"),
-                ],
-                b"",
-            )
-            .await
-        }
-    };
-    let r = preflight(HUB, "https://app.example").await;
-    assert_eq!(r.status, 204, "{}", r.text());
-    assert_eq!(
-        r.header("access-control-allow-origin"),
-        Some("https://app.example")
-    );
-    assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
-    assert_eq!(
-        r.header("access-control-allow-methods"),
-        Some("GET, POST, OPTIONS")
-    );
-    let r = preflight(HUB, "https://evil.example").await;
-    assert_eq!(r.status, 403);
-    assert!(
-        r.text().contains("push.mercure_cors_origins"),
-        "{}",
-        r.text()
-    );
-    let r = preflight(METADATA, "https://evil.example").await;
-    assert_eq!(r.status, 403);
-    // push's own doors keep push.allowed_origins (*: any origin, no
-    // credentials).
-    let r = preflight("/publish/news", "https://evil.example").await;
-    assert_eq!(r.status, 204);
-    assert_eq!(r.header("access-control-allow-credentials"), None);
-    // A credentialed EventSource from the app: the cookie is taken.
-    let t = access_token(
-        SUBSCRIBER_KEY,
-        &claims(grant(&["subscribe"], json!([{"match": "*"}]))),
-    );
-    let cookie = format!("mercureAccessToken={t}");
-    let path = query(&[("match", "/t")]);
-    let mut sse = open(
-        &server,
-        &path,
-        &[("Origin", "https://app.example"), ("Cookie", &cookie)],
-    )
-    .await;
-    assert_eq!(
-        sse.header("access-control-allow-origin"),
-        Some("https://app.example")
-    );
-    assert_eq!(sse.header("access-control-allow-credentials"), Some("true"));
-    server.wait_subscribers(1).await;
-    publish(
-        &server,
-        &[("topic", "/t"), ("private", "on"), ("data", "for the app")],
-    )
-    .await;
-    assert_eq!(sse.event().await.data(), "for the app");
-    // The same cookie from a page of another origin is refused (403
-    // before the token is read), as is a request with no token.
-    let r = get_with(
-        server.addr,
-        &path,
-        &[("Origin", "https://evil.example"), ("Cookie", &cookie)],
-    )
-    .await;
-    assert_eq!(r.status, 403);
-    let r = get_with(server.addr, &path, &[("Origin", "https://app.example")]).await;
-    refused(&r, 401, None, "a subscriber token is required");
-    assert_eq!(
-        r.header("access-control-allow-origin"),
-        Some("https://app.example")
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_cors_origins_the_hub_follows_allowed_origins() {
-    let server = hub(|c| {
-        c.set("allowed_origins", "https://site.example").unwrap();
-    })
-    .await;
-    let t = access_token(
-        SUBSCRIBER_KEY,
-        &claims(grant(&["subscribe"], json!([{"match": "*"}]))),
-    );
-    let cookie = format!("__Secure-mercure_access_token={t}");
-    let path = query(&[("match", "/t")]);
-    let sse = open(
-        &server,
-        &path,
-        &[("Origin", "https://site.example"), ("Cookie", &cookie)],
-    )
-    .await;
-    assert_eq!(sse.header("access-control-allow-credentials"), Some("true"));
-    let r = get_with(server.addr, &path, &[("Origin", "https://evil.example")]).await;
-    assert_eq!(r.status, 403);
-    assert!(r.text().contains("push.allowed_origins"), "{}", r.text());
 }

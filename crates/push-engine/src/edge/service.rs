@@ -57,10 +57,9 @@ where
         let config = self.state.hub.config();
         // The Mercure hub (and its metadata) has a list of its own.
         let path = req.uri().path();
-        let (origins, setting) = if config.mercure
-            && (path.starts_with(super::mercure::PATH) || path == super::mercure::metadata::PATH)
-            && config.mercure_cors_origins != Patterns::None
-        {
+        let hub = config.mercure
+            && (path.starts_with(super::mercure::PATH) || path == super::mercure::metadata::PATH);
+        let (origins, setting) = if hub && config.mercure_cors_origins != Patterns::None {
             (&config.mercure_cors_origins, "push.mercure_cors_origins")
         } else {
             (&config.allowed_origins, "push.allowed_origins")
@@ -79,12 +78,13 @@ where
                     // waits (hyper then takes another).
                     origin: HeaderValue::from_bytes(o.as_bytes()).unwrap_or_else(|_| o.clone()),
                     credentials: matches!(origins, Patterns::List(_)),
+                    hub,
                 })
             }
         };
         match cors {
             Some(cors) if req.method() == Method::OPTIONS => {
-                EdgeFuture::ready(cors.mark(preflight()))
+                EdgeFuture::ready(cors.mark(preflight(hub)))
             }
             cors => EdgeFuture {
                 state: State::Routed {
@@ -96,8 +96,10 @@ where
     }
 }
 
-/// The answer to a CORS preflight (`OPTIONS` with an `Origin`).
-fn preflight() -> Response {
+/// The answer to a CORS preflight (`OPTIONS` with an `Origin`); the
+/// Mercure hub's also allows the headers its clients send (`Cache-Control`
+/// with a token in the query, as draft-08 asks; `Mercure-Last-Event-ID`).
+fn preflight(hub: bool) -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
     let h = r.headers_mut();
     h.insert(
@@ -106,7 +108,12 @@ fn preflight() -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type, last-event-id"),
+        HeaderValue::from_static(match hub {
+            false => "authorization, content-type, last-event-id",
+            true => {
+                "authorization, cache-control, content-type, last-event-id, mercure-last-event-id"
+            }
+        }),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,
@@ -116,10 +123,14 @@ fn preflight() -> Response {
 }
 
 /// The CORS headers of an allowed origin. Origins `push.allowed_origins`
-/// names (not merely `*`) may also send credentials (the token cookie).
+/// (or, for the Mercure hub, `push.mercure_cors_origins`) names, not
+/// merely `*`, may also send credentials (the token cookie).
 struct Cors {
     origin: HeaderValue,
     credentials: bool,
+    /// A Mercure hub answer: its `Last-Event-ID` header is exposed (how a
+    /// client tells that updates were lost).
+    hub: bool,
 }
 
 impl Cors {
@@ -129,6 +140,12 @@ impl Cors {
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 HeaderValue::from_static("true"),
+            );
+        }
+        if self.hub {
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("last-event-id"),
             );
         }
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, self.origin);

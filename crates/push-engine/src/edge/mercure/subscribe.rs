@@ -116,7 +116,11 @@ pub async fn subscribe(
         // id can be found there.
         drop(hub.join_reserved(LOG, Cursor::After(UNKNOWN)).await?);
     }
-    let (cursor, after) = start(hub, requested);
+    let (private, expires) = match grants {
+        Some(g) => (g.subscribe, g.expires),
+        None => (Vec::new(), None),
+    };
+    let (cursor, after) = start(hub, requested, &private);
     let sub = hub.join_reserved(LOG, cursor).await?;
     let feed = Feed::open(
         vec![sub],
@@ -127,10 +131,6 @@ pub async fn subscribe(
     let every = config.mercure_heartbeat;
     let mut heartbeat = tokio::time::interval_at(Instant::now() + every, every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let (private, expires) = match grants {
-        Some(g) => (g.subscribe, g.expires),
-        None => (Vec::new(), None),
-    };
     let metrics = state.hub.metrics().clone();
     let stream = Stream {
         _connection: metrics.connection(Transport::Sse),
@@ -168,8 +168,11 @@ pub async fn subscribe(
 }
 
 /// Where a subscription starts in the log, and the update it continues
-/// after (its Mercure id, or `earliest`).
-fn start(hub: &Hub, requested: Option<&str>) -> (Cursor, String) {
+/// after (its Mercure id, or `earliest`). Without an id asked for, that is
+/// the newest update only if the subscriber may read it (public, or its
+/// topics granted by `private`): the header never names an update the
+/// subscriber could not receive (draft-08, "Reconciliation").
+fn start(hub: &Hub, requested: Option<&str>, private: &[Selector]) -> (Cursor, String) {
     let earliest = || "earliest".to_owned();
     let Some((last, held)) = hub.history(LOG) else {
         // No update yet: from the first one; an id asked for is unknown.
@@ -184,6 +187,7 @@ fn start(hub: &Hub, requested: Option<&str>) -> (Cursor, String) {
             let newest = held
                 .last()
                 .and_then(|p| View::of(p))
+                .filter(|v| !v.private || topic::any(private, &v.topics))
                 .map(|v| v.id.to_string());
             (Cursor::Live, newest.unwrap_or_else(earliest))
         }
