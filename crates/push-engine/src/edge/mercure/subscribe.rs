@@ -1,4 +1,4 @@
-//! `GET /.well-known/mercure?topic=…`: a subscriber's stream.
+//! `GET /.well-known/mercure?topic=…` (or `?match=…`): a subscriber's stream.
 //!
 //! `topic` (one or more selectors, at most
 //! `push.max_channels_per_connection`: `*`, exact topics, URI templates)
