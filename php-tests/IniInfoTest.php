@@ -68,6 +68,9 @@ final class IniInfoTest extends PushTestCase
             'push.mercure_channels' => 'Off',
             'push.mercure_subscriptions' => 'Off',
             'push.pusher_encryption_master_key' => '',
+            'push.mercure_issuer' => '',
+            'push.mercure_audience' => '',
+            'push.mercure_cors_origins' => '',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

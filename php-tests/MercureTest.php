@@ -327,4 +327,90 @@ final class MercureTest extends PushTestCase
             PHP);
         self::assertSame("headline from Mercure\na Mercure id\n", $out);
     }
+
+    /** A Mercure 1.0 access token (typ at+jwt), signed with hash_hmac. */
+    private static function accessToken(string $key, array $claims): string
+    {
+        $b64 = static fn (string $s): string => rtrim(strtr(base64_encode($s), '+/', '-_'), '=');
+        $signed = $b64('{"alg":"HS256","typ":"at+jwt"}') . '.' . $b64((string) json_encode($claims));
+        return $signed . '.' . $b64(hash_hmac('sha256', $signed, $key, true));
+    }
+
+    /**
+     * POSTs a form to the hub with a bearer token, by PHP's own HTTP
+     * stream wrapper; returns [status, WWW-Authenticate, body].
+     *
+     * @param array<string, string> $fields
+     * @return array{int, string, string}
+     */
+    private static function post(string $url, string $token, array $fields): array
+    {
+        $context = stream_context_create(['http' => [
+            'method' => 'POST',
+            'header' => "Content-Type: application/x-www-form-urlencoded\r\nAuthorization: Bearer $token\r\n",
+            'content' => http_build_query($fields),
+            'ignore_errors' => true,
+            'timeout' => 5,
+        ]]);
+        $body = (string) file_get_contents($url, false, $context);
+        $headers = implode("\n", $http_response_header);
+        self::assertMatchesRegularExpression('#^HTTP/1\.1 (\d+)#', $headers);
+        preg_match('#^HTTP/1\.1 (\d+)#', $headers, $status);
+        preg_match('#^www-authenticate: (.*)$#mi', $headers, $challenge);
+        return [(int) $status[1], trim($challenge[1] ?? ''), $body];
+    }
+
+    public function testA10PublisherAndSubscriberShareTheHubWithTheClassicOnes(): void
+    {
+        $addr = $this->hub();
+        $url = "http://$addr/.well-known/mercure";
+        $details = static fn (string $action, array $topics): array => [
+            'aud' => $url,
+            'exp' => time() + 600,
+            'authorization_details' => [['type' => 'mercure', 'actions' => [$action], 'topics' => $topics]],
+        ];
+        $books = [['match' => 'https://example.com/books/:id', 'matchType' => 'URLPattern']];
+        $publisher = self::accessToken(self::PUBLISHER_KEY, $details('publish', $books));
+
+        [$status, , $first] = self::post($url, $publisher, ['topic' => 'https://example.com/books/1', 'data' => 'one (1.0)']);
+        self::assertSame(200, $status, $first);
+        self::assertStringStartsWith('urn:push:', $first);
+        [$status, , $id] = self::post($url, $publisher, ['topic' => 'https://example.com/books/2', 'data' => 'two (private)', 'private' => 'on', 'id' => 'book-2']);
+        self::assertSame([200, 'book-2'], [$status, $id]);
+        // A classic publisher (Symfony's Hub) on the same hub.
+        $classic = new Hub($url, self::provider(self::jwt(self::PUBLISHER_KEY, ['mercure' => ['publish' => ['*']]])));
+        self::assertSame('book-3', $classic->publish(new Update('https://example.com/books/3', 'three (classic)', false, 'book-3')));
+
+        // Refusals, each with its RFC 6750 error.
+        $refusals = [
+            'wrong aud' => [401, 'invalid_token', self::accessToken(self::PUBLISHER_KEY, ['aud' => 'https://another-hub.example/.well-known/mercure'] + $details('publish', $books))],
+            'expired' => [401, 'invalid_token', self::accessToken(self::PUBLISHER_KEY, ['exp' => time() - 600] + $details('publish', $books))],
+            'wrong key' => [401, 'invalid_token', self::accessToken(self::SUBSCRIBER_KEY, $details('publish', $books))],
+            'subscribe only' => [403, 'insufficient_scope', self::accessToken(self::PUBLISHER_KEY, $details('subscribe', $books))],
+            'another topic' => [403, 'insufficient_scope', $publisher],
+        ];
+        foreach ($refusals as $case => [$want, $error, $token]) {
+            $topic = $case === 'another topic' ? 'https://example.com/authors/1' : 'https://example.com/books/9';
+            [$status, $challenge, $body] = self::post($url, $token, ['topic' => $topic, 'data' => 'refused']);
+            self::assertSame($want, $status, "$case: $body");
+            self::assertStringContainsString("error=\"$error\"", $challenge, $case);
+        }
+
+        // A 1.0 subscriber: a URL pattern, its token in the mercureAccessToken cookie.
+        $subscriber = self::accessToken(self::SUBSCRIBER_KEY, $details('subscribe', [['match' => 'https://example.com/books/2']]));
+        $query = 'matchURLPattern=' . rawurlencode('https://example.com/books/:id') . '&lastEventID=earliest';
+        $stream = self::read($addr, $query, 'book-3', ["Cookie: mercureAccessToken=$subscriber"]);
+        self::assertStringContainsString("id: $first\ndata: one (1.0)\n\n", $stream);
+        self::assertStringContainsString("id: book-2\ndata: two (private)\n\n", $stream);
+        self::assertStringContainsString("id: book-3\ndata: three (classic)\n\n", $stream);
+        self::assertStringNotContainsString('refused', $stream);
+        // Anonymous 1.0 and classic subscribers get the public ones only.
+        $anonymous = self::read($addr, $query, 'book-3');
+        self::assertStringContainsString('one (1.0)', $anonymous);
+        self::assertStringNotContainsString('two (private)', $anonymous);
+        $topic = 'topic=' . rawurlencode('https://example.com/books/{id}') . '&lastEventID=earliest';
+        $old = self::read($addr, $topic, 'book-3');
+        self::assertStringContainsString("id: $first\ndata: one (1.0)\n\n", $old);
+        self::assertStringNotContainsString('two (private)', $old);
+    }
 }

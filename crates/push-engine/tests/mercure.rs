@@ -8,20 +8,13 @@ mod common;
 
 use std::time::Duration;
 
+use common::mercure::*;
 use common::*;
 use push_engine::auth::token;
 use serde_json::{json, Value};
 
-const HUB: &str = "/.well-known/mercure";
-const KEY: &str = "mercure-publisher-key-0123456789abcdef";
-const SUBSCRIBER_KEY: &str = "mercure-subscriber-key-0123456789abcdef";
-const FORM: (&str, &str) = ("Content-Type", "application/x-www-form-urlencoded");
-
 async fn hub(anonymous: bool) -> Server {
-    Server::start_with(|c| {
-        c.set("mercure", "On").unwrap();
-        c.set("mercure_publisher_key", KEY).unwrap();
-        c.set("mercure_subscriber_key", SUBSCRIBER_KEY).unwrap();
+    hub_with(|c| {
         c.mercure_anonymous = anonymous;
         // The log's own limit: push.history (100) does not apply to it.
         c.mercure_history = 5;
@@ -41,33 +34,9 @@ fn subscriber(selectors: &[&str]) -> String {
     jwt(SUBSCRIBER_KEY, json!({"mercure": {"subscribe": selectors}}))
 }
 
-/// A form body from pairs.
-fn form(pairs: &[(&str, &str)]) -> Vec<u8> {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-        .into_bytes()
-}
-
-async fn publish_as(server: &Server, token: &str, pairs: &[(&str, &str)]) -> Response {
-    let auth = format!("Bearer {token}");
-    post(
-        server.addr,
-        HUB,
-        &[("Authorization", &auth), FORM],
-        &form(pairs),
-    )
-    .await
-}
-
 /// Publishes and returns the update's id.
 async fn publish(server: &Server, pairs: &[(&str, &str)]) -> String {
-    let r = publish_as(server, &publisher(), pairs).await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.header("content-type"), Some("text/plain; charset=utf-8"));
-    r.text()
+    publish_with(server, &publisher(), pairs).await
 }
 
 /// `topic=` query of selectors.
@@ -77,14 +46,6 @@ fn topics(selectors: &[&str]) -> String {
         .map(|s| format!("topic={}", enc(s)))
         .collect();
     format!("{HUB}?{}", q.join("&"))
-}
-
-/// Opens a stream and reads its first comment (the headers are flushed).
-async fn open(server: &Server, path: &str, headers: &[(&str, &str)]) -> Sse {
-    let mut sse = sse_open(server.addr, path, headers).await;
-    assert_eq!(sse.header("content-type"), Some("text/event-stream"));
-    assert_eq!(sse.next().await, Some(SseItem::Comment(String::new())));
-    sse
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::mercure::{bearer, publish, subscribe as open};
+use common::mercure::{bearer, publish_keyed as publish, subscribe as open};
 use common::*;
 use push_engine::{Cursor, Event, Outgoing};
 

@@ -4,15 +4,19 @@
 //! with a hub id or a publisher's id, with no gap and no duplicate; an id
 //! Redis no longer holds gets the loss signal there too. With
 //! `push.mercure_channels`, push's publications and Mercure's updates
-//! cross between engines once each.
+//! cross between engines once each. The 1.0 dialect likewise: URL pattern
+//! subscriptions, private updates by `authorization_details`, resuming by
+//! `Mercure-Last-Event-ID`.
 
 mod common;
 
 use std::time::Duration;
 
 use common::mercure::subscribe as open;
+use common::mercure::{access_token, claims, grant, publish_with, HUB};
 use common::redis::{engine, send, RedisServer};
 use common::*;
+use serde_json::json;
 
 const KEY: &str = "mercure-key-of-the-redis-test-0123456789";
 
@@ -27,7 +31,7 @@ async fn hub(redis: &RedisServer) -> Server {
 }
 
 async fn publish(server: &Server, pairs: &[(&str, &str)]) -> String {
-    common::mercure::publish(server, KEY, pairs).await
+    common::mercure::publish_keyed(server, KEY, pairs).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -171,4 +175,75 @@ async fn subscription_events_cross_engines() {
         (1, 1),
         "each engine lists its own"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_1_0_dialect_filters_and_resumes_alike_on_every_engine() {
+    let redis = RedisServer::start();
+    let (a, b) = (hub(&redis).await, hub(&redis).await);
+    let pattern = format!(
+        "{HUB}?matchURLPattern={}",
+        enc("https://example.com/books/:id")
+    );
+    let reader = access_token(
+        KEY,
+        &claims(grant(
+            &["subscribe"],
+            json!([{"match": "https://example.com/books/:id", "matchType": "URLPattern"}]),
+        )),
+    );
+    let bearer = format!("Bearer {reader}");
+    let mut granted = sse_open(b.addr, &pattern, &[("Authorization", &bearer)]).await;
+    let mut anonymous = sse_open(b.addr, &pattern, &[]).await;
+    for sse in [&mut granted, &mut anonymous] {
+        assert_eq!(sse.next().await, Some(SseItem::Comment(String::new())));
+    }
+    b.wait_subscribers(2).await;
+    let publisher = access_token(KEY, &claims(grant(&["publish"], json!([{"match": "*"}]))));
+    let private = publish_with(
+        &a,
+        &publisher,
+        &[
+            ("topic", "https://example.com/books/1"),
+            ("private", "on"),
+            ("data", "private"),
+        ],
+    )
+    .await;
+    let public = publish_with(
+        &a,
+        &publisher,
+        &[("topic", "https://example.com/books/2"), ("data", "public")],
+    )
+    .await;
+    for (id, data) in [(&private, "private"), (&public, "public")] {
+        let e = granted.event().await;
+        assert_eq!((e.id.as_deref(), e.data()), (Some(&**id), data));
+    }
+    let e = anonymous.event().await;
+    assert_eq!((e.id.as_deref(), e.data()), (Some(&*public), "public"));
+    anonymous.quiet(Duration::from_millis(100)).await;
+    // An engine that never held the log resumes after the private one.
+    let last = publish_with(
+        &b,
+        &publisher,
+        &[("topic", "https://example.com/books/3"), ("data", "three")],
+    )
+    .await;
+    let c = hub(&redis).await;
+    let mut resumed = sse_open(
+        c.addr,
+        &pattern,
+        &[
+            ("Mercure-Last-Event-ID", &private),
+            ("Authorization", &bearer),
+        ],
+    )
+    .await;
+    assert_eq!(resumed.header("last-event-id"), Some(&*private));
+    for (id, data) in [(&public, "public"), (&last, "three")] {
+        let e = resumed.event().await;
+        assert_eq!((e.id.as_deref(), e.data()), (Some(&**id), data));
+    }
+    resumed.quiet(Duration::from_millis(100)).await;
 }

@@ -29,7 +29,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap};
 use tokio::time::Instant;
 
-use crate::config::{AuthMode, Config};
+use crate::config::{AuthMode, Config, Patterns};
 pub use token::{Claims, TokenError};
 
 /// WebSocket close code when the connection's token expires: renew the
@@ -208,6 +208,12 @@ pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// `Host` asked for), from origins `push.allowed_origins` lists by name, or
 /// from requests without an `Origin`; not merely because it allows `*`.
 pub fn cookie_origin_allowed(config: &Config, headers: &HeaderMap) -> Result<(), Refusal> {
+    origin_allowed(&config.allowed_origins, headers).map_err(Refusal::CookieOrigin)
+}
+
+/// [`cookie_origin_allowed`] with the list `origins`; else the origin
+/// (its first 100 characters).
+pub fn origin_allowed(origins: &Patterns, headers: &HeaderMap) -> Result<(), String> {
     let Some(origin) = headers.get(header::ORIGIN) else {
         return Ok(());
     };
@@ -219,12 +225,11 @@ pub fn cookie_origin_allowed(config: &Config, headers: &HeaderMap) -> Result<(),
     let same = origin
         .split_once("://")
         .is_some_and(|(_, authority)| !host.is_empty() && authority.eq_ignore_ascii_case(host));
-    let listed = matches!(&config.allowed_origins, crate::config::Patterns::List(_))
-        && config.allowed_origins.allows(origin);
+    let listed = matches!(origins, Patterns::List(_)) && origins.allows(origin);
     if same || listed {
         Ok(())
     } else {
-        Err(Refusal::CookieOrigin(origin.chars().take(100).collect()))
+        Err(origin.chars().take(100).collect())
     }
 }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 use crate::error::Error;
 
 mod auth;
+mod mercure;
 mod parse;
 mod patterns;
 mod pusher;
@@ -161,6 +162,14 @@ pub struct Config {
     /// The key `private-encrypted-` channels' shared secrets derive from
     /// (empty: none; [`Config::pusher_master_key`]).
     pub pusher_encryption_master_key: Secret,
+    /// The `iss` 1.0 (`at+jwt`) tokens must carry (empty: not checked).
+    pub mercure_issuer: String,
+    /// The `aud` 1.0 tokens must carry (empty: the hub's URL as the
+    /// request names it).
+    pub mercure_audience: String,
+    /// Origins whose pages may use the hub cross-origin, with credentials
+    /// (`None`: `allowed_origins` decides, as for push's own doors).
+    pub mercure_cors_origins: Patterns,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -238,6 +247,9 @@ impl Default for Config {
             mercure_channels: false,
             mercure_subscriptions: false,
             pusher_encryption_master_key: Secret::default(),
+            mercure_issuer: String::new(),
+            mercure_audience: String::new(),
+            mercure_cors_origins: Patterns::None,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.
@@ -332,6 +344,15 @@ impl Config {
             &self.secret
         } else {
             &self.mercure_publisher_key
+        }
+    }
+
+    /// The origins whose pages may use the Mercure hub cross-origin:
+    /// `push.mercure_cors_origins`, else `push.allowed_origins`.
+    pub fn mercure_origins(&self) -> &Patterns {
+        match self.mercure_cors_origins {
+            Patterns::None => &self.allowed_origins,
+            _ => &self.mercure_cors_origins,
         }
     }
 

@@ -3,6 +3,7 @@
 //! and the tests list them in this order).
 
 use super::auth::parse_cookie_name;
+use super::mercure::parse_identifier;
 use super::parse::*;
 use super::pusher::{parse_app_id, parse_key, parse_master_key};
 use super::{AuthMode, Patterns, Secret, Setting};
@@ -440,6 +441,27 @@ pub const SETTINGS: &[Setting] = &[
         "Pusher protocol: the base64 of 32 bytes that private-encrypted- channels' keys derive from",
         parse_master_key,
         Secret::show
+    ),
+    setting!(
+        mercure_issuer,
+        "",
+        "the iss Mercure 1.0 (at+jwt) tokens must carry (empty: not checked)",
+        parse_identifier,
+        show_str
+    ),
+    setting!(
+        mercure_audience,
+        "",
+        "the aud Mercure 1.0 tokens must carry (empty: the hub's URL as the request names it)",
+        parse_identifier,
+        show_str
+    ),
+    setting!(
+        mercure_cors_origins,
+        "",
+        "origins whose pages may use the Mercure hub with credentials (a list; empty: push.allowed_origins)",
+        Patterns::parse,
+        Patterns::show
     ),
 ];
 

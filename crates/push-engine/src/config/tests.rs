@@ -55,6 +55,36 @@ fn mercure_keys_default_to_the_secret() {
 }
 
 #[test]
+fn mercure_issuer_audience_and_cors_origins() {
+    let mut c = Config::default();
+    assert!(c.mercure_issuer.is_empty() && c.mercure_audience.is_empty());
+    assert_eq!(c.mercure_cors_origins, Patterns::None);
+    c.set("mercure_issuer", " https://auth.example.com ")
+        .unwrap();
+    assert_eq!(c.get("mercure_issuer").unwrap(), "https://auth.example.com");
+    c.set(
+        "mercure_audience",
+        "https://push.example.com/.well-known/mercure",
+    )
+    .unwrap();
+    for bad in ["a b", "tab\there", "é", &"x".repeat(2049)] {
+        assert!(c.set("mercure_issuer", bad).is_err(), "{bad}");
+        assert!(c.set("mercure_audience", bad).is_err(), "{bad}");
+    }
+    assert!(c.set("mercure_audience", &"x".repeat(2048)).is_ok());
+    c.set(
+        "mercure_cors_origins",
+        "https://app.example.com, https://admin.example.com",
+    )
+    .unwrap();
+    assert!(c.mercure_cors_origins.allows("https://app.example.com"));
+    assert!(!c.mercure_cors_origins.allows("https://evil.example"));
+    assert!(c
+        .set("mercure_cors_origins", "https://a.example\u{7}")
+        .is_err());
+}
+
+#[test]
 fn limits_are_bounded() {
     let mut c = Config::default();
     for (name, bad) in [

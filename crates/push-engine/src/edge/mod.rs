@@ -110,7 +110,8 @@ pub fn app(state: AppState) -> Edge {
             .route(
                 "/.well-known/mercure/subscriptions/{topic}/{subscriber}",
                 get(mercure::subscriptions::list),
-            ),
+            )
+            .route(mercure::metadata::PATH, get(mercure::metadata::document)),
         false => router,
     };
     let router = router

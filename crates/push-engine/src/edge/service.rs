@@ -55,13 +55,21 @@ where
 
     fn call(&mut self, req: Request<B>) -> EdgeFuture {
         let config = self.state.hub.config();
+        // The Mercure hub (and its metadata) has a list of its own.
+        let path = req.uri().path();
+        let hub = config.mercure
+            && (path.starts_with(super::mercure::PATH) || path == super::mercure::metadata::PATH);
+        let (origins, setting) = if hub && config.mercure_cors_origins != Patterns::None {
+            (&config.mercure_cors_origins, "push.mercure_cors_origins")
+        } else {
+            (&config.allowed_origins, "push.allowed_origins")
+        };
         let cors = match req.headers().get(header::ORIGIN) {
             None => None,
             Some(o) => {
-                let allowed = o.to_str().is_ok_and(|o| config.allowed_origins.allows(o));
+                let allowed = o.to_str().is_ok_and(|o| origins.allows(o));
                 if !allowed {
-                    let refused =
-                        ApiError::Forbidden("origin not allowed: see push.allowed_origins".into());
+                    let refused = ApiError::Forbidden(format!("origin not allowed: see {setting}"));
                     return EdgeFuture::ready(refused.into_response());
                 }
                 Some(Cors {
@@ -69,13 +77,14 @@ where
                     // buffer, which a long-poll would otherwise pin while it
                     // waits (hyper then takes another).
                     origin: HeaderValue::from_bytes(o.as_bytes()).unwrap_or_else(|_| o.clone()),
-                    credentials: matches!(config.allowed_origins, Patterns::List(_)),
+                    credentials: matches!(origins, Patterns::List(_)),
+                    hub,
                 })
             }
         };
         match cors {
             Some(cors) if req.method() == Method::OPTIONS => {
-                EdgeFuture::ready(cors.mark(preflight()))
+                EdgeFuture::ready(cors.mark(preflight(hub)))
             }
             cors => EdgeFuture {
                 state: State::Routed {
@@ -87,8 +96,10 @@ where
     }
 }
 
-/// The answer to a CORS preflight (`OPTIONS` with an `Origin`).
-fn preflight() -> Response {
+/// The answer to a CORS preflight (`OPTIONS` with an `Origin`); the
+/// Mercure hub's also allows the headers its clients send (`Cache-Control`
+/// with a token in the query, as draft-08 asks; `Mercure-Last-Event-ID`).
+fn preflight(hub: bool) -> Response {
     let mut r = StatusCode::NO_CONTENT.into_response();
     let h = r.headers_mut();
     h.insert(
@@ -97,7 +108,12 @@ fn preflight() -> Response {
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type, last-event-id"),
+        HeaderValue::from_static(match hub {
+            false => "authorization, content-type, last-event-id",
+            true => {
+                "authorization, cache-control, content-type, last-event-id, mercure-last-event-id"
+            }
+        }),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,
@@ -107,10 +123,14 @@ fn preflight() -> Response {
 }
 
 /// The CORS headers of an allowed origin. Origins `push.allowed_origins`
-/// names (not merely `*`) may also send credentials (the token cookie).
+/// (or, for the Mercure hub, `push.mercure_cors_origins`) names, not
+/// merely `*`, may also send credentials (the token cookie).
 struct Cors {
     origin: HeaderValue,
     credentials: bool,
+    /// A Mercure hub answer: its `Last-Event-ID` header is exposed (how a
+    /// client tells that updates were lost).
+    hub: bool,
 }
 
 impl Cors {
@@ -120,6 +140,12 @@ impl Cors {
             h.insert(
                 header::ACCESS_CONTROL_ALLOW_CREDENTIALS,
                 HeaderValue::from_static("true"),
+            );
+        }
+        if self.hub {
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("last-event-id"),
             );
         }
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, self.origin);

@@ -1,16 +1,23 @@
-//! Who may publish and subscribe: Mercure's JWTs (HS256, the classic
-//! dialect), verified with push's own codec ([`crate::auth::token`]).
+//! Who may publish and subscribe: Mercure's JWTs (HS256), verified with
+//! push's own codec ([`crate::auth::token`]), in either dialect — the
+//! token's header says which:
+//!
+//! - `typ` `JWT` (or none): the classic dialect's claims, `mercure.publish`
+//!   and `mercure.subscribe` (arrays of topic selectors, see
+//!   [`super::topic`]), `mercure.payload` (accepted, not used yet), `exp`
+//!   and `nbf` (optional); `aud`, `iss` and the rest are ignored;
+//! - `typ` `at+jwt`: a 1.0 access token, its `authorization_details`,
+//!   `iss`, `aud`, `exp` and `nbf` checked ([`super::details`]).
 //!
 //! The token comes from `Authorization: Bearer`, else (subscribers only)
-//! the `authorization` query parameter, else the `mercureAuthorization`
-//! cookie — from a browser only when its `Origin` is the hub's own or one
-//! `push.allowed_origins` names ([`crate::auth::cookie_origin_allowed`]).
+//! the `access_token` (1.0) or `authorization` (classic) query parameter,
+//! else a cookie — `mercureAuthorization` (classic), `mercureAccessToken`
+//! or `__Secure-mercure_access_token` (1.0) — from a browser only when its
+//! `Origin` is the hub's own or one the hub's CORS list names
+//! (`push.mercure_cors_origins`, else `push.allowed_origins`).
 //! Publishers' tokens are signed with `push.mercure_publisher_key`,
 //! subscribers' with `push.mercure_subscriber_key` (both default to
-//! `push.secret`). Claims: `mercure.publish` and `mercure.subscribe`
-//! (arrays of topic selectors, see [`super::topic`]), `mercure.payload`
-//! (accepted, not used yet), `exp` and `nbf` (optional, checked with
-//! `push.token_leeway`); `aud`, `iss` and the rest are ignored.
+//! `push.secret`); `exp` and `nbf` are checked with `push.token_leeway`.
 
 use std::time::Duration;
 
@@ -21,13 +28,21 @@ use serde::de::IgnoredAny;
 use serde::Deserialize;
 use tokio::time::Instant;
 
+use super::details::{self, Resource};
+use super::metadata;
 use super::topic::Selector;
-use crate::auth::{self, token, TokenError};
+use crate::auth::token::{self, Typ};
+use crate::auth::{self, TokenError};
 use crate::config::Config;
 use crate::edge::error::ApiError;
 
-/// The cookie a browser may carry its token in.
-pub const COOKIE: &str = "mercureAuthorization";
+/// The cookies a browser may carry its token in: the classic dialect's,
+/// the one draft-08 recommends, and a `__Secure-` one.
+pub const COOKIES: [&str; 3] = [
+    "mercureAuthorization",
+    "mercureAccessToken",
+    "__Secure-mercure_access_token",
+];
 
 /// Which side of the hub a request is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +59,8 @@ pub struct Grants {
     /// When the token stops being valid (`exp` plus `push.token_leeway`),
     /// if it expires within a year.
     pub expires: Option<Instant>,
+    /// Whether it is a 1.0 access token (`typ: at+jwt`).
+    pub access_token: bool,
 }
 
 #[derive(Deserialize)]
@@ -71,20 +88,22 @@ pub fn authorize(
     role: Role,
 ) -> Result<Option<Grants>, Refused> {
     let from_query = match role {
-        Role::Subscriber => query
-            .iter()
-            .find(|(k, _)| k == "authorization")
-            .map(|(_, v)| v.as_str()),
+        Role::Subscriber => ["access_token", "authorization"].iter().find_map(|name| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.as_str())
+        }),
         Role::Publisher => None,
     };
     let raw = match auth::bearer(headers).or(from_query) {
         Some(t) => t,
-        None => match auth::cookie(headers, COOKIE) {
+        None => match COOKIES.iter().find_map(|name| auth::cookie(headers, name)) {
             Some(t) => {
-                auth::cookie_origin_allowed(config, headers).map_err(|_| {
+                auth::origin_allowed(config.mercure_origins(), headers).map_err(|_| {
                     Refused::forbidden(
-                        "the mercureAuthorization cookie is not accepted from this origin: \
-                         list it in push.allowed_origins",
+                        "the token cookie is not accepted from this origin: \
+                         list it in push.mercure_cors_origins",
                     )
                 })?;
                 t
@@ -105,25 +124,43 @@ pub fn authorize(
         )));
     }
     let invalid = |e: TokenError| Refused::unauthorized(&e.to_string());
-    let payload = token::open(raw, key.expose(), config.max_token_size).map_err(invalid)?;
-    let payload: Payload = token::claims(&payload).map_err(invalid)?;
+    let (typ, payload) =
+        token::open_typed(raw, key.expose(), config.max_token_size).map_err(invalid)?;
     let now = token::now();
     let leeway = config.token_leeway.as_secs_f64();
-    token::check_times(payload.exp, payload.nbf, now, leeway).map_err(invalid)?;
-    let claim = payload.mercure.unwrap_or(Claim {
-        publish: Vec::new(),
-        subscribe: Vec::new(),
-        payload: None,
-    });
-    let expires = payload
-        .exp
+    let (publish, subscribe, exp) = match typ {
+        Typ::Jwt => {
+            let payload: Payload = token::claims(&payload).map_err(invalid)?;
+            token::check_times(payload.exp, payload.nbf, now, leeway).map_err(invalid)?;
+            let claim = payload.mercure.unwrap_or(Claim {
+                publish: Vec::new(),
+                subscribe: Vec::new(),
+                payload: None,
+            });
+            let parse = |list: Vec<String>| list.iter().map(|s| Selector::parse(s)).collect();
+            (parse(claim.publish), parse(claim.subscribe), payload.exp)
+        }
+        Typ::AccessToken => {
+            let audiences = metadata::audiences(config, headers);
+            let base = metadata::hub_url(headers);
+            let resource = Resource {
+                issuer: &config.mercure_issuer,
+                audiences: &audiences,
+                base: &base,
+            };
+            let granted = details::read(&payload, &resource, now, leeway).map_err(invalid)?;
+            (granted.publish, granted.subscribe, Some(granted.exp))
+        }
+    };
+    let expires = exp
         .and_then(|exp| Duration::try_from_secs_f64(exp + leeway - now).ok())
         .filter(|d| *d <= Duration::from_secs(365 * 86_400))
         .and_then(|d| Instant::now().checked_add(d));
     Ok(Some(Grants {
-        publish: claim.publish.iter().map(|s| Selector::parse(s)).collect(),
-        subscribe: claim.subscribe.iter().map(|s| Selector::parse(s)).collect(),
+        publish,
+        subscribe,
         expires,
+        access_token: typ == Typ::AccessToken,
     }))
 }
 
@@ -131,22 +168,46 @@ pub fn authorize(
 /// (RFC 6750) and in the JSON body; or any other error answer of the edge.
 #[derive(Debug)]
 pub enum Refused {
-    Auth { status: StatusCode, reason: String },
+    Auth {
+        status: StatusCode,
+        reason: String,
+        /// RFC 6750's error code; none when no token was presented.
+        error: Option<&'static str>,
+        /// The metadata document's URL (`resource_metadata`, RFC 9728).
+        metadata: Option<String>,
+    },
     Other(ApiError),
 }
 
 impl Refused {
+    /// 401 `invalid_token`: the token presented is not valid.
     pub fn unauthorized(reason: &str) -> Refused {
         Refused::Auth {
             status: StatusCode::UNAUTHORIZED,
             reason: reason.to_owned(),
+            error: Some("invalid_token"),
+            metadata: None,
         }
     }
 
+    /// 401 with no error code (RFC 6750 3.1: none was presented), and
+    /// where to find the hub's metadata.
+    pub fn missing(reason: &str, headers: &HeaderMap) -> Refused {
+        Refused::Auth {
+            status: StatusCode::UNAUTHORIZED,
+            reason: reason.to_owned(),
+            error: None,
+            metadata: Some(metadata::document_url(headers)),
+        }
+    }
+
+    /// 403 `insufficient_scope`: the token does not grant this.
     pub fn forbidden(reason: &str) -> Refused {
         Refused::Auth {
             status: StatusCode::FORBIDDEN,
             reason: reason.to_owned(),
+            error: Some("insufficient_scope"),
+            metadata: None,
         }
     }
 }
@@ -165,30 +226,50 @@ impl From<crate::error::Error> for Refused {
 
 impl IntoResponse for Refused {
     fn into_response(self) -> Response {
-        let (status, reason) = match self {
-            Refused::Other(e) => return e.into_response(),
-            Refused::Auth { status, reason } => (status, reason),
+        let (status, reason, error, metadata) = match self {
+            Refused::Other(e) => {
+                let mut response = e.into_response();
+                if response.status() == StatusCode::BAD_REQUEST {
+                    response.headers_mut().insert(
+                        header::WWW_AUTHENTICATE,
+                        HeaderValue::from_static(
+                            r#"Bearer realm="mercure", error="invalid_request""#,
+                        ),
+                    );
+                }
+                return response;
+            }
+            Refused::Auth {
+                status,
+                reason,
+                error,
+                metadata,
+            } => (status, reason, error, metadata),
         };
-        let error = match status {
-            StatusCode::FORBIDDEN => "insufficient_scope",
-            _ => "invalid_token",
-        };
-        // A quoted-string: no quotes, backslashes or control characters.
-        let description: String = reason
-            .chars()
-            .map(|c| match c {
-                '"' | '\\' => '\'',
-                c if c.is_ascii_graphic() || c == ' ' => c,
-                _ => '?',
-            })
-            .collect();
-        let challenge = format!(
-            r#"Bearer realm="mercure", error="{error}", error_description="{description}""#
-        );
+        let mut challenge = String::from(r#"Bearer realm="mercure""#);
+        if let Some(error) = error {
+            challenge.push_str(&format!(r#", error="{error}""#));
+        }
+        challenge.push_str(&format!(r#", error_description="{}""#, quoted(&reason)));
+        if let Some(url) = metadata {
+            challenge.push_str(&format!(r#", resource_metadata="{}""#, quoted(&url)));
+        }
         let mut response = (status, Json(serde_json::json!({ "error": reason }))).into_response();
         if let Ok(v) = HeaderValue::from_str(&challenge) {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         response
     }
+}
+
+/// `text` as the inside of a quoted-string: no quotes, backslashes or
+/// control characters.
+fn quoted(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' | '\\' => '\'',
+            c if c.is_ascii_graphic() || c == ' ' => c,
+            _ => '?',
+        })
+        .collect()
 }

@@ -22,6 +22,9 @@
 
 pub mod authorization;
 pub mod channels;
+pub mod details;
+pub mod metadata;
+pub mod pattern;
 pub mod publish;
 pub mod subscribe;
 pub mod subscriptions;

@@ -6,16 +6,18 @@
 //! not beginning with `#` or `urn:push:`), `type` (the SSE event), `retry`
 //! (milliseconds); a body without a `Content-Type` is read as a form, one
 //! of another type is refused (400). The publisher's token must grant every topic
-//! (`mercure.publish`). The answer is `200 text/plain` with the update's id.
+//! (`mercure.publish`, or a 1.0 token's `publish` details; an update
+//! published with a 1.0 token has exactly one topic, outside the hub's
+//! namespace `/.well-known/mercure`). The answer is `200 text/plain` with the update's id.
 
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use super::authorization::{authorize, Refused, Role};
-use super::topic;
 use super::update::{Head, ID_PREFIX};
 use super::LOG;
+use super::{metadata, topic};
 use crate::edge::body;
 use crate::edge::error::ApiError;
 use crate::edge::AppState;
@@ -26,10 +28,12 @@ use crate::message::Outgoing;
 pub async fn publish(State(state): State<AppState>, request: Request) -> Result<Response, Refused> {
     let config = state.hub.config();
     let grants = authorize(config, request.headers(), &[], Role::Publisher)?.ok_or_else(|| {
-        Refused::unauthorized(
-            "a publisher token is required (Authorization: Bearer, or the mercureAuthorization cookie)",
+        Refused::missing(
+            "a publisher token is required (Authorization: Bearer, or a cookie)",
+            request.headers(),
         )
     })?;
+    let hub = metadata::hub_url(request.headers());
     // A body without a Content-Type is read as a form too (what HTTP
     // clients that send a string body mean); another type is refused.
     let form = match request.headers().get(header::CONTENT_TYPE) {
@@ -53,6 +57,9 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> Result<
     if data.len() > config.max_message_size {
         return Err(ApiError::TooLarge(config.max_message_size).into());
     }
+    if grants.access_token {
+        v1_topic(&head.topics, &hub)?;
+    }
     if !topic::all(&grants.publish, &head.topics) {
         return Err(Refused::forbidden(
             "the token's mercure.publish does not grant every topic of the update",
@@ -65,6 +72,29 @@ pub async fn publish(State(state): State<AppState>, request: Request) -> Result<
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     Ok(response)
+}
+
+/// What draft-08 ("Publication") asks of an update published with a 1.0
+/// token: exactly one topic, with no control characters, outside the
+/// hub's own namespace (`/.well-known/mercure…` once resolved against the
+/// hub's URL `hub`, whatever its scheme and host: 403).
+fn v1_topic(topics: &[String], hub: &str) -> Result<(), Refused> {
+    let [topic] = topics else {
+        return Err(bad("a 1.0 update (at+jwt token) has exactly one topic"));
+    };
+    if !topic::valid_text(topic) {
+        return Err(bad("the topic must not hold control characters"));
+    }
+    let path = url::Url::parse(hub)
+        .and_then(|base| base.join(topic))
+        .map(|u| u.path().to_owned())
+        .unwrap_or_default();
+    if path == super::PATH || path.starts_with("/.well-known/mercure/") {
+        return Err(Refused::forbidden(
+            "the topic is in the hub's reserved namespace /.well-known/mercure",
+        ));
+    }
+    Ok(())
 }
 
 fn bad(reason: &str) -> Refused {
@@ -146,9 +176,10 @@ fn parse(body: &[u8]) -> Result<(Head, String), Refused> {
             "id" => head.id = Some(value.into_owned()),
             "type" => head.kind = Some(value.into_owned()),
             "retry" => {
-                let retry = value
-                    .parse()
-                    .map_err(|_| bad("retry must be a whole number of milliseconds"))?;
+                let retry = Some(&*value)
+                    .filter(|v| v.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|v| v.parse().ok())
+                    .ok_or_else(|| bad("retry must be a whole number of milliseconds"))?;
                 head.retry = Some(retry);
             }
             _ => {}
@@ -185,6 +216,7 @@ mod tests {
             b"",
             b"topic=a&retry=soon",
             b"topic=a&retry=-1",
+            b"topic=a&retry=%2B5",
             b"topic=a&id=earliest",
             b"topic=a&id=%23frag",
             b"topic=a&id=urn%3Apush%3A1-1",
@@ -194,6 +226,26 @@ mod tests {
             b"topic=a&topic=b&topic=c",
         ] {
             assert!(parse(bad, 2).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn topics_of_1_0_updates() {
+        let hub = "https://hub.example/.well-known/mercure";
+        let t = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert!(v1_topic(&t(&["https://example.com/books/1"]), hub).is_ok());
+        assert!(v1_topic(&t(&["/.well-known/mercurex"]), hub).is_ok());
+        for (bad, status) in [
+            (&["a", "b"][..], 400),
+            (&[][..], 400),
+            (&["a\u{7}"][..], 400),
+            (&["/.well-known/mercure"][..], 403),
+            (&["/.well-known/mercure/subscriptions/Exact/a/b"][..], 403),
+            (&["https://other.example/.well-known/mercure/x"][..], 403),
+            (&["../.well-known/mercure/x"][..], 403),
+        ] {
+            let r = v1_topic(&t(bad), hub).unwrap_err().into_response();
+            assert_eq!(r.status().as_u16(), status, "{bad:?}");
         }
     }
 }

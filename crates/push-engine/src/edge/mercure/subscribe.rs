@@ -1,4 +1,4 @@
-//! `GET /.well-known/mercure?topic=…`: a subscriber's stream.
+//! `GET /.well-known/mercure?topic=…` (or `?match=…`): a subscriber's stream.
 //!
 //! `topic` (one or more selectors, at most
 //! `push.max_channels_per_connection`: `*`, exact topics, URI templates)
@@ -14,8 +14,13 @@
 //! `push-slow` event when it falls `push.keepalive` behind, and told of a
 //! loss rather than left with a gap.
 //!
-//! Resuming: `Last-Event-ID` (the header, else the `lastEventID` query
-//! parameter, else the older `Last-Event-ID` one) continues after that
+//! The 1.0 dialect's matchers (`match`, `matchExact`, `matchURLPattern`)
+//! select updates in place of `topic` ([`topic::from_query`]); a request
+//! uses one dialect or the other, and its token may be of either.
+//!
+//! Resuming: `Last-Event-ID` (the header, else `Mercure-Last-Event-ID`,
+//! else the `lastEventID` query parameter, else `last_event_id`, else the
+//! older `Last-Event-ID` one) continues after that
 //! update: a hub id (`urn:push:…`) by its place in the log, a publisher's
 //! id by looking it up among the updates the log holds (the newest one
 //! bearing it). `earliest` starts with the oldest update held. An id the
@@ -38,6 +43,7 @@ use bytes::Bytes;
 use tokio::time::{Instant, Interval, Sleep};
 
 use super::authorization::{authorize, Refused, Role};
+use super::metadata::hub_url;
 use super::subscriptions::Announced;
 use super::topic::{self, Selector};
 use super::update::{parse_push_id, View};
@@ -65,17 +71,13 @@ pub async fn subscribe(
     headers: HeaderMap,
 ) -> Result<Response<Body>, Refused> {
     let config = state.hub.config();
+    let topics = topic::from_query(&query, &hub_url(&headers)).map_err(ApiError::BadRequest)?;
+    // What the subscription events and the subscriptions API name it by.
     let selectors: Vec<String> = query
         .iter()
-        .filter(|(k, _)| k == "topic")
+        .filter(|(k, _)| k == "topic" || topic::is_match_parameter(k))
         .map(|(_, v)| v.clone())
         .collect();
-    let topics: Vec<Selector> = selectors.iter().map(|s| Selector::parse(s)).collect();
-    if topics.is_empty() {
-        return Err(
-            ApiError::BadRequest("missing topic: name at least one topic selector".into()).into(),
-        );
-    }
     if topics.len() > config.max_channels_per_connection {
         return Err(ApiError::BadRequest(format!(
             "{} topics asked, push.max_channels_per_connection is {}",
@@ -86,18 +88,22 @@ pub async fn subscribe(
     }
     let grants = authorize(config, &headers, &query, Role::Subscriber)?;
     if grants.is_none() && !config.mercure_anonymous {
-        return Err(Refused::unauthorized(
-            "a subscriber token is required (Authorization: Bearer, the mercureAuthorization cookie, \
-             or ?authorization=): push.mercure_anonymous is Off",
+        return Err(Refused::missing(
+            "a subscriber token is required (Authorization: Bearer, a cookie, \
+             or ?access_token=): push.mercure_anonymous is Off",
+            &headers,
         ));
     }
-    let header = match headers.get("last-event-id") {
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| ApiError::BadRequest("Last-Event-ID is not visible ASCII".into()))?,
-        ),
-        None => None,
-    };
+    let mut header = None;
+    for name in ["last-event-id", "mercure-last-event-id"] {
+        if let Some(v) = headers.get(name) {
+            header = Some(
+                v.to_str()
+                    .map_err(|_| ApiError::BadRequest(format!("{name} is not visible ASCII")))?,
+            );
+            break;
+        }
+    }
     let param = |key: &str| {
         query
             .iter()
@@ -106,6 +112,7 @@ pub async fn subscribe(
     };
     let requested = header
         .or_else(|| param("lastEventID"))
+        .or_else(|| param("last_event_id"))
         .or_else(|| param("Last-Event-ID"))
         .filter(|s| !s.is_empty());
     let hub = &state.hub;
@@ -116,7 +123,11 @@ pub async fn subscribe(
         // id can be found there.
         drop(hub.join_reserved(LOG, Cursor::After(UNKNOWN)).await?);
     }
-    let (cursor, after) = start(hub, requested);
+    let (private, expires) = match grants {
+        Some(g) => (g.subscribe, g.expires),
+        None => (Vec::new(), None),
+    };
+    let (cursor, after) = start(hub, requested, &private);
     let sub = hub.join_reserved(LOG, cursor).await?;
     let feed = Feed::open(
         vec![sub],
@@ -127,10 +138,6 @@ pub async fn subscribe(
     let every = config.mercure_heartbeat;
     let mut heartbeat = tokio::time::interval_at(Instant::now() + every, every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let (private, expires) = match grants {
-        Some(g) => (g.subscribe, g.expires),
-        None => (Vec::new(), None),
-    };
     let metrics = state.hub.metrics().clone();
     let announced = Announced::start(&state, &selectors).await;
     let stream = Stream {
@@ -170,8 +177,11 @@ pub async fn subscribe(
 }
 
 /// Where a subscription starts in the log, and the update it continues
-/// after (its Mercure id, or `earliest`).
-fn start(hub: &Hub, requested: Option<&str>) -> (Cursor, String) {
+/// after (its Mercure id, or `earliest`). Without an id asked for, that is
+/// the newest update only if the subscriber may read it (public, or its
+/// topics granted by `private`): the header never names an update the
+/// subscriber could not receive (draft-08, "Reconciliation").
+fn start(hub: &Hub, requested: Option<&str>, private: &[Selector]) -> (Cursor, String) {
     let earliest = || "earliest".to_owned();
     let Some((last, held)) = hub.history(LOG) else {
         // No update yet: from the first one; an id asked for is unknown.
@@ -182,7 +192,14 @@ fn start(hub: &Hub, requested: Option<&str>) -> (Cursor, String) {
     };
     let oldest = held.first().map(|p| p.id);
     match requested {
-        None => (Cursor::Live, newest(&held).unwrap_or_else(earliest)),
+        None => {
+            let newest = held
+                .last()
+                .and_then(|p| View::of(p))
+                .filter(|v| !v.private || topic::any(private, &v.topics))
+                .map(|v| v.id.to_string());
+            (Cursor::Live, newest.unwrap_or_else(earliest))
+        }
         Some("earliest") => {
             let before = oldest.map_or(last, |o| Id {
                 epoch: o.epoch,

@@ -10,6 +10,14 @@
 //! the topic's, with no backtracking. A selector that is not a valid
 //! template (an unclosed `{`, an operator of RFC 6570's reserved set) is
 //! an exact string only.
+//!
+//! The 1.0 dialect's matchers (`match`, `matchExact`, `matchURLPattern`,
+//! and a token's `authorization_details` topics) are selectors too: `*`,
+//! [`Selector::Exact`] (never a template), and [`Selector::Pattern`].
+
+use std::sync::Arc;
+
+use super::pattern::Pattern;
 
 /// One selector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +28,63 @@ pub enum Selector {
     Exact(String),
     /// A URI template; a topic equal to the template's text also matches.
     Template(String, Vec<Step>),
+    /// A URL pattern (Mercure 1.0).
+    Pattern(Arc<Pattern>),
+}
+
+/// A 1.0 matcher type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchType {
+    Exact,
+    UrlPattern,
+}
+
+impl MatchType {
+    /// The type a subscribe query parameter names: `match` and
+    /// `matchExact`, `matchURLPattern` (draft-08), and the spellings
+    /// `match_exact`, `match_urlpattern`. `None` for any other name.
+    pub fn of_parameter(name: &str) -> Option<MatchType> {
+        match name {
+            "match" | "matchExact" | "match_exact" => Some(MatchType::Exact),
+            "matchURLPattern" | "match_urlpattern" => Some(MatchType::UrlPattern),
+            _ => None,
+        }
+    }
+
+    /// The type a token's `matchType` names (absent: `Exact`).
+    pub fn of_claim(name: Option<&str>) -> Option<MatchType> {
+        match name {
+            None | Some("Exact") => Some(MatchType::Exact),
+            Some("URLPattern") => Some(MatchType::UrlPattern),
+            Some(_) => None,
+        }
+    }
+}
+
+/// Whether a query parameter is in the 1.0 dialect's reserved `match`
+/// namespace (`match…`, any case).
+pub fn is_match_parameter(name: &str) -> bool {
+    name.get(..5)
+        .is_some_and(|p| p.eq_ignore_ascii_case("match"))
+}
+
+/// Whether `text` may be a 1.0 topic or matcher: no C0, C1 or DEL.
+pub fn valid_text(text: &str) -> bool {
+    !text.chars().any(|c| c.is_control())
+}
+
+impl Selector {
+    /// A 1.0 matcher of type `kind`, relative patterns resolving against
+    /// `base` (the hub's URL); `*` is every topic whatever the type.
+    pub fn matcher(kind: MatchType, text: &str, base: &str) -> Result<Selector, String> {
+        if text == "*" {
+            return Ok(Selector::All);
+        }
+        match kind {
+            MatchType::Exact => Ok(Selector::Exact(text.to_owned())),
+            MatchType::UrlPattern => Ok(Selector::Pattern(Arc::new(Pattern::parse(text, base)?))),
+        }
+    }
 }
 
 /// A step of a compiled template.
@@ -72,7 +137,41 @@ impl Selector {
             Selector::All => true,
             Selector::Exact(s) => s == topic,
             Selector::Template(s, steps) => s == topic || walk(steps, topic.as_bytes()),
+            Selector::Pattern(p) => p.matches(topic),
         }
+    }
+}
+
+/// The selectors a subscription asks for: the classic `topic=` ones, or
+/// the 1.0 matchers (`match`, `matchExact`, `matchURLPattern`, also spelt
+/// `match_exact`, `match_urlpattern`), relative URL patterns resolving
+/// against `base`. A request may not mix the two; another name of the
+/// reserved `match` namespace (any case) is refused, as are 1.0 values
+/// holding control characters. Else the reason, for a 400.
+pub fn from_query(query: &[(String, String)], base: &str) -> Result<Vec<Selector>, String> {
+    let mut classic = Vec::new();
+    let mut matchers = Vec::new();
+    for (key, value) in query {
+        if key == "topic" {
+            classic.push(Selector::parse(value));
+        } else if is_match_parameter(key) {
+            let kind = MatchType::of_parameter(key).ok_or_else(|| {
+                let shown: String = key.chars().take(40).collect();
+                format!("{shown:?} is not a matcher type: use match, matchExact or matchURLPattern")
+            })?;
+            if !valid_text(value) {
+                return Err(format!("{key}: a matcher must not hold control characters"));
+            }
+            matchers.push(Selector::matcher(kind, value, base).map_err(|e| format!("{key}: {e}"))?);
+        }
+    }
+    match (classic.is_empty(), matchers.is_empty()) {
+        (false, false) => Err("use topic= (classic) or match= (1.0), not both".into()),
+        (true, true) => {
+            Err("missing topic: name at least one topic selector (topic=, or match=)".into())
+        }
+        (false, true) => Ok(classic),
+        (true, false) => Ok(matchers),
     }
 }
 
@@ -279,5 +378,72 @@ mod tests {
         assert!(!all(&sel, &topics(&["/x", "/news"])));
         assert!(all(&sel, &topics(&["/books/1", "/news"])));
         assert!(!any(&[], &topics(&["/news"])));
+    }
+
+    #[test]
+    fn matchers_of_the_1_0_dialect() {
+        let hub = "https://hub.example/.well-known/mercure";
+        let exact = Selector::matcher(MatchType::Exact, "/books/{id}", hub).unwrap();
+        assert!(exact.matches("/books/{id}") && !exact.matches("/books/1"));
+        let all = Selector::matcher(MatchType::UrlPattern, "*", hub).unwrap();
+        assert_eq!(all, Selector::All);
+        let p = Selector::matcher(MatchType::UrlPattern, "/books/:id", hub).unwrap();
+        assert!(p.matches("/books/1") && p.matches("https://hub.example/books/2"));
+        assert!(!p.matches("/books/1/2"));
+        assert!(Selector::matcher(MatchType::UrlPattern, "/books/(", hub).is_err());
+        for (name, kind) in [
+            ("match", Some(MatchType::Exact)),
+            ("matchExact", Some(MatchType::Exact)),
+            ("match_exact", Some(MatchType::Exact)),
+            ("matchURLPattern", Some(MatchType::UrlPattern)),
+            ("match_urlpattern", Some(MatchType::UrlPattern)),
+            ("matchUrlPattern", None),
+            ("MATCH", None),
+            ("matches", None),
+        ] {
+            assert_eq!(MatchType::of_parameter(name), kind, "{name}");
+            assert!(is_match_parameter(name), "{name}");
+        }
+        assert!(!is_match_parameter("topic") && !is_match_parameter("mat"));
+        assert_eq!(MatchType::of_claim(None), Some(MatchType::Exact));
+        assert_eq!(
+            MatchType::of_claim(Some("URLPattern")),
+            Some(MatchType::UrlPattern)
+        );
+        assert_eq!(MatchType::of_claim(Some("urlpattern")), None);
+        assert!(valid_text("https://example.com/é") && !valid_text("a\u{85}b"));
+        assert!(!valid_text("a\u{7f}") && !valid_text("a\nb"));
+    }
+
+    #[test]
+    fn selectors_of_a_query() {
+        let hub = "https://hub.example/.well-known/mercure";
+        let q = |pairs: &[(&str, &str)]| {
+            let pairs: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            from_query(&pairs, hub)
+        };
+        let classic = q(&[("topic", "/books/{id}"), ("other", "x")]).unwrap();
+        assert!(classic[0].matches("/books/1"));
+        let v1 = q(&[("match", "/books/{id}"), ("matchURLPattern", "/news/:id")]).unwrap();
+        assert!(!v1[0].matches("/books/1") && v1[0].matches("/books/{id}"));
+        assert!(v1[1].matches("/news/1"));
+        assert_eq!(
+            q(&[("match_exact", "a"), ("match_urlpattern", "*")]).unwrap()[1],
+            Selector::All
+        );
+        for (bad, why) in [
+            (&[("topic", "a"), ("match", "b")][..], "not both"),
+            (&[][..], "missing topic"),
+            (&[("matchRegex", "a")][..], "not a matcher type"),
+            (&[("Match", "a")][..], "not a matcher type"),
+            (&[("match", "a\u{0}")][..], "control"),
+            (&[("matchURLPattern", "/(")][..], "URL pattern"),
+        ] {
+            let e = q(bad).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
     }
 }
