@@ -61,6 +61,11 @@ final class IniInfoTest extends PushTestCase
             'push.mercure_heartbeat' => '40',
             'push.mercure_history' => '1000',
             'push.mercure_history_ttl' => '3600',
+            'push.presence_ttl' => '30',
+            'push.pusher_webhook_url' => '',
+            'push.pusher_webhook_queue' => '1000',
+            'push.pusher_webhook_retries' => '3',
+            'push.pusher_webhook_timeout' => '5',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

@@ -142,6 +142,18 @@ pub struct Config {
     pub mercure_history: usize,
     /// Age after which a Mercure update leaves the history.
     pub mercure_history_ttl: Duration,
+    /// With a shared broker: how long the presence members and the
+    /// subscriptions of an engine that stopped refreshing them stay
+    /// counted (each engine refreshes every third of it).
+    pub presence_ttl: Duration,
+    /// Where Pusher webhooks go (empty: none), `http://host[:port]/path`.
+    pub pusher_webhook_url: String,
+    /// Webhook events waiting to be sent, at most.
+    pub pusher_webhook_queue: usize,
+    /// Attempts after the first for a webhook request that failed.
+    pub pusher_webhook_retries: usize,
+    /// Longest time one webhook request may take.
+    pub pusher_webhook_timeout: Duration,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -212,6 +224,11 @@ impl Default for Config {
             mercure_heartbeat: Duration::ZERO,
             mercure_history: 0,
             mercure_history_ttl: Duration::ZERO,
+            presence_ttl: Duration::ZERO,
+            pusher_webhook_url: String::new(),
+            pusher_webhook_queue: 0,
+            pusher_webhook_retries: 0,
+            pusher_webhook_timeout: Duration::ZERO,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.

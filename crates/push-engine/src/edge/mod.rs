@@ -47,6 +47,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// What is counted per connection and per client address.
     pub limits: Arc<Limits>,
+    /// Pusher webhooks, when `push.pusher_webhook_url` is set.
+    pub webhooks: Option<pusher::webhook::Webhooks>,
 }
 
 /// The service of `push.listen`: the router behind the origin check, CORS

@@ -6,6 +6,7 @@
 
 mod broker;
 mod channel;
+mod cluster;
 mod mirror;
 pub mod presence;
 mod subscription;
@@ -21,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use broker::Broker;
 pub use channel::Lost;
+pub use cluster::{Activity, Counts, ACTIVITY_BUFFER};
 pub use mirror::{Applied, Merge, Numbered, Snapshot};
 pub use subscription::{Event, Subscription};
 
@@ -63,8 +65,10 @@ struct Inner {
     /// Cancelled by `close_all`, for connections that hold no subscription
     /// to be closed through.
     closing: CancellationToken,
-    /// Who is on each presence channel.
+    /// Who is on each presence channel (this engine's connections).
     presence: presence::Presence,
+    /// Presence and occupancy cluster-wide (`cluster.rs`).
+    cluster: cluster::Cluster,
     /// The shared broker this hub mirrors, if any (else ids and history
     /// are this process's own).
     broker: Option<Arc<dyn Broker>>,
@@ -101,6 +105,9 @@ pub(crate) struct Stats {
     pub(crate) lagged: Counter,
     pub(crate) lost: Counter,
     pub(crate) collected: Counter,
+    /// Woken when a channel gets its first subscriber here or loses its
+    /// last (`cluster.rs` reports occupancy then).
+    pub(crate) occupancy: Arc<tokio::sync::Notify>,
 }
 
 /// The last epoch this process handed out (every hub of it: an engine
@@ -159,6 +166,7 @@ impl Hub {
                 closed: Default::default(),
                 closing: CancellationToken::new(),
                 presence: Default::default(),
+                cluster: Default::default(),
                 broker,
             }),
         }
@@ -286,6 +294,7 @@ impl Hub {
             if state.tx.is_none() {
                 state.tx = Some(broadcast::channel(buffer).0);
                 state.tx_generation += 1;
+                self.inner.stats.occupancy.notify_one();
             }
             let generation = state.tx_generation;
             let rx = match &state.tx {

@@ -10,7 +10,8 @@
 //! - [`session`]: one WebSocket (`GET /app/{key}`): the `pusher:` events,
 //!   subscriptions over a changing [`crate::edge::transport::feed::Feed`],
 //!   presence through [`crate::hub::presence`], client events;
-//! - [`http`]: the HTTP API `/apps/{app_id}/…` and its signatures.
+//! - [`http`]: the HTTP API `/apps/{app_id}/…` and its signatures;
+//! - [`webhook`]: the webhooks, sent once per cluster.
 //!
 //! The adapter owns no channel state: channels, history, limits and
 //! presence are the hub's; a message published by any door reaches Pusher
@@ -26,6 +27,7 @@ pub mod channels;
 pub mod frame;
 pub mod http;
 pub mod session;
+pub mod webhook;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -116,6 +118,7 @@ pub async fn connect(
         .max_frame_size(Some(config.max_message_size + 4096));
     let connection = state.hub.metrics().connection(Transport::Ws);
     let hub = state.hub.clone();
+    let webhooks = state.webhooks.clone();
     state.tasks.spawn(async move {
         let _connection = connection;
         let Ok(upgraded) = on_upgrade.await else {
@@ -124,7 +127,7 @@ pub async fn connect(
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
                 .await;
-        Session::new(hub).run(ws, opening).await;
+        Session::new(hub, webhooks).run(ws, opening).await;
     });
     switching(&accept)
 }

@@ -20,7 +20,7 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
@@ -31,6 +31,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::channels::{authorize, valid_name, Kind};
 use super::frame::{self, Incoming};
+use super::webhook::Webhooks;
 use super::*;
 use crate::edge::limits::Rate;
 use crate::edge::transport::coalesce::Coalesce;
@@ -67,6 +68,8 @@ pub struct Session {
     out: Vec<u8>,
     /// `push.coalesce`, for deliveries.
     coalesce: Coalesce,
+    /// Where client events are reported, if webhooks are on.
+    webhooks: Option<Webhooks>,
 }
 
 /// Why a session ends.
@@ -84,17 +87,37 @@ enum Quiet {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // Presence is left however the connection ends.
-        for (channel, kind) in &self.channels {
-            if matches!(kind, Kind::Presence(_)) {
-                self.hub.presence().leave(channel, self.number);
+        // Presence is left however the connection ends: at once without a
+        // broker, else in a task of its own (the broker is asked).
+        let left: Vec<Arc<str>> = self
+            .channels
+            .iter()
+            .filter(|(_, kind)| matches!(kind, Kind::Presence(_)))
+            .map(|(channel, _)| channel.clone())
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        let (hub, number) = (self.hub.clone(), self.number);
+        let leave = async move {
+            for channel in left {
+                hub.presence_leave(&channel, number).await;
+            }
+        };
+        match (self.hub.broker(), tokio::runtime::Handle::try_current()) {
+            (Some(_), Ok(runtime)) => {
+                runtime.spawn(leave);
+            }
+            // Without a broker nothing in it waits.
+            _ => {
+                let _ = leave.now_or_never();
             }
         }
     }
 }
 
 impl Session {
-    pub fn new(hub: Hub) -> Session {
+    pub fn new(hub: Hub, webhooks: Option<Webhooks>) -> Session {
         let (socket_id, number) = socket_id();
         let rate = Rate::new(hub.config().client_publish_rate);
         let coalesce = Coalesce::new(hub.config().coalesce);
@@ -107,6 +130,7 @@ impl Session {
             rate,
             out: Vec::new(),
             coalesce,
+            webhooks,
         }
     }
 
@@ -316,7 +340,7 @@ impl Session {
             "pusher:subscribe" => self.subscribe(&incoming, feed).await,
             "pusher:unsubscribe" => {
                 if let Some(channel) = incoming.text("channel") {
-                    self.unsubscribe(&channel, feed);
+                    self.unsubscribe(&channel, feed).await;
                 }
             }
             e if e.starts_with("client-") => return self.client_event(incoming).await,
@@ -344,7 +368,10 @@ impl Session {
         let config = hub.config();
         if let Some(Kind::Presence(_)) = self.channels.get(channel.as_str()) {
             // Already on it: say so again, with who is there.
-            let members = self.hub.presence().members(&channel);
+            let members = match self.hub.presence_members(&channel).await {
+                Ok(members) => members,
+                Err(_) => self.hub.presence().members(&channel),
+            };
             self.succeeded(&channel, Some(&members));
             return;
         }
@@ -393,12 +420,11 @@ impl Session {
         let name = sub.channel().clone();
         feed.add(sub);
         let members = match &kind {
-            Kind::Presence(member) => Some(self.hub.presence().join(
-                &name,
-                self.number,
-                member.clone(),
-                self.notices.0.clone(),
-            )),
+            Kind::Presence(member) => Some(
+                self.hub
+                    .presence_join(&name, self.number, member.clone(), self.notices.0.clone())
+                    .await,
+            ),
             _ => None,
         };
         self.channels.insert(name, kind);
@@ -434,11 +460,11 @@ impl Session {
         self.send(&frame);
     }
 
-    fn unsubscribe(&mut self, channel: &str, feed: &mut Feed) {
+    async fn unsubscribe(&mut self, channel: &str, feed: &mut Feed) {
         if let Some(kind) = self.channels.remove(channel) {
             feed.remove(channel);
             if matches!(kind, Kind::Presence(_)) {
-                self.hub.presence().leave(channel, self.number);
+                self.hub.presence_leave(channel, self.number).await;
             }
         }
     }
@@ -488,12 +514,19 @@ impl Session {
             Value::String(s) => s,
             other => other.to_string(),
         };
-        let msg = Outgoing::new(data).event(incoming.event).origin(Origin {
-            connection: self.socket_id.clone(),
-            user,
-        });
+        let msg = Outgoing::new(data.clone())
+            .event(incoming.event.clone())
+            .origin(Origin {
+                connection: self.socket_id.clone(),
+                user: user.clone(),
+            });
         match Box::pin(self.hub.send(channel, msg)).await {
-            Ok(_) => {}
+            Ok(_) => {
+                if let Some(hooks) = &self.webhooks {
+                    let user = user.as_deref();
+                    hooks.client_event(channel, &incoming.event, &data, &self.socket_id, user);
+                }
+            }
             Err(e @ crate::Error::MessageTooLarge { .. })
             | Err(e @ crate::Error::InvalidEvent(_)) => {
                 self.send(&frame::error(None, &e.to_string()));
