@@ -7,10 +7,9 @@
 //
 // Prints one JSON object: what Echo saw. The PHP test asserts on it.
 import { createRequire } from 'node:module';
-import Echo from 'laravel-echo';
+import { echoClient, sleep, until } from './lib.mjs';
 
 const require = createRequire(import.meta.url);
-const Pusher = require('pusher-js');
 const PusherServer = require('pusher');
 
 const [address, appId, key, secret] = process.argv.slice(2);
@@ -19,44 +18,8 @@ const server = new PusherServer({ appId, key, secret, host, port, useTLS: false 
 const seen = {};
 const echoes = [];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-function until(what, test, ms = 5000) {
-    return new Promise((resolve, reject) => {
-        const started = Date.now();
-        const poll = () => {
-            const v = test();
-            if (v) {
-                resolve(v);
-            } else if (Date.now() - started > ms) {
-                reject(new Error(`timed out: ${what}`));
-            } else {
-                setTimeout(poll, 10);
-            }
-        };
-        poll();
-    });
-}
-
 function echo(user) {
-    const e = new Echo({
-        broadcaster: 'pusher',
-        Pusher,
-        key,
-        cluster: 'mt1',
-        wsHost: host,
-        wsPort: Number(port),
-        forceTLS: false,
-        enabledTransports: ['ws'],
-        withoutInterceptors: true,
-        authorizer: (channel) => ({
-            authorize: (socketId, callback) => {
-                const presence = channel.name.startsWith('presence-')
-                    ? { user_id: user, user_info: { id: user, name: `user ${user}` } }
-                    : undefined;
-                callback(null, server.authorizeChannel(socketId, channel.name, presence));
-            },
-        }),
-    });
+    const e = echoClient(address, key, user, server);
     echoes.push(e);
     return e;
 }

@@ -9,6 +9,12 @@ command -v node >/dev/null || apt_need nodejs npm
 cd "$ROOT"
 say "npm ci (playwright-core, for the browser tests)"
 (cd e2e && npm ci --no-audit --no-fund --loglevel=error)
+# PyPI's pusher (the Python server library) checks the Pusher webhooks'
+# signatures in php-tests/PusherTest.php; Debian has no package of it.
+apt_need python3-venv
+say "PyPI pusher 3.3.4 (for the webhook tests) in target/pyenv"
+[ -x target/pyenv/bin/python ] || /usr/bin/python3 -m venv target/pyenv
+target/pyenv/bin/pip install -q --disable-pip-version-check pusher==3.3.4
 say "cargo fmt / clippy"
 cargo fmt --all -- --check
 cargo clippy --release --workspace -- -D warnings

@@ -53,6 +53,7 @@ handler!(push_server_stop_handler, server::push_server_stop);
 handler!(push_stats_handler, server::push_stats);
 handler!(push_token_handler, tokens::push_token);
 handler!(push_pusher_auth_handler, pusher::push_pusher_auth);
+handler!(push_presence_handler, pusher::push_presence);
 
 /// Calls `zend_parse_parameters` with the given spec and out-pointers.
 macro_rules! parse {
@@ -130,5 +131,8 @@ pub fn builders() -> Vec<FunctionBuilder<'static>> {
                     .default("null"),
             )
             .returns(DataType::String, false, false),
+        FunctionBuilder::new("push_presence", push_presence_handler)
+            .arg(Arg::new("channel", DataType::String))
+            .returns(DataType::Array, false, false),
     ]
 }

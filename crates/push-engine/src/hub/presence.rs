@@ -22,7 +22,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 /// A member of a presence channel: an id, and what the application says
 /// of it (JSON text, kept as given).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     pub id: String,
     pub info: Option<String>,

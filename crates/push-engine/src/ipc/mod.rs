@@ -12,6 +12,7 @@
 //! | 0x03 | WAIT | channel, cursor (`u8` 0 = live, 1 = after + id), `u32` timeout ms |
 //! | 0x04 | STATS | — |
 //! | 0x05 | PUBLISH_BINARY | as PUBLISH; the data is sent as binary even if it is UTF-8 |
+//! | 0x06 | PRESENCE | channel |
 //!
 //! | type | answer | payload |
 //! |---|---|---|
@@ -20,6 +21,7 @@
 //! | 0x83 | MESSAGE | `u8` flags (1 lost, 2 text), id, event, data (rest) |
 //! | 0x84 | TIMEOUT | position id |
 //! | 0x85 | STATS | JSON of [`crate::EngineStats`] |
+//! | 0x86 | PRESENCE | JSON: the channel's members, cluster-wide, `[{"id": …, "info": JSON text or null}, …]` |
 //! | 0xFF | ERROR | `u8` code, message (rest, UTF-8) |
 //!
 //! An id is two `u64` (epoch, offset). A worker gives up a WAIT by closing
@@ -42,11 +44,14 @@ pub const STATS: u8 = 0x04;
 /// PUBLISH of a message marked binary (push_send()'s `binary` option);
 /// a plain PUBLISH stays what older engines know.
 pub const PUBLISH_BINARY: u8 = 0x05;
+/// The members of a presence channel, cluster-wide.
+pub const PRESENCE: u8 = 0x06;
 pub const R_HELLO: u8 = 0x81;
 pub const R_PUBLISHED: u8 = 0x82;
 pub const R_MESSAGE: u8 = 0x83;
 pub const R_TIMEOUT: u8 = 0x84;
 pub const R_STATS: u8 = 0x85;
+pub const R_PRESENCE: u8 = 0x86;
 pub const R_ERROR: u8 = 0xFF;
 
 /// Bytes a frame may carry besides a message's data.
