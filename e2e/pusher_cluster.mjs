@@ -7,8 +7,8 @@
 //
 // Midway it prints {"step":"joined"} on a line of its own and waits for a
 // line on its standard input (the PHP test calls push_presence() on both
-// engines meanwhile). Then prints one JSON object: what Echo and the
-// webhook server saw.
+// engines meanwhile, then kills engine two with SIGKILL). Then prints one
+// JSON object: what Echo and the webhook server saw.
 import { createRequire } from 'node:module';
 import http from 'node:http';
 import readline from 'node:readline';
@@ -94,9 +94,11 @@ async function main() {
     await new Promise((resolve) => lines.once('line', resolve));
     lines.close();
 
-    // b leaves (its connection closes): a is told once.
-    b.disconnect();
+    // Engine two, b's, was killed: a is told b left, once, when engine
+    // two's entry in Redis expires (push.presence_ttl).
+    const killed = Date.now();
     await until('a told b left', () => room.leaving.length === 1);
+    seen.leftAfterMs = Date.now() - killed;
     a.leave('room');
     a.leaveChannel('orders');
     await until('both channels vacated', () => count('channel_vacated', 'presence-room') >= 1

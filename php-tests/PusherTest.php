@@ -114,9 +114,11 @@ final class PusherTest extends PushTestCase
     /**
      * Two engines sharing one redis-server, Laravel Echo on each
      * (e2e/pusher_cluster.mjs): here() lists both engines' members, an
-     * event crosses engines, push_presence() answers the same on both, and
-     * each webhook event is POSTed once for the two, signed so that the
-     * node `pusher` library's and PyPI `pusher`'s validators accept it.
+     * event crosses engines, push_presence() answers the same on both, the
+     * members of an engine killed with SIGKILL leave within
+     * push.presence_ttl, and each webhook event is POSTed once for the
+     * two, signed so that the node `pusher` library's and PyPI `pusher`'s
+     * validators accept it.
      */
     public function testTwoEnginesOnRedisPresenceAndWebhooks(): void
     {
@@ -133,9 +135,10 @@ final class PusherTest extends PushTestCase
             '--pusher_secret=app-secret-0123',
             "--broker=$redis",
             "--pusher_webhook_url=http://127.0.0.1:$hookPort/hooks",
+            '--presence_ttl=1',
         ];
         [, $socketOne, $one] = $this->daemon(null, $settings);
-        [, $socketTwo, $two] = $this->daemon(null, $settings);
+        [$pidTwo, $socketTwo, $two] = $this->daemon(null, $settings);
         $proc = proc_open(
             ['node', 'e2e/pusher_cluster.mjs', $one, $two, '4242', 'app-key', 'app-secret-0123', (string) $hookPort],
             [0 => ['pipe', 'r'], 1 => ['pipe', 'w'], 2 => ['pipe', 'w']],
@@ -158,6 +161,8 @@ final class PusherTest extends PushTestCase
                 PHP);
             self::assertSame([$u1, $u2], json_decode($out, true), $out);
         }
+        // Engine two dies without a goodbye.
+        posix_kill($pidTwo, SIGKILL);
         fwrite($pipes[0], "go\n");
         fclose($pipes[0]);
         $out = (string) stream_get_contents($pipes[1]);
@@ -172,6 +177,10 @@ final class PusherTest extends PushTestCase
         self::assertSame([$user(2)], $seen['room']['joining']);
         self::assertSame([$user(2)], $seen['room']['leaving']);
         self::assertSame([['order' => ['id' => 9]]], $seen['acrossEngines']);
+        // Within push.presence_ttl (1 s) and one refresh (a third of it),
+        // with slack for a busy machine; not at once.
+        self::assertLessThan(2500, $seen['leftAfterMs']);
+        self::assertGreaterThan(300, $seen['leftAfterMs']);
 
         // Signed: every request valid for the node library, a changed body not.
         self::assertNotEmpty($seen['requests']);

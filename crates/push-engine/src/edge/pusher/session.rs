@@ -304,24 +304,9 @@ impl Session {
 
     /// A presence notice for a channel this connection is on.
     fn notice(&mut self, change: Change) {
-        let (channel, event, data) = match change {
-            Change::Joined(channel, member) => {
-                let info = member
-                    .info
-                    .as_deref()
-                    .and_then(|i| serde_json::from_str::<Value>(i).ok())
-                    .unwrap_or(Value::Null);
-                let data = json!({ "user_id": member.id, "user_info": info });
-                (channel, "pusher_internal:member_added", data)
-            }
-            Change::Left(channel, id) => (
-                channel,
-                "pusher_internal:member_removed",
-                json!({ "user_id": id }),
-            ),
-        };
+        let (channel, frame) = frame::member_notice(change);
         if matches!(self.channels.get(&channel), Some(Kind::Presence(_))) {
-            self.send(&frame::event(event, Some(&channel), &data));
+            self.send(&frame);
         }
     }
 
@@ -432,32 +417,9 @@ impl Session {
     }
 
     /// `pusher_internal:subscription_succeeded`, with the members of a
-    /// presence channel: `{presence: {ids, hash, count}}`.
+    /// presence channel.
     fn succeeded(&mut self, channel: &str, members: Option<&[Member]>) {
-        let data = match members {
-            None => json!({}),
-            Some(members) => {
-                let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-                let hash: serde_json::Map<String, Value> = members
-                    .iter()
-                    .map(|m| {
-                        let info = m
-                            .info
-                            .as_deref()
-                            .and_then(|i| serde_json::from_str(i).ok())
-                            .unwrap_or(Value::Null);
-                        (m.id.clone(), info)
-                    })
-                    .collect();
-                json!({ "presence": { "ids": ids, "hash": hash, "count": members.len() } })
-            }
-        };
-        let frame = frame::event(
-            "pusher_internal:subscription_succeeded",
-            Some(channel),
-            &data,
-        );
-        self.send(&frame);
+        self.send(&frame::subscription_succeeded(channel, members));
     }
 
     async fn unsubscribe(&mut self, channel: &str, feed: &mut Feed) {
