@@ -184,8 +184,15 @@ fn removed(user: &str) -> (String, String) {
     ("pusher_internal:member_removed".into(), user.into())
 }
 
-/// A signed GET of the Pusher HTTP API.
+/// A signed GET of the Pusher HTTP API, answered 200.
 async fn api(addr: SocketAddr, path: &str, query: &[(&str, &str)]) -> Value {
+    let (status, v) = try_api(addr, path, query).await;
+    assert_eq!(status, 200, "{v}");
+    v
+}
+
+/// A signed GET of the Pusher HTTP API: its status and JSON.
+async fn try_api(addr: SocketAddr, path: &str, query: &[(&str, &str)]) -> (u16, Value) {
     let mut pairs: Vec<(String, String)> = vec![
         ("auth_key".into(), KEY.into()),
         (
@@ -211,8 +218,10 @@ async fn api(addr: SocketAddr, path: &str, query: &[(&str, &str)]) -> Value {
         &format!("{full}?{}&auth_signature={sig}", signed.join("&")),
     )
     .await;
-    assert_eq!(r.status, 200, "{}", r.text());
-    r.json()
+    (
+        r.status,
+        serde_json::from_str(&r.text()).unwrap_or(Value::Null),
+    )
 }
 
 /// Waits until `f` holds, polling.
@@ -595,4 +604,55 @@ async fn failed_webhooks_are_retried_then_counted_and_a_full_queue_drops() {
     })
     .await;
     assert_eq!(names.len(), 20);
+}
+
+#[tokio::test]
+async fn a_restarted_redis_is_told_every_engines_members_again() {
+    let mut redis = RedisServer::start();
+    let one = common::redis::engine(&redis, settings("")).await;
+    let two = common::redis::engine(&redis, settings("")).await;
+    let room = "presence-lost";
+    let (mut a, a_id) = connect(one.addr).await;
+    join(&mut a, &a_id, room, "ann").await;
+    let (mut b, b_id) = connect(two.addr).await;
+    assert_eq!(join(&mut b, &b_id, room, "bob").await, ["ann", "bob"]);
+    assert_eq!(
+        notices(&mut a, Duration::from_millis(300)).await,
+        [added("bob")]
+    );
+
+    // Redis comes back empty (no persistence): each engine finds it was
+    // forgotten at its next refresh and tells its members again.
+    redis.kill();
+    redis.restart();
+    assert_eq!(
+        redis.cli(&["EXISTS", &format!("push:pres:{{{room}}}")]),
+        "0"
+    );
+    for engine in [&one, &two] {
+        let addr = engine.addr;
+        eventually("both members known again", 2 * T, || async move {
+            let (_, users) = try_api(addr, &format!("channels/{room}/users"), &[]).await;
+            let mut ids: Vec<String> = users["users"]
+                .as_array()
+                .map(|u| {
+                    u.iter()
+                        .map(|u| u["id"].as_str().unwrap_or("").to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            ids.sort();
+            ids == ["ann", "bob"]
+        })
+        .await;
+    }
+    // Told again to nobody: the members never left.
+    let (told_a, told_b) = (
+        notices(&mut a, Duration::from_millis(300)).await,
+        notices(&mut b, Duration::ZERO).await,
+    );
+    assert!(
+        told_a.is_empty() && told_b.is_empty(),
+        "{told_a:?} {told_b:?}"
+    );
 }

@@ -26,7 +26,9 @@ local function member_came(p, c, m, info, e, topic, out)
   local n = redis.call('HINCRBY', pres_key(p, c), m, 1)
   if n ~= 1 then return 0 end
   redis.call('HSET', pres_key(p, c) .. ':info', m, info)
-  redis.call('PUBLISH', topic, cjson.encode({k = 'j', e = e, c = c, m = m, i = info}))
+  if topic then
+    redis.call('PUBLISH', topic, cjson.encode({k = 'j', e = e, c = c, m = m, i = info}))
+  end
   if out then
     out[#out + 1] = 'j'; out[#out + 1] = c; out[#out + 1] = m; out[#out + 1] = info
   end

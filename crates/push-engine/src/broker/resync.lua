@@ -2,6 +2,10 @@
 -- ARGV: prefix, E, topic, n, then n triples channel, member, info, then
 -- pairs channel, subscribers.
 -- Returns the transitions (as refresh.lua, without its first element).
+--
+-- What E has and the broker did not (Redis lost it, or a call failed) is
+-- no news to the other engines' clients: it is added without a notice or
+-- a transition. What the broker had and E has not any more leaves, told.
 local p, e, topic = ARGV[1], ARGV[2], ARGV[3]
 local n = tonumber(ARGV[4])
 local out = {}
@@ -28,7 +32,7 @@ for f, info in pairs(wanted) do
   if not held[f] then
     redis.call('HSET', key, f, 1)
     local c, m = split(f)
-    member_came(p, c, m, info, e, topic, out)
+    member_came(p, c, m, info, e, nil, nil)
   end
 end
 local counts = {}
@@ -36,5 +40,6 @@ for i = 5 + 3 * n, #ARGV, 2 do counts[ARGV[i]] = tonumber(ARGV[i + 1]) end
 for _, c in ipairs(redis.call('SMEMBERS', eng_key(p, e, 'occ'))) do
   if not counts[c] then occupancy(p, e, c, 0, out) end
 end
-for c, k in pairs(counts) do occupancy(p, e, c, k, out) end
+local quiet = {}
+for c, k in pairs(counts) do occupancy(p, e, c, k, quiet) end
 return out
