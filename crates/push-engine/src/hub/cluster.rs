@@ -10,8 +10,8 @@
 //!   watchers told: here by this engine (never the connection that caused
 //!   it), elsewhere by the broker ([`Hub::presence_notice`]).
 //! - Occupancy: [`Hub::run_cluster`] reports this engine's subscriber
-//!   count of each channel to the broker when a channel gains its first
-//!   subscriber here or loses its last (and every third of
+//!   count of a channel to the broker a moment after a subscription to it
+//!   begins or ends here (and every count every third of
 //!   `push.presence_ttl`); the broker says which channels that made
 //!   occupied or vacated cluster-wide.
 //! - Liveness: the same task refreshes this engine in the broker every
@@ -25,12 +25,12 @@
 //! an [`Activity`] to whoever listens ([`Hub::activity`]: Pusher's
 //! webhooks), so each is reported once per cluster.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc::UnboundedSender};
+use tokio::sync::{broadcast, mpsc::UnboundedSender, Notify};
 use tokio_util::sync::CancellationToken;
 
 use super::presence::{Change, Member, Watcher};
@@ -42,9 +42,8 @@ use crate::message::is_reserved;
 /// many it missed).
 pub const ACTIVITY_BUFFER: usize = 4096;
 
-/// How long after a channel's first subscriber arrives or its last leaves
-/// the counts are reported (arrivals and departures meanwhile go in the
-/// same report).
+/// How long after a subscription begins or ends the counts are reported
+/// (arrivals and departures meanwhile go in the same report).
 const SETTLE: Duration = Duration::from_millis(20);
 
 /// Channels and their subscriber counts.
@@ -249,15 +248,15 @@ impl Hub {
     }
 
     /// Keeps the cluster's view of this engine current until `cancel`:
-    /// occupancy when channels gain their first subscriber here or lose
-    /// their last, liveness every third of `push.presence_ttl`. On
-    /// `cancel` this engine's members and subscriptions leave the
-    /// broker (announced as departures).
+    /// the subscriber counts of the channels whose subscriptions changed
+    /// (a moment after), every count and this engine's liveness every
+    /// third of `push.presence_ttl`. On `cancel` this engine's members and
+    /// subscriptions leave the broker (announced as departures).
     pub async fn run_cluster(self, cancel: CancellationToken) {
         let period = (self.config().presence_ttl / 3).max(Duration::from_millis(100));
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let nudge = self.inner.stats.occupancy.clone();
+        let touched = self.inner.stats.occupancy.clone();
         let mut reported: HashMap<Arc<str>, usize> = HashMap::new();
         // The broker does not know this engine at its first refresh: that
         // is no news (and what joined meanwhile is in the broker already).
@@ -265,21 +264,47 @@ impl Hub {
         loop {
             let beat = tokio::select! {
                 _ = cancel.cancelled() => break,
-                _ = nudge.notified() => {
+                _ = touched.notify.notified() => {
                     tokio::time::sleep(SETTLE).await;
                     false
                 }
                 _ = tick.tick() => true,
             };
-            let now = self.occupancy_here();
+            // What changed: the channels touched, or every one at a beat.
+            let now = match beat {
+                true => self.occupancy_here(),
+                false => touched
+                    .take()
+                    .into_iter()
+                    .filter(|c| !is_reserved(c))
+                    .map(|c| {
+                        let n = self.subscribers(&c);
+                        (c, n)
+                    })
+                    .collect(),
+            };
+            let mut changes: Counts = now
+                .iter()
+                .filter(|(c, n)| reported.get(*c).copied().unwrap_or(0) != **n)
+                .map(|(c, n)| (c.clone(), *n))
+                .collect();
+            if beat {
+                changes.extend(
+                    reported
+                        .keys()
+                        .filter(|c| !now.contains_key(*c))
+                        .map(|c| (c.clone(), 0)),
+                );
+            }
             let Some(broker) = self.broker() else {
-                for (channel, _) in reported.iter().filter(|(c, _)| !now.contains_key(*c)) {
-                    self.emit(Activity::Vacated(channel.clone()));
+                for (channel, n) in &changes {
+                    match (reported.contains_key(channel), *n > 0) {
+                        (false, true) => self.emit(Activity::Occupied(channel.clone())),
+                        (true, false) => self.emit(Activity::Vacated(channel.clone())),
+                        _ => {}
+                    }
                 }
-                for (channel, _) in now.iter().filter(|(c, _)| !reported.contains_key(*c)) {
-                    self.emit(Activity::Occupied(channel.clone()));
-                }
-                reported = now;
+                apply(&mut reported, changes);
                 continue;
             };
             if beat {
@@ -288,8 +313,7 @@ impl Hub {
                         self.emit_all(activities);
                         let forgotten = fresh && std::mem::replace(&mut started, true);
                         if forgotten || self.cluster().resync.swap(false, Ordering::Relaxed) {
-                            let counts: Vec<(Arc<str>, usize)> =
-                                now.iter().map(|(c, n)| (c.clone(), *n)).collect();
+                            let counts: Counts = now.iter().map(|(c, n)| (c.clone(), *n)).collect();
                             match broker.resync(&self.presence().everyone(), &counts).await {
                                 Ok(activities) => {
                                     self.emit_all(activities);
@@ -303,23 +327,13 @@ impl Hub {
                     Err(_) => continue,
                 }
             }
-            let mut changes: Vec<(Arc<str>, usize)> = now
-                .iter()
-                .filter(|(c, n)| reported.get(*c) != Some(n))
-                .map(|(c, n)| (c.clone(), *n))
-                .collect();
-            changes.extend(
-                reported
-                    .keys()
-                    .filter(|c| !now.contains_key(*c))
-                    .map(|c| (c.clone(), 0)),
-            );
             if changes.is_empty() {
                 continue;
             }
+            // Not reported: the next beat finds the difference again.
             if let Ok(activities) = broker.occupancy(&changes).await {
                 self.emit_all(activities);
-                reported = now;
+                apply(&mut reported, changes);
             }
         }
         if let Some(broker) = self.broker() {
@@ -329,5 +343,40 @@ impl Hub {
                 self.emit_all(activities);
             }
         }
+    }
+}
+
+/// Records reported counts (0: the channel is gone).
+fn apply(reported: &mut HashMap<Arc<str>, usize>, changes: Counts) {
+    for (channel, n) in changes {
+        if n == 0 {
+            reported.remove(&channel);
+        } else {
+            reported.insert(channel, n);
+        }
+    }
+}
+
+/// The channels whose subscriptions changed since the cluster task last
+/// looked, and its wake-up. Bounded by the number of channels.
+#[derive(Debug, Default)]
+pub(crate) struct Touched {
+    notify: Notify,
+    channels: Mutex<HashSet<Arc<str>>>,
+}
+
+impl Touched {
+    /// A subscription to `channel` began or ended.
+    pub(crate) fn touch(&self, channel: &Arc<str>) {
+        let mut channels = self.channels.lock().unwrap_or_else(|e| e.into_inner());
+        if !channels.contains(channel) {
+            channels.insert(channel.clone());
+        }
+        drop(channels);
+        self.notify.notify_one();
+    }
+
+    fn take(&self) -> HashSet<Arc<str>> {
+        std::mem::take(&mut *self.channels.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }

@@ -105,9 +105,9 @@ pub(crate) struct Stats {
     pub(crate) lagged: Counter,
     pub(crate) lost: Counter,
     pub(crate) collected: Counter,
-    /// Woken when a channel gets its first subscriber here or loses its
-    /// last (`cluster.rs` reports occupancy then).
-    pub(crate) occupancy: Arc<tokio::sync::Notify>,
+    /// The channels whose subscriptions changed (`cluster.rs` reports
+    /// their counts).
+    pub(crate) occupancy: Arc<cluster::Touched>,
 }
 
 /// The last epoch this process handed out (every hub of it: an engine
@@ -294,7 +294,6 @@ impl Hub {
             if state.tx.is_none() {
                 state.tx = Some(broadcast::channel(buffer).0);
                 state.tx_generation += 1;
-                self.inner.stats.occupancy.notify_one();
             }
             let generation = state.tx_generation;
             let rx = match &state.tx {
@@ -322,6 +321,7 @@ impl Hub {
             drop(state);
             let stats = &self.inner.stats;
             stats.subscribers.inc();
+            stats.occupancy.touch(&channel.name);
             if lost.is_some() {
                 stats.lost.inc();
             }

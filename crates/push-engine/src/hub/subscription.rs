@@ -187,7 +187,8 @@ impl Drop for Subscription {
         // replaced since (after close_all) is not ours to drop.
         if state.tx_generation == self.generation && state.subscribers() <= 1 {
             state.tx = None;
-            self.stats.occupancy.notify_one();
         }
+        drop(state);
+        self.stats.occupancy.touch(&self.channel.name);
     }
 }
