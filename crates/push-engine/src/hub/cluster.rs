@@ -38,10 +38,6 @@ use super::Hub;
 use crate::error::Result;
 use crate::message::is_reserved;
 
-/// Activities buffered for a listener that falls behind (it is told how
-/// many it missed).
-pub const ACTIVITY_BUFFER: usize = 4096;
-
 /// How long after a subscription begins or ends the counts are reported
 /// (arrivals and departures meanwhile go in the same report).
 const SETTLE: Duration = Duration::from_millis(20);
@@ -71,10 +67,12 @@ pub(super) struct Cluster {
     resync: std::sync::atomic::AtomicBool,
 }
 
-impl Default for Cluster {
-    fn default() -> Self {
+impl Cluster {
+    /// Activities are buffered up to `buffer` for a listener that falls
+    /// behind (it is told how many it missed).
+    pub(super) fn new(buffer: usize) -> Cluster {
         Cluster {
-            activity: broadcast::channel(ACTIVITY_BUFFER).0,
+            activity: broadcast::channel(buffer.max(1)).0,
             resync: Default::default(),
         }
     }
@@ -87,7 +85,7 @@ impl Hub {
 
     /// The transitions this engine observes (each is observed by one
     /// engine of the cluster). A listener that falls behind by more than
-    /// [`ACTIVITY_BUFFER`] is told how many it missed.
+    /// `push.pusher_webhook_queue` is told how many it missed.
     pub fn activity(&self) -> broadcast::Receiver<Activity> {
         self.cluster().activity.subscribe()
     }

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use broker::Broker;
 pub use channel::Lost;
-pub use cluster::{Activity, Counts, ACTIVITY_BUFFER};
+pub use cluster::{Activity, Counts};
 pub use mirror::{Applied, Merge, Numbered, Snapshot};
 pub use subscription::{Event, Subscription};
 
@@ -157,6 +157,7 @@ impl Hub {
         if broker.is_some() {
             metrics.set_broker(BrokerState::Disconnected);
         }
+        let cluster = cluster::Cluster::new(config.pusher_webhook_queue);
         Hub {
             inner: Arc::new(Inner {
                 config,
@@ -166,7 +167,7 @@ impl Hub {
                 closed: Default::default(),
                 closing: CancellationToken::new(),
                 presence: Default::default(),
-                cluster: Default::default(),
+                cluster,
                 broker,
             }),
         }
