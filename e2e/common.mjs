@@ -2,6 +2,7 @@
 // engine, and how a script reports (one JSON object on stdout, with
 // `failure` when it failed; its clients disconnected either way).
 import { createRequire } from 'node:module';
+import Echo from 'laravel-echo';
 
 const require = createRequire(import.meta.url);
 
@@ -58,4 +59,23 @@ export function report(main, seen, clients) {
             }
             setTimeout(() => process.exit(), 100);
         });
+}
+
+/**
+ * Echo connected to the engine at `address` (HOST:PORT) with app `key`, as
+ * user `user` on presence channels ({id, name: "user N"}), its auth signed
+ * by `server` (a node `pusher` library instance).
+ */
+export function echoClient(address, key, user, server) {
+    return new Echo(echoOptions(address, key, {
+        withoutInterceptors: true,
+        authorizer: (channel) => ({
+            authorize: (socketId, callback) => {
+                const presence = channel.name.startsWith('presence-')
+                    ? { user_id: user, user_info: { id: user, name: `user ${user}` } }
+                    : undefined;
+                callback(null, server.authorizeChannel(socketId, channel.name, presence));
+            },
+        }),
+    }));
 }

@@ -7,10 +7,7 @@
 //
 // Prints one JSON object: what Echo saw. The PHP test asserts on it.
 import { createRequire } from 'node:module';
-
-import { report } from './pusher-common.mjs';
-import Echo from 'laravel-echo';
-import { echoOptions, report, sleep, until } from './common.mjs';
+import { echoClient, report, sleep, until } from './common.mjs';
 
 const require = createRequire(import.meta.url);
 const PusherServer = require('pusher');
@@ -22,17 +19,7 @@ const seen = {};
 const echoes = [];
 
 function echo(user) {
-    const e = new Echo(echoOptions(address, key, {
-        withoutInterceptors: true,
-        authorizer: (channel) => ({
-            authorize: (socketId, callback) => {
-                const presence = channel.name.startsWith('presence-')
-                    ? { user_id: user, user_info: { id: user, name: `user ${user}` } }
-                    : undefined;
-                callback(null, server.authorizeChannel(socketId, channel.name, presence));
-            },
-        }),
-    }));
+    const e = echoClient(address, key, user, server);
     echoes.push(e);
     return e;
 }

@@ -22,7 +22,6 @@ export const plainWs = (host, port) => ({
     enabledTransports: ['ws'],
 });
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 export function subscribed(c, name) {
     const d = deferred(`subscribe ${name}`);
@@ -41,21 +40,4 @@ export function connected(c) {
     return wait(d);
 }
 
-/**
- * Runs `main`, prints `seen` as one JSON object (with `failure` if main
- * threw: the exit status is then 1), disconnects `clients` and exits.
- */
-export function report(main, seen, clients) {
-    main()
-        .then(() => console.log(JSON.stringify(seen)))
-        .catch((err) => {
-            console.log(JSON.stringify({ ...seen, failure: String(err?.stack ?? err) }));
-            process.exitCode = 1;
-        })
-        .finally(() => {
-            for (const c of clients) {
-                c.disconnect();
-            }
-            setTimeout(() => process.exit(), 100);
-        });
-}
+export { report, sleep } from './common.mjs';

@@ -6,7 +6,6 @@
 //
 // Prints one JSON object: what the clients saw. The PHP test asserts on it.
 import { createRequire } from 'node:module';
-import { report } from './common.mjs';
 
 import { connected, deferred, plainWs, report, sleep, subscribed, wait } from './pusher-common.mjs';
 

@@ -71,6 +71,11 @@ final class IniInfoTest extends PushTestCase
             'push.mercure_issuer' => '',
             'push.mercure_audience' => '',
             'push.mercure_cors_origins' => '',
+            'push.presence_ttl' => '30',
+            'push.pusher_webhook_url' => '',
+            'push.pusher_webhook_queue' => '1000',
+            'push.pusher_webhook_retries' => '3',
+            'push.pusher_webhook_timeout' => '5',
         ];
         foreach ($expected as $name => $default) {
             self::assertArrayHasKey($name, $ini);

@@ -250,6 +250,25 @@ abstract class PushTestCase extends TestCase
         self::fail('no php-fpm for PHP ' . $version . ' (tried ' . implode(', ', $candidates) . '): install php' . $version . '-fpm or set PHP_FPM');
     }
 
+    /**
+     * Starts a redis-server on a free loopback port, with no persistence
+     * (killed at tearDown); returns its URL.
+     */
+    protected function redisServer(): string
+    {
+        $port = self::freePort();
+        $proc = proc_open(
+            ['redis-server', '--port', (string) $port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+            [1 => ['pipe', 'w'], 2 => ['pipe', 'w']],
+            $pipes,
+        );
+        self::assertIsResource($proc, 'redis-server must be installed (scripts/test.sh installs it)');
+        $this->daemons[] = $proc;
+        $this->watch('redis-server', $proc, [$pipes[1], $pipes[2]]);
+        self::waitForPort($port);
+        return "redis://127.0.0.1:$port/0";
+    }
+
     /** A TCP port nobody listens on (now). */
     protected static function freePort(): int
     {

@@ -151,6 +151,15 @@ pub fn wait(
     }
 }
 
+/// The members of presence `channel`, cluster-wide: in the engine process
+/// from the hub, elsewhere through the engine's local socket.
+pub fn presence(channel: &str) -> Result<Vec<push_engine::hub::presence::Member>, Error> {
+    match engine() {
+        Some(engine) => engine.presence(channel),
+        None => with_client(|c| c.presence(channel), |_| true).map_err(not_running),
+    }
+}
+
 /// The engine's figures: this process's engine, or the one reached over
 /// the socket; `None` if there is none.
 pub fn engine_stats() -> Option<EngineStats> {

@@ -165,6 +165,18 @@ namespace {
      * @throws \Push\PushException if push.pusher_app_id, push.pusher_key and push.pusher_secret are not set
      */
     function push_pusher_signin(string $socketId, mixed $userData): string {}
+     * The members of a Pusher presence channel, on every engine sharing the
+     * broker (push.broker), from the engine this process runs or reaches
+     * through push.socket.
+     *
+     * @param string $channel a presence-… channel
+     * @return list<array{id: string, info: mixed}> each member's id, and its user_info decoded as
+     *         json_decode($info, true) would (null if it has none); in no particular order
+     * @throws \ValueError if $channel is not a valid presence-… channel name
+     * @throws \Push\ConnectionException if no engine answers on push.socket
+     * @throws \Push\PushException if the broker does not answer within push.io_timeout
+     */
+    function push_presence(string $channel): array {}
 }
 
 namespace Push {

@@ -56,6 +56,7 @@ handler!(push_pusher_auth_handler, pusher::push_pusher_auth);
 handler!(mercure_publish_handler, mercure::mercure_publish);
 handler!(push_mercure_link_handler, mercure::push_mercure_link);
 handler!(push_pusher_signin_handler, pusher::push_pusher_signin);
+handler!(push_presence_handler, pusher::push_presence);
 
 /// Calls `zend_parse_parameters` with the given spec and out-pointers.
 macro_rules! parse {
@@ -141,6 +142,9 @@ pub fn builders(with_mercure_publish: bool) -> Vec<FunctionBuilder<'static>> {
             .arg(Arg::new("socketId", DataType::String))
             .arg(Arg::new("userData", DataType::Mixed))
             .returns(DataType::String, false, false),
+        FunctionBuilder::new("push_presence", push_presence_handler)
+            .arg(Arg::new("channel", DataType::String))
+            .returns(DataType::Array, false, false),
         FunctionBuilder::new("push_mercure_link", push_mercure_link_handler).returns(
             DataType::String,
             false,

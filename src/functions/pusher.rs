@@ -5,17 +5,22 @@
 //! runs, else the INI values), so a plain PHP app needs no Pusher library.
 //! The signing is the engine's (`edge::pusher::channels::grant`,
 //! `edge::pusher::user::grant`).
+//!
+//! push_presence(): the members of a presence channel on every engine, from
+//! the engine (in this process, or over the local socket).
 
 use std::ffi::c_char;
 use std::ptr;
 
 use ext_php_rs::exception::PhpException;
 use ext_php_rs::ffi::zend_string;
-use ext_php_rs::types::{ZendCallable, ZendStr, Zval};
+use ext_php_rs::types::{ZendCallable, ZendHashTable, ZendStr, Zval};
 use ext_php_rs::zend::ExecuteData;
 use push_engine::config::Config;
+use push_engine::edge::pusher::channels::valid_name;
 use push_engine::edge::pusher::channels::{grant, GrantError};
 use push_engine::edge::pusher::user;
+use serde_json::Value;
 
 use super::args::{bytes_of, type_name};
 use super::{Fail, Outcome};
@@ -170,4 +175,72 @@ pub(super) fn push_pusher_signin(ex: &mut ExecuteData, retval: &mut Zval) -> Out
     })?;
     retval.set_zend_string(ZendStr::new(answer, false));
     Ok(())
+}
+
+/// `push_presence(string $channel): array`: `[['id' => string, 'info' =>
+/// mixed], …]`, `info` decoded from JSON as `json_decode($info, true)`
+/// would (null when the member has none).
+pub(super) fn push_presence(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
+    const F: &str = "push_presence";
+    let mut channel: *mut zend_string = ptr::null_mut();
+    parse!(ex, c"S", &mut channel);
+    let channel = std::str::from_utf8(bytes_of(channel))
+        .ok()
+        .filter(|c| c.starts_with("presence-") && valid_name(c))
+        .ok_or_else(|| {
+            Fail::from(value_error(
+                F,
+                1,
+                "channel",
+                "must be a presence-… channel of 1 to 200 characters of \
+                 A-Z a-z 0-9 _ - = @ , . ;",
+            ))
+        })?;
+    let members = runtime::presence(channel).map_err(|e| from_engine(F, &e))?;
+    let fail =
+        |e: ext_php_rs::error::Error| Fail::from(PhpException::from_message(format!("{F}(): {e}")));
+    let mut list = ZendHashTable::new();
+    for m in members {
+        let mut member = ZendHashTable::new();
+        member.insert("id", m.id.as_str()).map_err(fail)?;
+        let info = match m.info.as_deref() {
+            None => Value::Null,
+            Some(text) => serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.into())),
+        };
+        member
+            .insert("info", zval_of(&info).map_err(fail)?)
+            .map_err(fail)?;
+        list.push(member).map_err(fail)?;
+    }
+    retval.set_hashtable(list);
+    Ok(())
+}
+
+/// A JSON value as PHP's `json_decode(…, true)` gives it.
+fn zval_of(v: &Value) -> Result<Zval, ext_php_rs::error::Error> {
+    let mut z = Zval::new();
+    match v {
+        Value::Null => z.set_null(),
+        Value::Bool(b) => z.set_bool(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => z.set_long(i),
+            None => z.set_double(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => z.set_string(s, false)?,
+        Value::Array(items) => {
+            let mut ht = ZendHashTable::new();
+            for item in items {
+                ht.push(zval_of(item)?)?;
+            }
+            z.set_hashtable(ht);
+        }
+        Value::Object(map) => {
+            let mut ht = ZendHashTable::new();
+            for (k, item) in map {
+                ht.insert(k.as_str(), zval_of(item)?)?;
+            }
+            z.set_hashtable(ht);
+        }
+    }
+    Ok(z)
 }

@@ -236,6 +236,28 @@ impl Engine {
         }
     }
 
+    /// The members of presence `channel`, cluster-wide, from a thread that
+    /// is not the runtime's (PHP's), waiting at most `push.io_timeout`.
+    pub fn presence(&self, channel: &str) -> Result<Vec<crate::hub::presence::Member>> {
+        if self.is_stopped() {
+            return Err(Error::ShuttingDown);
+        }
+        let channel = crate::message::validate_channel(channel.as_bytes())?.to_owned();
+        if self.hub.broker().is_none() {
+            return Ok(self.hub.presence().members(&channel));
+        }
+        let limit = self.hub.config().io_timeout;
+        let hub = self.hub.clone();
+        let task = self.handle.spawn(async move {
+            tokio::time::timeout(limit, hub.presence_members(&channel)).await
+        });
+        match self.handle.block_on(task) {
+            Ok(Ok(outcome)) => outcome,
+            Ok(Err(_elapsed)) => Err(Error::Broker(format!("no answer within {limit:?}"))),
+            Err(_) => Err(Error::ShuttingDown),
+        }
+    }
+
     /// Waits for the next message on `channel` after `cursor`, for at most
     /// `timeout`, without spinning. Every [`WAIT_SLICE`] it calls
     /// `interrupt`; returning `Break` abandons the wait (for example to let

@@ -27,19 +27,21 @@
 //!   puts its token. Protocol adapters map their own auth onto its grants.
 //! - [`hub`]: channels, history rings, fan-out to subscribers, lag recovery
 //!   and loss reporting, collection of idle channels; presence (who is on
-//!   a channel, [`hub::presence`]); the [`hub::Broker`] trait, its view of
-//!   a shared broker.
+//!   a channel, [`hub::presence`]) and occupancy, cluster-wide through the
+//!   broker, with the transitions each engine observes ([`hub::Activity`]);
+//!   the [`hub::Broker`] trait, its view of a shared broker.
 //! - [`wait`]: a blocking wait from a foreign (PHP) thread: its outcome and
 //!   where its cursor goes next.
-//! - [`broker`]: the Redis implementation of [`hub::Broker`].
+//! - [`broker`]: the Redis implementation of [`hub::Broker`] (publications
+//!   and history; presence, occupancy and engines' liveness).
 //! - [`edge`]: the HTTP side of `push.listen`: the accept loop and its
 //!   limits, the origin check and CORS, the router and its shared state,
 //!   the error answers; below it, the protocols served there, siblings that
 //!   know nothing of each other — push's browser transports
 //!   ([`edge::transport`]: WebSocket, SSE, long-poll), its HTTP API
 //!   ([`edge::api`]: publish, health, readiness, metrics) — and the
-//!   protocol adapters ([`edge::pusher`]: Pusher Channels 7, which uses
-//!   the transports' feed and WebSocket framing; [`edge::mercure`]: a Mercure hub, `push.mercure`).
+//!   protocol adapters ([`edge::pusher`]: Pusher Channels 7 and its
+//!   webhooks, which uses the transports' feed and WebSocket framing; [`edge::mercure`]: a Mercure hub, `push.mercure`).
 //! - [`ipc`]: the local socket (`push.socket`) for worker processes: the
 //!   frame format, the engine side (tokio) and the worker side (blocking,
 //!   no threads).

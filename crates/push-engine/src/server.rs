@@ -27,6 +27,11 @@ pub async fn run(
     if let Some(broker) = hub.broker() {
         tokio::spawn(broker.clone().run(hub.clone(), stop_broker.clone()));
     }
+    // Presence and occupancy cluster-wide (or in this engine, without a
+    // broker), and the webhooks that report them.
+    let stop_cluster = CancellationToken::new();
+    let cluster = tokio::spawn(hub.clone().run_cluster(stop_cluster.clone()));
+    let webhooks = edge::pusher::webhook::Webhooks::start(&hub, stop_broker.clone());
     let _stop_broker = stop_broker.drop_guard();
     let tasks = TaskTracker::new();
     let metrics = hub.metrics().clone();
@@ -37,6 +42,7 @@ pub async fn run(
         tasks: tasks.clone(),
         limits: limits.clone(),
         mercure: Default::default(),
+        webhooks,
     };
     let limit = config.shutdown_timeout;
     let stop = CancellationToken::new();
@@ -61,6 +67,9 @@ pub async fn run(
     tasks.close();
     let _ = tokio::time::timeout(limit, tasks.wait()).await;
     sweeper.abort();
+    // This engine's members and subscriptions leave the broker now.
+    stop_cluster.cancel();
+    let _ = tokio::time::timeout(limit.max(std::time::Duration::from_secs(1)), cluster).await;
 }
 
 /// Collects idle channels and expired history every `push.sweep_interval`.

@@ -1,7 +1,8 @@
 //! The engine as PHP drives it: started from a plain thread, /health over
 //! real TCP, and blocking waits (from another thread, after a cursor, with
 //! timeouts, interrupted, without a time limit, from several threads, on a
-//! bad channel). Binding, stopping and every setting at its bounds:
+//! bad channel), presence members in process and over the local socket.
+//! Binding, stopping and every setting at its bounds:
 //! `engine_lifecycle.rs`; living in a forking process: `engine_fork.rs`.
 //!
 //! These are plain `#[test]`s: `Engine` owns a runtime and must not be
@@ -282,5 +283,43 @@ fn wait_refuses_a_bad_channel() {
         matches!(result, Err(Error::InvalidChannel(_))),
         "{result:?}"
     );
+    engine.stop();
+}
+
+#[test]
+fn presence_members_in_process_and_over_the_local_socket() {
+    use push_engine::hub::presence::Member;
+    use push_engine::ipc::client::Client;
+
+    let engine = start();
+    let ann = Member {
+        id: "7".into(),
+        info: Some(r#"{"name":"Ann"}"#.into()),
+    };
+    let bob = Member {
+        id: "bob".into(),
+        info: None,
+    };
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let presence = engine.hub().presence();
+    presence.join("presence-r", 1, ann.clone(), tx.clone());
+    presence.join("presence-r", 2, bob.clone(), tx.clone());
+    presence.join("presence-r", 3, ann.clone(), tx);
+    let socket = engine.hub().config().socket.clone();
+    let mut client =
+        Client::connect(&socket, Duration::from_secs(1), Duration::from_secs(5)).unwrap();
+    let members = vec![ann, bob];
+    assert_eq!(client.presence("presence-r").unwrap(), members);
+    assert_eq!(engine.presence("presence-r").unwrap(), members);
+    assert_eq!(client.presence("presence-nobody").unwrap(), vec![]);
+    for bad in ["no spaces", ""] {
+        let over = client.presence(bad);
+        assert!(matches!(over, Err(Error::InvalidChannel(_))), "{over:?}");
+        let here = engine.presence(bad);
+        assert!(matches!(here, Err(Error::InvalidChannel(_))), "{here:?}");
+    }
+    // The connection stays usable after a refusal.
+    assert_eq!(client.presence("presence-r").unwrap().len(), 2);
+    drop(client);
     engine.stop();
 }

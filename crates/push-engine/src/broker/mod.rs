@@ -7,6 +7,7 @@
 //! (`publish.lua`), every engine receives it in the same order and applies
 //! it to its hub, which then mirrors the broker (see `hub::mirror`).
 
+mod presence;
 pub mod redis;
 mod watched;
 
@@ -19,7 +20,8 @@ use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use crate::error::Result;
-use crate::hub::{Broker, Cursor, Hub, Snapshot};
+use crate::hub::presence::Member;
+use crate::hub::{Activity, Broker, Counts, Cursor, Hub, Snapshot};
 use crate::message::{Id, Outgoing};
 
 impl Broker for Redis {
@@ -41,6 +43,45 @@ impl Broker for Redis {
 
     fn touch_interval(&self) -> Duration {
         Redis::touch_interval(self)
+    }
+
+    fn presence_join<'a>(
+        &'a self,
+        channel: &'a str,
+        member: &'a Member,
+    ) -> BoxFuture<'a, Result<(bool, Vec<Member>)>> {
+        Box::pin(Redis::presence_join(self, channel, member))
+    }
+
+    fn presence_leave<'a>(&'a self, channel: &'a str, id: &'a str) -> BoxFuture<'a, Result<bool>> {
+        Box::pin(Redis::presence_leave(self, channel, id))
+    }
+
+    fn presence_members<'a>(&'a self, channel: &'a str) -> BoxFuture<'a, Result<Vec<Member>>> {
+        Box::pin(Redis::presence_members(self, channel))
+    }
+
+    fn occupancy<'a>(
+        &'a self,
+        counts: &'a [(Arc<str>, usize)],
+    ) -> BoxFuture<'a, Result<Vec<Activity>>> {
+        Box::pin(Redis::occupancy(self, counts))
+    }
+
+    fn occupied<'a>(&'a self, prefix: &'a str) -> BoxFuture<'a, Result<Counts>> {
+        Box::pin(Redis::occupied(self, prefix))
+    }
+
+    fn refresh(&self, retire: bool) -> BoxFuture<'_, Result<(bool, Vec<Activity>)>> {
+        Box::pin(Redis::refresh(self, retire))
+    }
+
+    fn resync<'a>(
+        &'a self,
+        members: &'a [(Arc<str>, Member)],
+        counts: &'a [(Arc<str>, usize)],
+    ) -> BoxFuture<'a, Result<Vec<Activity>>> {
+        Box::pin(Redis::resync(self, members, counts))
     }
 
     fn run(self: Arc<Self>, hub: Hub, cancel: CancellationToken) -> BoxFuture<'static, ()> {

@@ -7,6 +7,9 @@
 //! | `p:{c}:head` | hash `{epoch, offset}`: the channel's newest id |
 //! | `p:{c}:hist` | stream of the history, entry ids `<offset>-0` |
 //! | `p:msg:c` | pub/sub channel every engine listens to (`PSUBSCRIBE p:msg:*`) |
+//! | `p:presence` | pub/sub channel of presence arrivals and departures (`presence.rs`) |
+//!
+//! Presence and occupancy keys are described in `presence.lua`.
 //!
 //! Publishing runs `publish.lua` (append + publish, atomic); a subscriber
 //! the mirror cannot serve runs `read.lua` (head + history, atomic). One
@@ -54,14 +57,17 @@ pub struct Redis {
     /// error or once Redis closed it. `tokio::sync::Mutex` because
     /// connecting awaits while held.
     commands: tokio::sync::Mutex<Option<Commands>>,
+    /// This engine's name among those sharing the broker (presence).
+    engine: String,
+    presence_ttl: Duration,
     publish: Script,
     read: Script,
 }
 
 /// The command connection and what is known of its socket.
 #[derive(Clone)]
-struct Commands {
-    con: MultiplexedConnection,
+pub(super) struct Commands {
+    pub(super) con: MultiplexedConnection,
     watch: Arc<Watch>,
 }
 
@@ -90,6 +96,8 @@ impl Redis {
             io_timeout: config.io_timeout,
             keepalive: config.keepalive,
             commands: tokio::sync::Mutex::new(None),
+            engine: engine_name(),
+            presence_ttl: config.presence_ttl,
             publish: Script::new(include_str!("publish.lua")),
             read: Script::new(include_str!("read.lua")),
         })
@@ -97,6 +105,23 @@ impl Redis {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// This engine's name among those sharing the broker.
+    pub fn engine(&self) -> &str {
+        &self.engine
+    }
+
+    pub(super) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub(super) fn presence_ttl(&self) -> Duration {
+        self.presence_ttl
+    }
+
+    pub(super) fn presence_topic(&self) -> String {
+        format!("{}:presence", self.prefix)
     }
 
     /// Appends and publishes one message; returns its id.
@@ -206,7 +231,7 @@ impl Redis {
 
     /// The command connection, made (again) when there is none or Redis
     /// closed it.
-    async fn connection(&self) -> Result<Commands> {
+    pub(super) async fn connection(&self) -> Result<Commands> {
         let mut slot = self.commands.lock().await;
         if let Some(c) = slot.as_ref().filter(|c| !c.watch.is_closed()) {
             return Ok(c.clone());
@@ -260,7 +285,7 @@ impl Redis {
 
     /// Runs a command with the I/O timeout; a failed connection is dropped
     /// so that the next command makes a new one.
-    async fn timed<T>(
+    pub(super) async fn timed<T>(
         &self,
         f: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T> {
@@ -357,6 +382,8 @@ async fn session(hub: &Hub, broker: &Redis, first: &mut bool) -> Result<()> {
         .map_err(fail)?;
     let (mut sink, mut stream) = pubsub.split();
     broker.timed(sink.psubscribe(broker.topics())).await?;
+    let presence = broker.presence_topic();
+    broker.timed(sink.subscribe(&presence)).await?;
     let metrics = hub.metrics();
     metrics.set_broker(BrokerState::Connected);
     if !std::mem::take(first) {
@@ -379,6 +406,10 @@ async fn session(hub: &Hub, broker: &Redis, first: &mut bool) -> Result<()> {
                 let Some(msg) = msg else {
                     return Err(Error::Broker(format!("{}: connection closed", broker.url)));
                 };
+                if msg.get_channel_name() == presence {
+                    super::presence::receive(hub, broker, msg.get_payload_bytes());
+                    continue;
+                }
                 let Some(channel) = msg.get_channel_name().strip_prefix(&broker.topic("")) else {
                     continue;
                 };
@@ -578,6 +609,24 @@ fn text(v: Value) -> Option<String> {
 fn number(s: &str) -> Result<u64> {
     s.parse()
         .map_err(|_| Error::Broker(format!("unexpected number {s:?} from Redis")))
+}
+
+/// A name for this engine unlike any other's sharing the broker: the
+/// host's name, the pid, the clock, and a count within the process.
+fn engine_name() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    let host: String = host
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "-.".contains(*c))
+        .take(64)
+        .collect();
+    format!("{host}-{}-{nanos:x}-{n}", std::process::id())
 }
 
 /// The URL without its password, fit for logs and error messages.

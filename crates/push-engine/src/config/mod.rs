@@ -170,6 +170,18 @@ pub struct Config {
     /// Origins whose pages may use the hub cross-origin, with credentials
     /// (`None`: `allowed_origins` decides, as for push's own doors).
     pub mercure_cors_origins: Patterns,
+    /// With a shared broker: how long the presence members and the
+    /// subscriptions of an engine that stopped refreshing them stay
+    /// counted (each engine refreshes every third of it).
+    pub presence_ttl: Duration,
+    /// Where Pusher webhooks go (empty: none), `http://host[:port]/path`.
+    pub pusher_webhook_url: String,
+    /// Webhook events waiting to be sent, at most.
+    pub pusher_webhook_queue: usize,
+    /// Attempts after the first for a webhook request that failed.
+    pub pusher_webhook_retries: usize,
+    /// Longest time one webhook request may take.
+    pub pusher_webhook_timeout: Duration,
 }
 
 /// One configuration entry: its name (without the `push.` prefix), its
@@ -250,6 +262,11 @@ impl Default for Config {
             mercure_issuer: String::new(),
             mercure_audience: String::new(),
             mercure_cors_origins: Patterns::None,
+            presence_ttl: Duration::ZERO,
+            pusher_webhook_url: String::new(),
+            pusher_webhook_queue: 0,
+            pusher_webhook_retries: 0,
+            pusher_webhook_timeout: Duration::ZERO,
         };
         for s in SETTINGS {
             // The defaults are constants checked by a unit test.

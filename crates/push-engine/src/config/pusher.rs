@@ -54,3 +54,26 @@ pub(super) fn parse_app_id(value: &str) -> Result<String, String> {
 pub(super) fn parse_key(value: &str) -> Result<String, String> {
     parse_name(value)
 }
+
+/// A webhook URL: empty (none), or `http://host[:port][/path]` (plain
+/// HTTP: put a proxy in front for HTTPS).
+pub(super) fn parse_webhook_url(value: &str) -> Result<String, String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(String::new());
+    }
+    let ok = v.len() <= 2048
+        && v.strip_prefix("http://").is_some_and(|rest| {
+            let authority = rest.split('/').next().unwrap_or("");
+            !authority.is_empty() && !authority.contains('@')
+        })
+        && v.parse::<hyper::Uri>().is_ok();
+    if ok {
+        Ok(v.to_owned())
+    } else {
+        Err(
+            "use http://host[:port]/path (plain HTTP, at most 2048 characters), or empty for none"
+                .into(),
+        )
+    }
+}

@@ -5,7 +5,7 @@
 use super::auth::parse_cookie_name;
 use super::mercure::parse_identifier;
 use super::parse::*;
-use super::pusher::{parse_app_id, parse_key, parse_master_key};
+use super::pusher::{parse_app_id, parse_key, parse_master_key, parse_webhook_url};
 use super::{AuthMode, Patterns, Secret, Setting};
 
 fn parse_switch(v: &str) -> Result<bool, String> {
@@ -462,6 +462,37 @@ pub const SETTINGS: &[Setting] = &[
         "origins whose pages may use the Mercure hub with credentials (a list; empty: push.allowed_origins)",
         Patterns::parse,
         Patterns::show
+    ),
+    setting!(
+        presence_ttl,
+        "30",
+        "seconds the members and subscriptions of an engine that stopped answering stay counted (shared broker)",
+        secs(0.5, 86_400.0)
+    ),
+    setting!(
+        pusher_webhook_url,
+        "",
+        "Pusher protocol: http:// URL webhooks are POSTed to (empty: no webhooks)",
+        parse_webhook_url,
+        show_str
+    ),
+    setting!(
+        pusher_webhook_queue,
+        "1000",
+        "Pusher webhook events waiting to be sent (more: dropped and counted)",
+        count(1, MAX_COUNT)
+    ),
+    setting!(
+        pusher_webhook_retries,
+        "3",
+        "times a refused or failed webhook request is tried again, with backoff",
+        count(0, 100)
+    ),
+    setting!(
+        pusher_webhook_timeout,
+        "5",
+        "seconds one webhook request may take",
+        secs(0.01, 3600.0)
     ),
 ];
 

@@ -300,3 +300,29 @@ fn pusher_encryption_master_key_is_the_base64_of_32_bytes() {
     c.set("pusher_encryption_master_key", "").unwrap();
     assert_eq!(c.pusher_master_key(), None);
 }
+
+#[test]
+fn webhook_urls_are_plain_http_or_empty() {
+    let mut c = Config::default();
+    assert_eq!(c.pusher_webhook_url, "");
+    assert_eq!(c.presence_ttl, Duration::from_secs(30));
+    c.set("pusher_webhook_url", "http://127.0.0.1:9000/hooks?x=1")
+        .unwrap();
+    assert_eq!(c.pusher_webhook_url, "http://127.0.0.1:9000/hooks?x=1");
+    c.set("pusher_webhook_url", "").unwrap();
+    assert_eq!(c.pusher_webhook_url, "");
+    for bad in [
+        "https://example.com/",
+        "ftp://x/",
+        "http://",
+        "http:///path",
+        "http://user:pw@host/",
+        "http://a b/",
+        "example.com",
+    ] {
+        let e = c.set("pusher_webhook_url", bad).unwrap_err().to_string();
+        assert!(e.contains("http://host"), "{bad}: {e}");
+    }
+    assert!(c.set("presence_ttl", "0.1").is_err());
+    assert!(c.set("pusher_webhook_retries", "101").is_err());
+}

@@ -49,6 +49,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     /// The Mercure hub's active subscriptions.
     pub mercure: Arc<mercure::subscriptions::Registry>,
+    /// Pusher webhooks, when `push.pusher_webhook_url` is set.
+    pub webhooks: Option<pusher::webhook::Webhooks>,
 }
 
 /// The service of `push.listen`: the router behind the origin check, CORS

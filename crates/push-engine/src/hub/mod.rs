@@ -6,6 +6,7 @@
 
 mod broker;
 mod channel;
+mod cluster;
 pub mod copy;
 mod mirror;
 pub mod presence;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use broker::Broker;
 pub use channel::Lost;
+pub use cluster::{Activity, Counts};
 pub use mirror::{Applied, Merge, Numbered, Snapshot};
 pub use subscription::{Event, Subscription};
 
@@ -64,8 +66,10 @@ struct Inner {
     /// Cancelled by `close_all`, for connections that hold no subscription
     /// to be closed through.
     closing: CancellationToken,
-    /// Who is on each presence channel.
+    /// Who is on each presence channel (this engine's connections).
     presence: presence::Presence,
+    /// Presence and occupancy cluster-wide (`cluster.rs`).
+    cluster: cluster::Cluster,
     /// The shared broker this hub mirrors, if any (else ids and history
     /// are this process's own).
     broker: Option<Arc<dyn Broker>>,
@@ -104,6 +108,9 @@ pub(crate) struct Stats {
     pub(crate) lagged: Counter,
     pub(crate) lost: Counter,
     pub(crate) collected: Counter,
+    /// The channels whose subscriptions changed (`cluster.rs` reports
+    /// their counts).
+    pub(crate) occupancy: Arc<cluster::Touched>,
 }
 
 /// The last epoch this process handed out (every hub of it: an engine
@@ -153,6 +160,7 @@ impl Hub {
         if broker.is_some() {
             metrics.set_broker(BrokerState::Disconnected);
         }
+        let cluster = cluster::Cluster::new(config.pusher_webhook_queue);
         Hub {
             inner: Arc::new(Inner {
                 config,
@@ -162,6 +170,7 @@ impl Hub {
                 closed: Default::default(),
                 closing: CancellationToken::new(),
                 presence: Default::default(),
+                cluster,
                 broker,
                 copier: Default::default(),
             }),
@@ -320,6 +329,7 @@ impl Hub {
             drop(state);
             let stats = &self.inner.stats;
             stats.subscribers.inc();
+            stats.occupancy.touch(&channel.name);
             if lost.is_some() {
                 stats.lost.inc();
             }

@@ -4,10 +4,16 @@
 //! tells the channel's other watchers when a member arrives (its first
 //! connection) or leaves (its last).
 //!
-//! Held in this engine: members on other engines sharing a broker are not
-//! seen yet (a broker implementation of the same calls is the next step).
+//! This file holds one engine's view: its own connections and where their
+//! notices go. Without a shared broker that is the whole story
+//! ([`Presence::join`], [`Presence::leave`]); with one, `hub::cluster`
+//! counts each member's engines in the broker, which decides "first" and
+//! "last" cluster-wide, and uses [`Presence::attach`], [`Presence::detach`]
+//! and [`Presence::notify`] here.
+//!
 //! The lock is a `std::sync::Mutex`: it is never held across an `.await`,
-//! and notices are sent on unbounded queues, which never wait.
+//! and notices are sent on unbounded queues, which never wait (a watcher
+//! receives at most one notice per member arrival or departure).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -16,7 +22,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 /// A member of a presence channel: an id, and what the application says
 /// of it (JSON text, kept as given).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Member {
     pub id: String,
     pub info: Option<String>,
@@ -50,10 +56,10 @@ struct Room {
 }
 
 impl Room {
-    fn notify(&mut self, except: Watcher, change: &Change) {
+    fn notify(&mut self, except: Option<Watcher>, change: &Change) {
         // A watcher whose connection ended is dropped here (and by `leave`).
         self.watchers
-            .retain(|(w, _, tx)| *w == except || tx.send(change.clone()).is_ok());
+            .retain(|(w, _, tx)| Some(*w) == except || tx.send(change.clone()).is_ok());
     }
 
     fn list(&self) -> Vec<Member> {
@@ -86,13 +92,44 @@ impl Presence {
         member: Member,
         tx: UnboundedSender<Change>,
     ) -> Vec<Member> {
+        let (members, first) = self.attach(channel, watcher, member.clone(), tx);
+        if first {
+            self.notify(
+                channel,
+                Some(watcher),
+                Change::Joined(Arc::from(channel), member),
+            );
+        }
+        members
+    }
+
+    /// Connection `watcher` leaves `channel` (if it was on it). The others
+    /// are told if it was its member's last connection.
+    pub fn leave(&self, channel: &str, watcher: Watcher) {
+        if let Some((id, true)) = self.detach(channel, watcher) {
+            self.notify(channel, Some(watcher), Change::Left(Arc::from(channel), id));
+        }
+    }
+
+    /// [`Presence::join`] without telling anyone: returns the members on
+    /// the channel here, and whether this is the member's first
+    /// connection here.
+    pub fn attach(
+        &self,
+        channel: &str,
+        watcher: Watcher,
+        member: Member,
+        tx: UnboundedSender<Change>,
+    ) -> (Vec<Member>, bool) {
+        // A connection that joins again is moved (adapters do not do
+        // that; it is told here, never counted twice).
         self.leave(channel, watcher);
         let mut rooms = self.lock();
         let name: Arc<str> = match rooms.get_key_value(channel) {
             Some((k, _)) => k.clone(),
             None => Arc::from(channel),
         };
-        let room = rooms.entry(name.clone()).or_default();
+        let room = rooms.entry(name).or_default();
         let id = member.id.clone();
         room.watchers.push((watcher, id.clone(), tx));
         let first = match room.members.get_mut(&id) {
@@ -101,29 +138,20 @@ impl Presence {
                 false
             }
             None => {
-                room.members.insert(id, (member.clone(), 1));
+                room.members.insert(id, (member, 1));
                 true
             }
         };
-        if first {
-            room.notify(watcher, &Change::Joined(name, member));
-        }
-        room.list()
+        (room.list(), first)
     }
 
-    /// Connection `watcher` leaves `channel` (if it was on it). The others
-    /// are told if it was its member's last connection.
-    pub fn leave(&self, channel: &str, watcher: Watcher) {
+    /// [`Presence::leave`] without telling anyone: the member connection
+    /// `watcher` spoke for, and whether it was its last connection here
+    /// (`None` if it was not on the channel).
+    pub fn detach(&self, channel: &str, watcher: Watcher) -> Option<(String, bool)> {
         let mut rooms = self.lock();
-        let Some(name) = rooms.get_key_value(channel).map(|(k, _)| k.clone()) else {
-            return;
-        };
-        let Some(room) = rooms.get_mut(channel) else {
-            return;
-        };
-        let Some(at) = room.watchers.iter().position(|(w, _, _)| *w == watcher) else {
-            return;
-        };
+        let room = rooms.get_mut(channel)?;
+        let at = room.watchers.iter().position(|(w, _, _)| *w == watcher)?;
         let (_, id, _) = room.watchers.remove(at);
         let last = match room.members.get_mut(&id) {
             Some((_, n)) if *n > 1 => {
@@ -135,12 +163,38 @@ impl Presence {
                 true
             }
         };
-        if last {
-            room.notify(watcher, &Change::Left(name, id));
-        }
         if room.watchers.is_empty() {
             rooms.remove(channel);
         }
+        Some((id, last))
+    }
+
+    /// Tells every watcher of `channel` here but `except` of `change`.
+    pub fn notify(&self, channel: &str, except: Option<Watcher>, change: Change) {
+        let mut rooms = self.lock();
+        if let Some(room) = rooms.get_mut(channel) {
+            room.notify(except, &change);
+        }
+    }
+
+    /// Every (channel, member) with a connection here, for a broker that
+    /// lost track of this engine.
+    pub fn everyone(&self) -> Vec<(Arc<str>, Member)> {
+        let rooms = self.lock();
+        let mut out = Vec::new();
+        for (name, room) in rooms.iter() {
+            for (m, _) in room.members.values() {
+                out.push((name.clone(), m.clone()));
+            }
+        }
+        out
+    }
+
+    /// Whether `id` has a connection on `channel` here.
+    pub fn has(&self, channel: &str, id: &str) -> bool {
+        self.lock()
+            .get(channel)
+            .is_some_and(|r| r.members.contains_key(id))
     }
 
     /// The members on `channel`, in the order they arrived.

@@ -197,5 +197,7 @@ impl Drop for Subscription {
         if state.tx_generation == self.generation && state.subscribers() <= 1 {
             state.tx = None;
         }
+        drop(state);
+        self.stats.occupancy.touch(&self.channel.name);
     }
 }

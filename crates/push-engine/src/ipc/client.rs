@@ -15,6 +15,7 @@ use socket2::{Domain, SockAddr, Socket, Type};
 use super::*;
 use crate::edge::mercure::update::Head;
 use crate::error::Error;
+use crate::hub::presence::Member;
 use crate::hub::{Cursor, Lost};
 use crate::message::{Id, Outgoing, Publication};
 use crate::metrics::EngineStats;
@@ -186,6 +187,19 @@ impl Client {
             (R_ERROR, payload) => Err(decode_error(Reader(payload))),
             (kind, _) => Err(Error::Protocol(format!(
                 "unexpected answer {kind:#x} to STATS"
+            ))),
+        }
+    }
+
+    /// The members of presence `channel`, cluster-wide.
+    pub fn presence(&mut self, channel: &str) -> Result<Vec<Member>, Error> {
+        match self.request(&frame(PRESENCE, |b| put_str(b, channel.as_bytes())))? {
+            (R_PRESENCE, payload) => {
+                serde_json::from_slice(&payload).map_err(|e| Error::Protocol(e.to_string()))
+            }
+            (R_ERROR, payload) => Err(decode_error(Reader(payload))),
+            (kind, _) => Err(Error::Protocol(format!(
+                "unexpected answer {kind:#x} to PRESENCE"
             ))),
         }
     }

@@ -14,6 +14,7 @@
 //! | 0x05 | PUBLISH_BINARY | as PUBLISH; the data is sent as binary even if it is UTF-8 |
 //! | 0x06 | PUBLISH_FROM | `u8` flags (1 binary), channel, event, origin (`u8` len + a Pusher socket id), data (rest) |
 //! | 0x07 | MERCURE_PUBLISH | a Mercure update: its head (one line of JSON, [`crate::edge::mercure::update::Head`]), a line feed, its data (rest) |
+//! | 0x08 | PRESENCE | channel |
 //!
 //! | type | answer | payload |
 //! |---|---|---|
@@ -23,6 +24,7 @@
 //! | 0x84 | TIMEOUT | position id |
 //! | 0x85 | STATS | JSON of [`crate::EngineStats`] |
 //! | 0x86 | MERCURE_PUBLISHED | the update's Mercure id (rest, UTF-8) |
+//! | 0x88 | PRESENCE | JSON: the channel's members, cluster-wide, `[{"id": …, "info": JSON text or null}, …]` |
 //! | 0xFF | ERROR | `u8` code, message (rest, UTF-8) |
 //!
 //! An id is two `u64` (epoch, offset). A worker gives up a WAIT by closing
@@ -53,12 +55,15 @@ pub const PUBLISH_FROM: u8 = 0x06;
 pub const FLAG_BINARY: u8 = 1;
 /// A Mercure update (PHP's `mercure_publish()` in a worker).
 pub const MERCURE_PUBLISH: u8 = 0x07;
+/// The members of a presence channel, cluster-wide.
+pub const PRESENCE: u8 = 0x08;
 pub const R_HELLO: u8 = 0x81;
 pub const R_PUBLISHED: u8 = 0x82;
 pub const R_MESSAGE: u8 = 0x83;
 pub const R_TIMEOUT: u8 = 0x84;
 pub const R_STATS: u8 = 0x85;
 pub const R_MERCURE_PUBLISHED: u8 = 0x86;
+pub const R_PRESENCE: u8 = 0x88;
 pub const R_ERROR: u8 = 0xFF;
 
 /// Bytes a frame may carry besides a message's data (a Mercure update's

@@ -312,6 +312,10 @@ async fn connection(
                 let json = serde_json::to_vec(&hub.engine_stats()).unwrap_or_default();
                 frame(R_STATS, |b| b.put_slice(&json))
             }
+            PRESENCE => match presence(&hub, payload).await {
+                Ok(json) => frame(R_PRESENCE, |b| b.put_slice(&json)),
+                Err(e) => error_frame(&e),
+            },
             _ => return,
         };
         if !matches!(
@@ -321,6 +325,17 @@ async fn connection(
             return;
         }
     }
+}
+
+/// The members of the channel a PRESENCE frame names, as JSON.
+async fn presence(hub: &Hub, payload: Bytes) -> Result<Vec<u8>, Error> {
+    let channel = Reader(payload).str()?;
+    let channel = crate::message::validate_channel(&channel)?;
+    let limit = hub.config().io_timeout;
+    let members = tokio::time::timeout(limit, hub.presence_members(channel))
+        .await
+        .map_err(|_| Error::Broker(format!("no answer within {limit:?}")))??;
+    serde_json::to_vec(&members).map_err(|e| Error::Protocol(e.to_string()))
 }
 
 async fn publish(hub: &Hub, kind: u8, payload: Bytes) -> Result<Id, Error> {

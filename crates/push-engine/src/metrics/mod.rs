@@ -149,6 +149,33 @@ pub struct Metrics {
     broker: AtomicU8,
     broker_reconnects: AtomicU64,
     ready: AtomicBool,
+    /// Webhook requests by outcome ([`Webhook`]).
+    webhooks: [AtomicU64; 3],
+}
+
+/// What became of a webhook request, or of the events in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Webhook {
+    /// A request answered 2xx.
+    Sent = 0,
+    /// A request that failed (no answer in time, refused, not 2xx); it is
+    /// tried again while retries are left.
+    Failed = 1,
+    /// An event given up: the queue was full, or its request failed every
+    /// time.
+    Dropped = 2,
+}
+
+impl Webhook {
+    pub const ALL: [Webhook; 3] = [Webhook::Sent, Webhook::Failed, Webhook::Dropped];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Webhook::Sent => "sent",
+            Webhook::Failed => "failed",
+            Webhook::Dropped => "dropped",
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -163,6 +190,7 @@ impl Default for Metrics {
             broker: AtomicU8::new(BrokerState::Memory as u8),
             broker_reconnects: AtomicU64::new(0),
             ready: AtomicBool::new(false),
+            webhooks: Default::default(),
         }
     }
 }
@@ -290,6 +318,16 @@ impl Metrics {
     /// Sets the broker's state (called by the broker).
     pub fn set_broker(&self, state: BrokerState) {
         self.broker.store(state as u8, Relaxed);
+    }
+
+    /// Counts `n` webhook requests (or events, for [`Webhook::Dropped`]).
+    pub fn webhook(&self, outcome: Webhook, n: u64) {
+        self.webhooks[outcome as usize].fetch_add(n, Relaxed);
+    }
+
+    /// Webhook requests (or events, for [`Webhook::Dropped`]) so far.
+    pub fn webhooks(&self, outcome: Webhook) -> u64 {
+        self.webhooks[outcome as usize].load(Relaxed)
     }
 
     /// Counts a reconnection of the broker (called by the broker).

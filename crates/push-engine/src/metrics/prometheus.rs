@@ -172,6 +172,18 @@ pub fn render(stats: &EngineStats, m: &Metrics) -> String {
         "Times the broker reconnected.",
         stats.broker_reconnects,
     );
+    out.family(
+        "push_webhooks_total",
+        "counter",
+        "Webhook requests sent (2xx) and failed (each attempt), and events dropped (queue full, or every attempt failed).",
+    );
+    for outcome in super::Webhook::ALL {
+        out.sample(
+            "push_webhooks_total",
+            &[("outcome", outcome.as_str())],
+            m.webhooks(outcome),
+        );
+    }
     out.single(
         "push_ready",
         "gauge",

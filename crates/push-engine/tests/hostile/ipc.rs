@@ -1,6 +1,6 @@
 //! The local socket (`push.socket`): wrong frame kinds, lengths beyond the
 //! limit, zero and truncated frames, random bytes, HELLO with a wrong
-//! version, PUBLISH and WAIT with garbage fields. Framing faults close only
+//! version, PUBLISH, WAIT and PRESENCE with garbage fields. Framing faults close only
 //! that connection; a bad request inside a good frame gets an ERROR answer
 //! and the connection goes on. A second worker (the real blocking client)
 //! keeps publishing and waiting throughout, and what it publishes reaches
@@ -44,7 +44,7 @@ async fn garbage_on_the_local_socket_closes_only_that_connection() {
             Got::ErrorThenClosed(code::TOO_LARGE),
         ),
         ("kind 0x00", frame(0x00, b""), Got::Closed),
-        ("kind 0x07", frame(0x07, b"x"), Got::Closed),
+        ("kind 0x09", frame(0x09, b"x"), Got::Closed),
         (
             "MERCURE_PUBLISH without a head",
             frame(ipc::MERCURE_PUBLISH, b"x"),
@@ -60,6 +60,16 @@ async fn garbage_on_the_local_socket_closes_only_that_connection() {
             "MERCURE_PUBLISH to an engine without the hub",
             frame(ipc::MERCURE_PUBLISH, b"{\"topics\":[\"t\"]}\ndata"),
             Got::Error(code::MERCURE_OFF),
+        ),
+        (
+            "PRESENCE truncated",
+            frame(ipc::PRESENCE, b"x"),
+            Got::Error(code::BAD_REQUEST),
+        ),
+        (
+            "PRESENCE of a bad name",
+            frame(ipc::PRESENCE, &s(b"a b")),
+            Got::Error(code::INVALID_CHANNEL),
         ),
         (
             "PUBLISH_BINARY truncated",

@@ -55,12 +55,19 @@ impl Session {
             Value::String(s) => s,
             other => other.to_string(),
         };
-        let msg = Outgoing::new(data).event(incoming.event).origin(Origin {
-            connection: self.socket_id.clone(),
-            user,
-        });
+        let msg = Outgoing::new(data.clone())
+            .event(incoming.event.clone())
+            .origin(Origin {
+                connection: self.socket_id.clone(),
+                user: user.clone(),
+            });
         match Box::pin(self.hub.send(channel, msg)).await {
-            Ok(_) => {}
+            Ok(_) => {
+                if let Some(hooks) = &self.webhooks {
+                    let user = user.as_deref();
+                    hooks.client_event(channel, &incoming.event, &data, &self.socket_id, user);
+                }
+            }
             Err(e @ crate::Error::MessageTooLarge { .. })
             | Err(e @ crate::Error::InvalidEvent(_)) => {
                 self.send(&frame::error(None, &e.to_string()));

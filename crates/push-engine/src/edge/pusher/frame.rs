@@ -7,6 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{DEFAULT_EVENT, FRAME_SLOT};
+use crate::hub::presence::{Change, Member};
 use crate::message::Publication;
 
 /// A frame from a client.
@@ -61,6 +62,52 @@ pub fn error(code: Option<u16>, message: &str) -> Vec<u8> {
 }
 
 /// `pusher:subscription_error` for `channel`: `{type, error, status}`.
+/// A member's user_info as pusher-js reads it: the JSON value given, or
+/// null.
+fn info(member: &Member) -> Value {
+    member
+        .info
+        .as_deref()
+        .and_then(|i| serde_json::from_str(i).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// `pusher_internal:subscription_succeeded`, with the members of a
+/// presence channel: `{presence: {ids, hash, count}}`.
+pub fn subscription_succeeded(channel: &str, members: Option<&[Member]>) -> Vec<u8> {
+    let data = match members {
+        None => json!({}),
+        Some(members) => {
+            let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
+            let hash: serde_json::Map<String, Value> =
+                members.iter().map(|m| (m.id.clone(), info(m))).collect();
+            json!({ "presence": { "ids": ids, "hash": hash, "count": members.len() } })
+        }
+    };
+    event(
+        "pusher_internal:subscription_succeeded",
+        Some(channel),
+        &data,
+    )
+}
+
+/// `pusher_internal:member_added` or `member_removed`, and its channel.
+pub fn member_notice(change: Change) -> (std::sync::Arc<str>, Vec<u8>) {
+    let (channel, name, data) = match change {
+        Change::Joined(channel, member) => {
+            let data = json!({ "user_id": member.id, "user_info": info(&member) });
+            (channel, "pusher_internal:member_added", data)
+        }
+        Change::Left(channel, id) => (
+            channel,
+            "pusher_internal:member_removed",
+            json!({ "user_id": id }),
+        ),
+    };
+    let frame = event(name, Some(&channel), &data);
+    (channel, frame)
+}
+
 pub fn subscription_error(channel: &str, kind: &str, error: &str, status: u16) -> Vec<u8> {
     event(
         "pusher:subscription_error",

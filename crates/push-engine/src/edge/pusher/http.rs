@@ -23,8 +23,9 @@
 //! with `&`. Refusals answer 400, 401, 403, 404 or 413 with a JSON
 //! `{"error": …}`; never 500.
 //!
-//! Counts are this engine's (with a shared broker, other engines'
-//! subscribers and members are not counted yet).
+//! Counts are the cluster's: with a shared broker, every engine's members
+//! and subscribers (an engine reports a channel's subscribers a moment
+//! after its first arrives or its last leaves).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, Request, State};
@@ -217,8 +218,23 @@ fn infos(info: Option<&str>) -> (bool, bool) {
     (asked("user_count"), asked("subscription_count"))
 }
 
+/// The broker could not be asked.
+fn unavailable(e: crate::Error) -> ApiError {
+    ApiError::Unavailable(e.to_string())
+}
+
+/// How many members presence `channel` has, cluster-wide.
+async fn user_count(state: &AppState, channel: &str) -> Result<usize, ApiError> {
+    let members = state.hub.presence_members(channel).await;
+    Ok(members.map_err(unavailable)?.len())
+}
+
 /// The attributes of a channel that `info` asks for.
-fn attributes(state: &AppState, channel: &str, info: Option<&str>) -> Result<Value, ApiError> {
+async fn attributes(
+    state: &AppState,
+    channel: &str,
+    info: Option<&str>,
+) -> Result<Value, ApiError> {
     let (users, subscriptions) = infos(info);
     let mut out = Map::new();
     if users {
@@ -227,14 +243,12 @@ fn attributes(state: &AppState, channel: &str, info: Option<&str>) -> Result<Val
         }
         out.insert(
             "user_count".into(),
-            state.hub.presence().count(channel).into(),
+            user_count(state, channel).await?.into(),
         );
     }
     if subscriptions {
-        out.insert(
-            "subscription_count".into(),
-            state.hub.subscribers(channel).into(),
-        );
+        let n = state.hub.subscribers_everywhere(channel).await;
+        out.insert("subscription_count".into(), n.map_err(unavailable)?.into());
     }
     Ok(Value::Object(out))
 }
@@ -261,7 +275,8 @@ async fn publish(state: &AppState, e: Event) -> Result<Option<Value>, ApiError> 
         Some(info) => {
             let mut all = Map::new();
             for channel in &channels {
-                all.insert(channel.clone(), attributes(state, channel, Some(info))?);
+                let attrs = attributes(state, channel, Some(info)).await?;
+                all.insert(channel.clone(), attrs);
             }
             Ok(Some(Value::Object(all)))
         }
@@ -348,7 +363,8 @@ pub async fn channels(
         return Err(bad("info=user_count needs filter_by_prefix=presence-"));
     }
     let mut out = Map::new();
-    for (channel, _) in state.hub.occupied(prefix) {
+    let occupied = state.hub.occupied_everywhere(prefix).await;
+    for (channel, _) in occupied.map_err(unavailable)? {
         if is_reserved(&channel) {
             continue;
         }
@@ -356,7 +372,7 @@ pub async fn channels(
         if users {
             attrs.insert(
                 "user_count".into(),
-                state.hub.presence().count(&channel).into(),
+                user_count(&state, &channel).await?.into(),
             );
         }
         out.insert(channel.to_string(), Value::Object(attrs));
@@ -383,8 +399,9 @@ pub async fn channel(
         return Err(bad(format!("invalid channel name {channel:?}")));
     }
     let info = crate::edge::transport::param(&query, "info");
-    let mut attrs = attributes(&state, &channel, info)?;
-    attrs["occupied"] = (state.hub.subscribers(&channel) > 0).into();
+    let mut attrs = attributes(&state, &channel, info).await?;
+    let subscribers = state.hub.subscribers_everywhere(&channel).await;
+    attrs["occupied"] = (subscribers.map_err(unavailable)? > 0).into();
     Ok(Json(attrs))
 }
 
@@ -407,10 +424,9 @@ pub async fn users(
     if !channel.starts_with("presence-") || !valid_name(&channel) {
         return Err(bad("users are listed for presence channels only"));
     }
-    let users: Vec<Value> = state
-        .hub
-        .presence()
-        .members(&channel)
+    let members = state.hub.presence_members(&channel).await;
+    let users: Vec<Value> = members
+        .map_err(unavailable)?
         .into_iter()
         .map(|m| json!({ "id": m.id }))
         .collect();

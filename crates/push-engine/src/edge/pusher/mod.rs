@@ -15,7 +15,8 @@
 //!   client events;
 //! - [`user`]: user authentication (`pusher:signin`), `#server-to-user-…`
 //!   and terminating a user's connections;
-//! - [`http`]: the HTTP API `/apps/{app_id}/…` and its signatures.
+//! - [`http`]: the HTTP API `/apps/{app_id}/…` and its signatures;
+//! - [`webhook`]: the webhooks, sent once per cluster.
 //!
 //! The adapter owns no channel state: channels, history, limits and
 //! presence are the hub's; a message published by any door reaches Pusher
@@ -36,6 +37,7 @@ pub mod http;
 pub mod session;
 mod subscribe;
 pub mod user;
+pub mod webhook;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -135,6 +137,7 @@ pub async fn connect(
         .max_frame_size(Some(config.max_message_size + 4096));
     let connection = state.hub.metrics().connection(Transport::Pusher);
     let hub = state.hub.clone();
+    let webhooks = state.webhooks.clone();
     state.tasks.spawn(async move {
         let _connection = connection;
         let Ok(upgraded) = on_upgrade.await else {
@@ -143,7 +146,7 @@ pub async fn connect(
         let ws =
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
                 .await;
-        Session::new(hub).run(ws, opening).await;
+        Session::new(hub, webhooks).run(ws, opening).await;
     });
     switching(&accept)
 }

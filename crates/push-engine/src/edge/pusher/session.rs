@@ -20,8 +20,8 @@ use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
-use serde_json::{json, Value};
+use futures_util::{FutureExt, SinkExt, StreamExt};
+use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data};
@@ -31,6 +31,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::channels::Kind;
 use super::frame::{self, Incoming};
+use super::webhook::Webhooks;
 use super::*;
 use crate::edge::limits::Rate;
 use crate::edge::transport::coalesce::Coalesce;
@@ -68,6 +69,8 @@ pub struct Session {
     out: Vec<u8>,
     /// `push.coalesce`, for deliveries.
     coalesce: Coalesce,
+    /// Where client events are reported, if webhooks are on.
+    pub(super) webhooks: Option<Webhooks>,
 }
 
 /// Why a session ends.
@@ -85,17 +88,37 @@ enum Quiet {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        // Presence is left however the connection ends.
-        for (channel, kind) in &self.channels {
-            if matches!(kind, Kind::Presence(_)) {
-                self.hub.presence().leave(channel, self.number);
+        // Presence is left however the connection ends: at once without a
+        // broker, else in a task of its own (the broker is asked).
+        let left: Vec<Arc<str>> = self
+            .channels
+            .iter()
+            .filter(|(_, kind)| matches!(kind, Kind::Presence(_)))
+            .map(|(channel, _)| channel.clone())
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        let (hub, number) = (self.hub.clone(), self.number);
+        let leave = async move {
+            for channel in left {
+                hub.presence_leave(&channel, number).await;
+            }
+        };
+        match (self.hub.broker(), tokio::runtime::Handle::try_current()) {
+            (Some(_), Ok(runtime)) => {
+                runtime.spawn(leave);
+            }
+            // Without a broker nothing in it waits.
+            _ => {
+                let _ = leave.now_or_never();
             }
         }
     }
 }
 
 impl Session {
-    pub fn new(hub: Hub) -> Session {
+    pub fn new(hub: Hub, webhooks: Option<Webhooks>) -> Session {
         let (socket_id, number) = socket_id();
         let rate = Rate::new(hub.config().client_publish_rate);
         let coalesce = Coalesce::new(hub.config());
@@ -109,6 +132,7 @@ impl Session {
             user: None,
             out: Vec::new(),
             coalesce,
+            webhooks,
         }
     }
 
@@ -286,24 +310,9 @@ impl Session {
 
     /// A presence notice for a channel this connection is on.
     fn notice(&mut self, change: Change) {
-        let (channel, event, data) = match change {
-            Change::Joined(channel, member) => {
-                let info = member
-                    .info
-                    .as_deref()
-                    .and_then(|i| serde_json::from_str::<Value>(i).ok())
-                    .unwrap_or(Value::Null);
-                let data = json!({ "user_id": member.id, "user_info": info });
-                (channel, "pusher_internal:member_added", data)
-            }
-            Change::Left(channel, id) => (
-                channel,
-                "pusher_internal:member_removed",
-                json!({ "user_id": id }),
-            ),
-        };
+        let (channel, frame) = frame::member_notice(change);
         if matches!(self.channels.get(&channel), Some(Kind::Presence(_))) {
-            self.send(&frame::event(event, Some(&channel), &data));
+            self.send(&frame);
         }
     }
 
@@ -323,7 +332,7 @@ impl Session {
             "pusher:signin" => return self.signin(&incoming, feed).await,
             "pusher:unsubscribe" => {
                 if let Some(channel) = incoming.text("channel") {
-                    self.unsubscribe(&channel, feed);
+                    self.unsubscribe(&channel, feed).await;
                 }
             }
             e if e.starts_with("client-") => return self.client_event(incoming).await,

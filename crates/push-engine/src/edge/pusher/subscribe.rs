@@ -3,7 +3,7 @@
 //! members of a presence channel, a cache channel's last event
 //! ([`super::cache`]), and `pusher:unsubscribe`.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::cache::{is_cache, last_event};
 use super::channels::{authorize, valid_name, Kind};
@@ -39,7 +39,10 @@ impl Session {
         let config = hub.config();
         if let Some(Kind::Presence(_)) = self.channels.get(channel.as_str()) {
             // Already on it: say so again, with who is there.
-            let members = self.hub.presence().members(&channel);
+            let members = match self.hub.presence_members(&channel).await {
+                Ok(members) => members,
+                Err(_) => self.hub.presence().members(&channel),
+            };
             self.succeeded(&channel, Some(&members));
             return;
         }
@@ -89,12 +92,11 @@ impl Session {
         let head = sub.position();
         feed.add(sub);
         let members = match &kind {
-            Kind::Presence(member) => Some(self.hub.presence().join(
-                &name,
-                self.number,
-                member.clone(),
-                self.notices.0.clone(),
-            )),
+            Kind::Presence(member) => Some(
+                self.hub
+                    .presence_join(&name, self.number, member.clone(), self.notices.0.clone())
+                    .await,
+            ),
             _ => None,
         };
         self.channels.insert(name.clone(), kind);
@@ -108,46 +110,25 @@ impl Session {
                 }
                 None => {
                     self.send(&frame::event("pusher:cache_miss", Some(&name), &json!({})));
-                    // webhook: cache_miss (sent once per cluster by edge::pusher::webhook)
+                    if let Some(hooks) = &self.webhooks {
+                        hooks.cache_miss(&name);
+                    }
                 }
             }
         }
     }
 
     /// `pusher_internal:subscription_succeeded`, with the members of a
-    /// presence channel: `{presence: {ids, hash, count}}`.
+    /// presence channel.
     pub(super) fn succeeded(&mut self, channel: &str, members: Option<&[Member]>) {
-        let data = match members {
-            None => json!({}),
-            Some(members) => {
-                let ids: Vec<&str> = members.iter().map(|m| m.id.as_str()).collect();
-                let hash: serde_json::Map<String, Value> = members
-                    .iter()
-                    .map(|m| {
-                        let info = m
-                            .info
-                            .as_deref()
-                            .and_then(|i| serde_json::from_str(i).ok())
-                            .unwrap_or(Value::Null);
-                        (m.id.clone(), info)
-                    })
-                    .collect();
-                json!({ "presence": { "ids": ids, "hash": hash, "count": members.len() } })
-            }
-        };
-        let frame = frame::event(
-            "pusher_internal:subscription_succeeded",
-            Some(channel),
-            &data,
-        );
-        self.send(&frame);
+        self.send(&frame::subscription_succeeded(channel, members));
     }
 
-    pub(super) fn unsubscribe(&mut self, channel: &str, feed: &mut Feed) {
+    pub(super) async fn unsubscribe(&mut self, channel: &str, feed: &mut Feed) {
         if let Some(kind) = self.channels.remove(channel) {
             feed.remove(channel);
             if matches!(kind, Kind::Presence(_)) {
-                self.hub.presence().leave(channel, self.number);
+                self.hub.presence_leave(channel, self.number).await;
             }
         }
     }
