@@ -97,8 +97,10 @@ async fn an_idle_connection_is_closed_after_socket_idle_timeout() {
     })
     .await;
     let (path, cancel) = local_socket(&server, "idle");
-    let mut idle = UnixStream::connect(&path).await.unwrap();
+    // Taken before connecting: the engine may accept (and start its timer)
+    // before this task sees the connection made.
     let started = Instant::now();
+    let mut idle = UnixStream::connect(&path).await.unwrap();
     assert!(closed(&mut idle).await, "closed within T");
     assert!(
         started.elapsed() >= IDLE,
