@@ -2,7 +2,7 @@
 # push against the references, in one run (about 10 minutes on 2 cores):
 #
 #   bench/run.sh                        every scenario
-#   BENCH_ONLY="s1 php" bench/run.sh    some of them: s1 … s6, s8, s9, php, tutorial
+#   BENCH_ONLY="s1 php" bench/run.sh    some of them: s1 … s6, s8, s9, s10, php, tutorial
 #   BENCH_REPEAT=1 bench/run.sh         one run per scenario and server (default 3)
 #   PUSH_LOADGEN=/path/push-loadgen     another build of the load generator
 #   PUSH_BENCH_ARGS="--coalesce=0"      more settings for push's engine (A/B runs)
@@ -24,6 +24,9 @@
 #       delivered messages/s, server CPU µs per delivered message
 #   s5  10,000 WebSocket subscribers over 1,000 channels
 #   s6  1,000 long-poll subscribers, one channel, 50 messages at 5/s
+#   s10 push against itself: s1 with the subscribers on the Pusher protocol
+#       (pusher:subscribe, frames {event, channel, data}) against s1 on
+#       push's own WebSocket: what the adapter costs
 #   s9  one WebSocket subscriber (s9-sse: one SSE subscriber), one
 #       publisher sending 1,000 messages back to back (each POST waits for
 #       the answer to the last): latency when nothing is busy
@@ -70,7 +73,7 @@ set -u -o pipefail
 LOADGEN="${PUSH_LOADGEN:-$ROOT/target/release/push-loadgen}"   # PUSH_LOADGEN: another build
 RESULTS="$ROOT/bench/results"
 SCEN="$ROOT/bench/scenarios"
-ONLY="${BENCH_ONLY:-s1 s2 s3 s4 s5 s6 s8 s9 php tutorial}"
+ONLY="${BENCH_ONLY:-s1 s2 s3 s4 s5 s6 s8 s9 s10 php tutorial}"
 S8_FLAT_SECONDS=5   # s8-flat: publishing time
 S8_WINDOW=32        # s8-flat: publications ahead of their delivery, at most
 HISTORY=100
@@ -321,6 +324,13 @@ bench() {
             kind="$server"; publish=(); labels="push"
             case "$server" in
                 push) start_push; addr="$PUSH_ADDR"; pids="$PUSH_PID" ;;
+                push-pusher)
+                    # The same engine with the Pusher protocol on; its
+                    # subscribers speak it (--transport pusher).
+                    start_engine push --pusher_app_id=1 --pusher_key=bench-key \
+                        --pusher_secret=bench-secret-0123456789 ${PUSH_BENCH_ARGS:-}
+                    PUSH_PID="$ENGINE_PID"; PUSH_ADDR="$ENGINE_ADDR"
+                    kind=push; addr="$PUSH_ADDR"; pids="$PUSH_PID" ;;
                 nchan) start_nchan; addr="$NCHAN_ADDR"; pids="$NCHAN_PIDS"; labels="nginx (master and workers)" ;;
                 push-cross)
                     start_cross; kind=push; addr="$CROSS_B"; publish=(--publish-addr "$CROSS_A")
@@ -335,8 +345,14 @@ bench() {
                 perf stat -x, -e raw_syscalls:sys_enter -p "$pids" -o "$TMP/perf" >/dev/null 2>&1 &
                 perf_pid=$!
             fi
+            local run_args=("${args[@]}")
+            if [ "$server" = push-pusher ]; then
+                for ((i = 0; i < ${#run_args[@]}; i++)); do
+                    [ "${run_args[$i]}" = --transport ] && run_args[$((i + 1))]=pusher
+                done
+            fi
             run "$TMP/out" "$TMP/loadgen.err" timeout -k 5 $((timeout + 30)) "$LOADGEN" bench --server "$kind" \
-                --addr "$addr" "${publish[@]}" "${args[@]}" --pids "$pids" --timeout "$timeout"
+                --addr "$addr" "${publish[@]}" "${run_args[@]}" --pids "$pids" --timeout "$timeout"
             rc=$?
             out="$(cat "$TMP/out")"
             if [ -n "$perf_pid" ]; then
@@ -363,7 +379,7 @@ bench() {
                 echo json_encode(["scenario" => $argv[2], "title" => $argv[3], "server" => $argv[4], "run" => (int) $argv[7], "args" => $argv[5], "note" => $argv[6], "processes" => explode(",", $argv[8])] + $o);' \
                 "$out" "$scenario" "$title" "$server" "${args[*]}" "$note" "$rep" "$labels")"
             case "$server" in
-                push) stop_push ;;
+                push|push-pusher) stop_push ;;
                 nchan) stop_nchan ;;
                 push-cross) stop_cross ;;
             esac
@@ -542,6 +558,9 @@ wants s9 && bench s9 "one WebSocket subscriber, 1,000 messages back to back" 30 
     --transport ws --subscribers 1 --channels 1 --messages 1000 --rate 0 --publishers 1
 wants s9 && bench s9-sse "one SSE subscriber, 1,000 messages back to back" 30 \
     --transport sse --subscribers 1 --channels 1 --messages 1000 --rate 0 --publishers 1
+# s10: the Pusher protocol against push's own WebSocket, one engine each.
+wants s10 && BENCH_SERVERS="push-pusher push" bench s10 "the Pusher protocol: 1,000 pusher-protocol subscribers, one channel, 100 messages at 10/s, against s1 on push's own WebSocket" 60 \
+    --transport ws --subscribers 1000 --channels 1 --messages 100 --rate 10
 # s8: push against itself, the subject first (push-cross, then push).
 wants s8 && BENCH_SERVERS="push-cross push" bench s8 "cross-engine: 1,000 WebSocket subscribers on engine B, 100 messages at 10/s published on engine A" 60 \
     --transport ws --subscribers 1000 --channels 1 --messages 100 --rate 10

@@ -151,6 +151,8 @@ namespace {
      * @throws \Push\ConnectionException if no engine runs here and none answers on push.socket
      */
     function mercure_publish(string|array $topics, string $data = '', bool $private = false, ?string $id = null, ?string $type = null, ?int $retry = null): string {}
+
+    /**
      * What an app's /broadcasting/user-auth endpoint answers for a Pusher
      * user signing in (pusher-js's signin(), Pusher's user authentication),
      * signed with push.pusher_secret — the engine's this process runs, else
@@ -165,6 +167,8 @@ namespace {
      * @throws \Push\PushException if push.pusher_app_id, push.pusher_key and push.pusher_secret are not set
      */
     function push_pusher_signin(string $socketId, mixed $userData): string {}
+
+    /**
      * The members of a Pusher presence channel, on every engine sharing the
      * broker (push.broker), from the engine this process runs or reaches
      * through push.socket.

@@ -170,6 +170,7 @@ function medians(array $runs, string $key): array
 
 $summary = [];
 $cross = [];
+$adapters = [];
 $n = 0;
 $sections = [];
 foreach ($scenarios as $id => $s) {
@@ -177,7 +178,9 @@ foreach ($scenarios as $id => $s) {
     // s8: push with two engines and Redis against push with one engine;
     // every other scenario: push against nginx + nchan.
     $s8 = str_starts_with($id, 's8');
-    [$subject, $ref] = $s8 ? ['push-cross', 'push'] : ['push', 'nchan'];
+    // s10: push's Pusher protocol against push's own WebSocket.
+    $s10 = str_starts_with($id, 's10');
+    [$subject, $ref] = $s8 ? ['push-cross', 'push'] : ($s10 ? ['push-pusher', 'push'] : ['push', 'nchan']);
     $sec = [];
     $sec[] = "### $id. {$s['title']}";
     $sec[] = '';
@@ -204,9 +207,11 @@ foreach ($scenarios as $id => $s) {
             }
         }
     }
-    $sec[] = $s8
-        ? '| metric | two engines + Redis (subscribers on B, publishing on A) | one engine (memory broker) | two / one |'
-        : '| metric | push | nginx + nchan | push / nchan |';
+    $sec[] = match (true) {
+        $s8 => '| metric | two engines + Redis (subscribers on B, publishing on A) | one engine (memory broker) | two / one |',
+        $s10 => '| metric | Pusher protocol | push\'s own WebSocket | Pusher / own |',
+        default => '| metric | push | nginx + nchan | push / nchan |',
+    };
     $sec[] = '|---|---:|---:|---:|';
     $idle = str_contains($s['args'], '--idle');
     foreach ($metrics as [$key, $label, $dir]) {
@@ -236,7 +241,7 @@ foreach ($scenarios as $id => $s) {
         $sec[] = '';
         $sec[] = $s8
             ? sprintf('Medians of %d (two engines) and %d (one engine) runs, alternating; the rows "…" are per process, the median of each.', $fig[$subject]['runs'], $fig[$ref]['runs'])
-            : sprintf('Medians of %d (push) and %d (nchan) runs.', $fig['push']['runs'], $fig['nchan']['runs']);
+            : sprintf('Medians of %d (%s) and %d (%s) runs.', $fig[$subject]['runs'], $subject, $fig[$ref]['runs'], $ref);
     }
     $sec[] = '';
     $sections[] = $sec;
@@ -257,6 +262,15 @@ foreach ($scenarios as $id => $s) {
         $cross[] = sprintf('| %s | delivered / expected; lost; duplicated | %s / %s; %s; %s | %s / %s; %s; %s | |', $id,
             num($c['delivered']), num($c['expected']), num($c['lost']), num($c['duplicated']),
             num($o['delivered']), num($o['expected']), num($o['lost']), num($o['duplicated']));
+        continue;
+    }
+    if ($s10) {
+        $c = $fig[$subject];
+        $o = $fig[$ref];
+        foreach (['p50_ms', 'p99_ms', 'cpu_us_per_msg', 'cpu_user_us_per_msg', 'syscalls_per_msg'] as $k) {
+            $adapters[] = sprintf('| %s | %s | %s | %s | %s |', $id, array_column($metrics, 1, 0)[$k], num($c[$k]), num($o[$k]), ratio($c[$k], $o[$k]));
+        }
+        $adapters[] = sprintf('| %s | delivered / expected | %s / %s | %s / %s | |', $id, num($c['delivered']), num($c['expected']), num($o['delivered']), num($o['expected']));
         continue;
     }
     // The summary: the figure each scenario is about.
@@ -290,6 +304,16 @@ if ($cross) {
     $out[] = '| scenario | figure | two engines + Redis | one engine | two / one |';
     $out[] = '|---|---|---:|---:|---:|';
     array_push($out, ...$cross);
+    $out[] = '';
+}
+if ($adapters) {
+    $out[] = '## Summary: the Pusher protocol against push\'s own WebSocket';
+    $out[] = '';
+    $out[] = 'One engine each; the same 1,000 subscribers, publications and rate; the Pusher subscribers speak protocol 7 (pusher:subscribe, frames {event, channel, data}).';
+    $out[] = '';
+    $out[] = '| scenario | figure | Pusher protocol | push\'s own WebSocket | Pusher / own |';
+    $out[] = '|---|---|---:|---:|---:|';
+    array_push($out, ...$adapters);
     $out[] = '';
 }
 if ($sections) {

@@ -29,8 +29,9 @@ use crate::config::Config;
 pub(crate) struct Coalesce {
     /// `push.coalesce`; zero: never wait.
     delay: Duration,
-    /// `push.coalesce_subscribers`.
-    crowd: usize,
+    /// `push.coalesce_subscribers` (at most 1,000,000: a `u32` keeps this
+    /// struct, which every SSE stream and WebSocket holds, at 40 bytes).
+    crowd: u32,
     /// When the last batch went out.
     last: Option<Instant>,
     /// The last batch took everything there was.
@@ -42,10 +43,11 @@ pub(crate) struct Coalesce {
 impl Coalesce {
     /// `push.coalesce` and `push.coalesce_subscribers` of `config`.
     pub(crate) fn new(config: &Config) -> Coalesce {
-        Coalesce::with(config.coalesce, config.coalesce_subscribers)
+        let crowd = u32::try_from(config.coalesce_subscribers).unwrap_or(u32::MAX);
+        Coalesce::with(config.coalesce, crowd)
     }
 
-    fn with(delay: Duration, crowd: usize) -> Coalesce {
+    fn with(delay: Duration, crowd: u32) -> Coalesce {
         Coalesce {
             delay,
             crowd,
@@ -62,7 +64,7 @@ impl Coalesce {
         if self.delay.is_zero() || !self.drained {
             return None;
         }
-        if subscribers < self.crowd && !self.backed_up {
+        if subscribers < self.crowd as usize && !self.backed_up {
             return None;
         }
         let until = self.last? + self.delay;
@@ -99,35 +101,39 @@ impl Coalesce {
 mod tests {
     use super::*;
 
-    const CROWD: usize = 32;
+    const CROWD: u32 = 32;
 
     // Paused time: `Instant::now()` moves only with `advance`.
     #[tokio::test(start_paused = true)]
     async fn a_crowded_channel_waits_only_after_a_recent_write_that_took_everything() {
         let ms = Duration::from_millis;
         let mut c = Coalesce::with(ms(10), CROWD);
-        assert_eq!(c.hold(CROWD), None, "never written: write at once");
+        assert_eq!(c.hold(CROWD as usize), None, "never written: write at once");
         c.wrote(true);
         let t0 = Instant::now();
         tokio::time::advance(ms(2)).await;
         assert_eq!(
-            c.hold(CROWD),
+            c.hold(CROWD as usize),
             Some(t0 + ms(10)),
             "2 ms after a write: until 10 ms after it"
         );
         tokio::time::advance(ms(9)).await;
-        assert_eq!(c.hold(CROWD), None, "11 ms after: write at once");
+        assert_eq!(c.hold(CROWD as usize), None, "11 ms after: write at once");
 
         // A batch that left messages behind: the next goes at once.
         c.wrote(false);
         tokio::time::advance(ms(1)).await;
-        assert_eq!(c.hold(CROWD), None);
+        assert_eq!(c.hold(CROWD as usize), None);
 
         let mut off = Coalesce::with(Duration::ZERO, 1);
         off.wrote(true);
         off.backed_up();
         tokio::time::advance(ms(1)).await;
-        assert_eq!(off.hold(CROWD), None, "push.coalesce = 0: never wait");
+        assert_eq!(
+            off.hold(CROWD as usize),
+            None,
+            "push.coalesce = 0: never wait"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -137,7 +143,7 @@ mod tests {
         c.wrote(true);
         tokio::time::advance(ms(2)).await;
         assert_eq!(c.hold(1), None, "the write went out whole: no reason");
-        assert_eq!(c.hold(CROWD - 1), None, "one short of the crowd");
+        assert_eq!(c.hold(CROWD as usize - 1), None, "one short of the crowd");
 
         c.wrote(true);
         c.backed_up();
@@ -179,5 +185,11 @@ mod tests {
         let all = reader.await.unwrap_or_default();
         assert_eq!(all.len(), 32 + 256, "every byte arrived");
         assert!(all[32..].iter().all(|b| *b == 2));
+    }
+
+    #[test]
+    fn it_stays_40_bytes() {
+        // Held by every SSE stream and WebSocket (tests/sse_memory.rs).
+        assert_eq!(std::mem::size_of::<Coalesce>(), 40);
     }
 }
