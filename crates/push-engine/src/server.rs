@@ -41,8 +41,10 @@ pub async fn run(
         hub: hub.clone(),
         tasks: tasks.clone(),
         limits: limits.clone(),
-        mercure: Default::default(),
-        webhooks,
+        adapters: std::sync::Arc::new(edge::Adapters {
+            mercure: Default::default(),
+            webhooks,
+        }),
     };
     let limit = config.shutdown_timeout;
     let stop = CancellationToken::new();

@@ -47,6 +47,14 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// What is counted per connection and per client address.
     pub limits: Arc<Limits>,
+    /// What the protocol adapters keep, behind one pointer: every
+    /// connection holds a clone of this state (`tests/sse_memory.rs`).
+    pub adapters: Arc<Adapters>,
+}
+
+/// What the protocol adapters keep for the engine's life.
+#[derive(Debug, Default)]
+pub struct Adapters {
     /// The Mercure hub's active subscriptions.
     pub mercure: Arc<mercure::subscriptions::Registry>,
     /// Pusher webhooks, when `push.pusher_webhook_url` is set.

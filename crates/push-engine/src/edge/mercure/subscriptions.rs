@@ -85,7 +85,7 @@ impl Announced {
         if !state.hub.config().mercure_subscriptions {
             return None;
         }
-        let registry = state.mercure.clone();
+        let registry = state.adapters.mercure.clone();
         let subscriber = registry.subscriber();
         let mut ids = Vec::with_capacity(selectors.len());
         for selector in selectors {
@@ -163,7 +163,7 @@ pub async fn list(
         ));
     }
     let last = newest_id(&state.hub);
-    let active = state.mercure.lock();
+    let active = state.adapters.mercure.lock();
     let mut body = match parts.len() {
         2 => match active.get(&id) {
             Some(doc) => doc.clone(),

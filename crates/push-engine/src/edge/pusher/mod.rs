@@ -137,7 +137,7 @@ pub async fn connect(
         .max_frame_size(Some(config.max_message_size + 4096));
     let connection = state.hub.metrics().connection(Transport::Pusher);
     let hub = state.hub.clone();
-    let webhooks = state.webhooks.clone();
+    let webhooks = state.adapters.webhooks.clone();
     state.tasks.spawn(async move {
         let _connection = connection;
         let Ok(upgraded) = on_upgrade.await else {
