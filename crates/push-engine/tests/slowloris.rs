@@ -39,10 +39,12 @@ async fn open(server: &Server, n: u64) {
 
 /// Sends `head` then one more byte of `trickle` every 50 ms until the
 /// server closes the connection; returns what it answered and when it
-/// closed, counted from the first byte.
+/// closed, counted from before the connection was made.
 async fn slowloris(server: &Server, head: &str, trickle: &str) -> (Vec<u8>, Duration) {
-    let mut stream = TcpStream::connect(server.addr).await.unwrap();
+    // Before connecting: the server's clock starts when it accepts, which
+    // may be before this task sees the connection made.
     let started = Instant::now();
+    let mut stream = TcpStream::connect(server.addr).await.unwrap();
     stream.write_all(head.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
     let mut buf = [0u8; 1024];
