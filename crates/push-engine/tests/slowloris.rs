@@ -195,8 +195,8 @@ async fn an_idle_connection_is_closed_after_request_timeout() {
     assert_eq!(server.hub.metrics().refusals(Limit::RequestTimeout), 0);
 
     // One that never sends a byte is closed too, and counted.
-    let mut silent = TcpStream::connect(server.addr).await.unwrap();
     let started = Instant::now();
+    let mut silent = TcpStream::connect(server.addr).await.unwrap();
     let n = tokio::time::timeout(T, silent.read(&mut buf))
         .await
         .unwrap()
