@@ -168,7 +168,7 @@ async fn refusals_are_json_errors_never_500() {
     let body = json!({ "name": "n", "channel": "c", "data": "d" }).to_string();
     let ok = signed("POST", &path, body.as_bytes(), &[], now());
     let cases: Vec<(String, String, u16)> = vec![
-        ("unsigned".into(), format!("{path}"), 401),
+        ("unsigned".into(), path.to_string(), 401),
         (
             "bad signature".into(),
             format!(
@@ -213,7 +213,7 @@ async fn refusals_are_json_errors_never_500() {
     .into_iter()
     .map(|(label, q, status)| {
         let q = q
-            .strip_prefix(&format!("{path}"))
+            .strip_prefix(path.as_str())
             .map(str::to_owned)
             .unwrap_or(q);
         (label, format!("{path}?{q}"), status)
