@@ -2,7 +2,7 @@
 //! written to rarely is written at once; on a crowded channel
 //! (`push.coalesce_subscribers`) a burst right after a write waits out
 //! `push.coalesce` and goes out together, whole and in order; a lone
-//! subscriber is never held; and the wait ends early rather than let the
+//! subscriber is never held, whichever protocol it speaks; and the wait ends early rather than let the
 //! channel's ring run past it.
 
 mod common;
@@ -19,10 +19,11 @@ fn slow_coalesce(c: &mut push_engine::Config) {
     c.coalesce_subscribers = 1;
 }
 
-/// A WebSocket or SSE subscriber.
+/// A WebSocket, SSE or Pusher subscriber.
 enum Client {
     Ws(Ws),
     Sse(Sse),
+    Pusher(Ws),
 }
 
 impl Client {
@@ -30,12 +31,16 @@ impl Client {
         match self {
             Client::Ws(ws) => ws_text(ws).await,
             Client::Sse(sse) => sse.event().await.data().to_owned(),
+            Client::Pusher(ws) => {
+                let frame = pusher::next(ws).await;
+                pusher::data(&frame).as_str().expect("text data").to_owned()
+            }
         }
     }
 
     async fn quiet(&mut self, within: Duration) {
         match self {
-            Client::Ws(ws) => ws_quiet(ws, within).await,
+            Client::Ws(ws) | Client::Pusher(ws) => ws_quiet(ws, within).await,
             Client::Sse(sse) => sse.quiet(within).await,
         }
     }
@@ -141,4 +146,18 @@ async fn sse_a_lone_subscriber_is_never_held() {
     let server = Server::start_with(lone).await;
     let sse = sse_open(server.addr, "/sse/c", &[]).await;
     a_lone_subscriber_is_never_held(&server, Client::Sse(sse)).await;
+}
+
+/// A Pusher connection of one channel reads it directly, as a WebSocket
+/// does (a feed merged for it would count as crowded, and be held).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pusher_a_lone_subscriber_is_never_held() {
+    let server = Server::start_with(|c| {
+        lone(c);
+        pusher::pusher_settings(c);
+    })
+    .await;
+    let (mut ws, _) = pusher::connect(&server).await;
+    pusher::subscribed(&mut ws, "c").await;
+    a_lone_subscriber_is_never_held(&server, Client::Pusher(ws)).await;
 }

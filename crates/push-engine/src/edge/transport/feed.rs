@@ -15,8 +15,10 @@
 //!   metrics' queued bytes); a connection that leaves it full for
 //!   `push.keepalive` is slow.
 //! - A **changing** set of channels (a protocol whose clients subscribe and
-//!   unsubscribe on an open connection) is merged the same way, starting
-//!   empty: [`Feed::changing`], [`Feed::add`], [`Feed::remove`].
+//!   unsubscribe on an open connection: [`Feed::changing`], [`Feed::add`],
+//!   [`Feed::remove`]) starts empty, reads its first channel directly and is
+//!   merged only when a second one is added, so a connection of one channel
+//!   costs the same whichever protocol it speaks. Once merged, it stays so.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -75,23 +77,65 @@ const OVERHEAD: usize = 64;
 pub struct Feed {
     source: Source,
     positions: Vec<(Arc<str>, Id)>,
+    /// Kept by a changing feed, to add channels.
+    more: Option<More>,
 }
 
 enum Source {
+    /// A changing feed of no channel.
+    Empty,
     Direct(Direct),
-    Merged {
-        rx: mpsc::UnboundedReceiver<Item>,
-        forwarders: Vec<(Arc<str>, AbortHandle)>,
-        /// Kept by a changing feed, to add channels.
-        more: Option<More>,
-    },
+    Merged(Merged),
+}
+
+/// Several subscriptions forwarded into one queue.
+struct Merged {
+    rx: mpsc::UnboundedReceiver<Item>,
+    tx: mpsc::UnboundedSender<Item>,
+    budget: Arc<Queue>,
+    forwarders: Vec<(Arc<str>, AbortHandle)>,
+}
+
+impl Merged {
+    fn new(max_bytes: usize, metrics: Arc<Metrics>) -> Merged {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Merged {
+            rx,
+            tx,
+            budget: Arc::new(Queue {
+                space: Semaphore::new(max_bytes.min(Semaphore::MAX_PERMITS)),
+                metrics,
+                slow: AtomicBool::new(false),
+            }),
+            forwarders: Vec::new(),
+        }
+    }
+
+    /// Forwards `sub` into the queue, in place of any subscription to its
+    /// channel.
+    fn add(&mut self, sub: Subscription, patience: Duration) {
+        let channel = sub.channel().clone();
+        self.remove(&channel);
+        let task = tokio::spawn(forward(sub, self.tx.clone(), self.budget.clone(), patience));
+        self.forwarders.push((channel, task.abort_handle()));
+    }
+
+    fn remove(&mut self, channel: &str) {
+        self.forwarders.retain(|(c, task)| {
+            let keep = &**c != channel;
+            if !keep {
+                task.abort();
+            }
+            keep
+        });
+    }
 }
 
 /// What a changing feed needs to add a channel.
 struct More {
-    tx: mpsc::UnboundedSender<Item>,
-    budget: Arc<Queue>,
+    max_bytes: usize,
     patience: Duration,
+    metrics: Arc<Metrics>,
 }
 
 /// One subscription, read by the connection's own task.
@@ -109,6 +153,17 @@ struct Direct {
 }
 
 impl Direct {
+    fn new(sub: Subscription, patience: Duration, metrics: Arc<Metrics>) -> Direct {
+        Direct {
+            pressure: sub.pressure(),
+            sub,
+            opened: tokio::time::Instant::now(),
+            patience,
+            metrics,
+            ended: false,
+        }
+    }
+
     /// `first`: the first item of a batch. Only it is checked for lateness:
     /// what follows it in the batch was published after it.
     fn item(&mut self, event: Event, first: bool) -> Item {
@@ -146,114 +201,86 @@ impl Feed {
         patience: Duration,
         metrics: Arc<Metrics>,
     ) -> Feed {
-        if subs.len() == 1 {
-            if let Some(sub) = subs.pop() {
-                let positions = vec![(sub.channel().clone(), sub.position())];
-                return Feed {
-                    source: Source::Direct(Direct {
-                        pressure: sub.pressure(),
-                        sub,
-                        opened: tokio::time::Instant::now(),
-                        patience,
-                        metrics,
-                        ended: false,
-                    }),
-                    positions,
-                };
-            }
-        }
-        let budget = Arc::new(Queue {
-            space: Semaphore::new(max_bytes.min(Semaphore::MAX_PERMITS)),
-            metrics,
-            slow: AtomicBool::new(false),
-        });
-        let (tx, rx) = mpsc::unbounded_channel();
         let positions = subs
             .iter()
             .map(|s| (s.channel().clone(), s.position()))
             .collect();
-        let forwarders = subs
-            .into_iter()
-            .map(|sub| {
-                let channel = sub.channel().clone();
-                let task = tokio::spawn(forward(sub, tx.clone(), budget.clone(), patience));
-                (channel, task.abort_handle())
-            })
-            .collect();
+        if subs.len() == 1 {
+            if let Some(sub) = subs.pop() {
+                return Feed {
+                    source: Source::Direct(Direct::new(sub, patience, metrics)),
+                    positions,
+                    more: None,
+                };
+            }
+        }
+        let mut merged = Merged::new(max_bytes, metrics);
+        for sub in subs {
+            merged.add(sub, patience);
+        }
         Feed {
-            source: Source::Merged {
-                rx,
-                forwarders,
-                more: None,
-            },
+            source: Source::Merged(merged),
             positions,
+            more: None,
         }
     }
 
-    /// A feed of no channel yet, merged into one queue of at most
-    /// `max_bytes` as channels are added. It ends ([`Item::Closed`]) only
-    /// through a channel's end; a connection with none watches
-    /// [`crate::hub::Hub::closing`].
+    /// A feed of no channel yet: direct with one channel, merged into one
+    /// queue of at most `max_bytes` from the second. It ends
+    /// ([`Item::Closed`]) only through a channel's end; a connection with
+    /// none watches [`crate::hub::Hub::closing`].
     pub fn changing(max_bytes: usize, patience: Duration, metrics: Arc<Metrics>) -> Feed {
-        let budget = Arc::new(Queue {
-            space: Semaphore::new(max_bytes.min(Semaphore::MAX_PERMITS)),
-            metrics,
-            slow: AtomicBool::new(false),
-        });
-        let (tx, rx) = mpsc::unbounded_channel();
         Feed {
-            source: Source::Merged {
-                rx,
-                forwarders: Vec::new(),
-                more: Some(More {
-                    tx,
-                    budget,
-                    patience,
-                }),
-            },
+            source: Source::Empty,
             positions: Vec::new(),
+            more: Some(More {
+                max_bytes,
+                patience,
+                metrics,
+            }),
         }
     }
 
     /// Adds a subscription to a changing feed (one to a channel already
-    /// there replaces it). A feed of fixed channels ignores it.
+    /// there replaces it). A feed of fixed channels ignores it, and so does
+    /// one that has said [`Item::Slow`].
     pub fn add(&mut self, sub: Subscription) {
-        let Source::Merged {
-            forwarders,
-            more: Some(more),
-            ..
-        } = &mut self.source
-        else {
+        let Some(more) = &self.more else {
             return;
         };
-        let channel = sub.channel().clone();
-        forwarders.retain(|(c, task)| {
-            let keep = *c != channel;
-            if !keep {
-                task.abort();
+        self.source = match std::mem::replace(&mut self.source, Source::Empty) {
+            Source::Empty => Source::Direct(Direct::new(sub, more.patience, more.metrics.clone())),
+            Source::Direct(d) if d.ended => Source::Direct(d),
+            Source::Direct(d) if d.sub.channel() == sub.channel() => {
+                Source::Direct(Direct::new(sub, more.patience, more.metrics.clone()))
             }
-            keep
-        });
-        let task = tokio::spawn(forward(
-            sub,
-            more.tx.clone(),
-            more.budget.clone(),
-            more.patience,
-        ));
-        forwarders.push((channel, task.abort_handle()));
+            Source::Direct(d) => {
+                // The subscription keeps its cursor: its forwarder goes on
+                // from where the connection's task stopped reading.
+                let mut merged = Merged::new(more.max_bytes, more.metrics.clone());
+                merged.add(d.sub, more.patience);
+                merged.add(sub, more.patience);
+                Source::Merged(merged)
+            }
+            Source::Merged(mut merged) => {
+                merged.add(sub, more.patience);
+                Source::Merged(merged)
+            }
+        };
     }
 
-    /// Removes a channel from a changing feed. What it queued already is
-    /// still received: the caller skips it.
+    /// Removes a channel from a changing feed. What a merged feed queued of
+    /// it already is still received: the caller skips it.
     pub fn remove(&mut self, channel: &str) {
-        if let Source::Merged { forwarders, .. } = &mut self.source {
-            forwarders.retain(|(c, task)| {
-                let keep = &**c != channel;
-                if !keep {
-                    task.abort();
-                }
-                keep
-            });
+        if self.more.is_none() {
+            return;
+        }
+        match &mut self.source {
+            Source::Direct(d) if &**d.sub.channel() == channel && !d.ended => {
+                self.source = Source::Empty;
+            }
+            Source::Merged(merged) => merged.remove(channel),
+            _ => {}
         }
     }
 
@@ -265,12 +292,13 @@ impl Feed {
     /// The next item; cancel-safe.
     pub async fn recv(&mut self) -> Item {
         match &mut self.source {
+            Source::Empty => std::future::pending().await,
             Source::Direct(d) if d.ended => Item::Closed,
             Source::Direct(d) => {
                 let event = d.sub.recv().await;
                 d.item(event, true)
             }
-            Source::Merged { rx, .. } => rx.recv().await.unwrap_or(Item::Closed),
+            Source::Merged(m) => m.rx.recv().await.unwrap_or(Item::Closed),
         }
     }
 
@@ -287,7 +315,7 @@ impl Feed {
                     _ = d.pressure.notified() => {}
                 }
             }
-            Source::Merged { .. } => tokio::time::sleep_until(until).await,
+            Source::Empty | Source::Merged(_) => tokio::time::sleep_until(until).await,
         }
     }
 
@@ -296,28 +324,30 @@ impl Feed {
     /// crowded (its forwarders hold the subscriptions).
     pub fn subscribers(&self) -> usize {
         match &self.source {
+            Source::Empty => 0,
             Source::Direct(d) => d.sub.sharing(),
-            Source::Merged { .. } => usize::MAX,
+            Source::Merged(_) => usize::MAX,
         }
     }
 
     /// The next item if one is ready.
     pub fn try_recv(&mut self) -> Option<Item> {
         match &mut self.source {
+            Source::Empty => None,
             Source::Direct(d) if d.ended => None,
             Source::Direct(d) => {
                 let event = d.sub.try_recv()?;
                 Some(d.item(event, false))
             }
-            Source::Merged { rx, .. } => rx.try_recv().ok(),
+            Source::Merged(m) => m.rx.try_recv().ok(),
         }
     }
 }
 
 impl Drop for Feed {
     fn drop(&mut self) {
-        if let Source::Merged { forwarders, .. } = &self.source {
-            for (_, f) in forwarders {
+        if let Source::Merged(merged) = &self.source {
+            for (_, f) in &merged.forwarders {
                 f.abort();
             }
         }
