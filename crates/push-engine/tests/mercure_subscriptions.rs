@@ -2,16 +2,17 @@
 //! is announced as a private update of
 //! `/.well-known/mercure/subscriptions/{topic}/{subscriber}` when it
 //! starts and when it ends, and the subscriptions API lists the active
-//! ones to a token that grants the path asked for. Off (the default),
-//! neither exists.
+//! ones to a token that grants the path asked for, each with the
+//! `mercure.payload` of its subscriber's token. Off (the default), neither
+//! exists.
 
 mod common;
 
 use std::time::Duration;
 
-use common::mercure::{bearer, subscribe as open};
+use common::mercure::{bearer, jwt, subscribe as open};
 use common::*;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 const API: &str = "/.well-known/mercure/subscriptions";
 const KEY: &str = "mercure-publisher-key-0123456789abcdef";
@@ -116,6 +117,45 @@ async fn subscriptions_are_announced_and_listed() {
 
     // Subscription events are private: an anonymous watcher saw none.
     anonymous.quiet(Duration::from_millis(100)).await;
+}
+
+/// What the subscriber's token says of it (`mercure.payload`) is in its
+/// subscription's events and in the list; a token without one adds none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_shows_its_tokens_payload() {
+    let server = hub(true).await;
+    let admin = bearer(KEY, &[EVENTS, API]);
+    let mut watcher = open(&server, EVENTS, &[("Authorization", &admin)]).await;
+    server.wait_subscribers(1).await;
+
+    let payload = json!({"user": "https://example.com/users/ann", "remoteAddr": "127.0.0.1"});
+    let ann = format!(
+        "Bearer {}",
+        jwt(
+            KEY,
+            json!({"mercure": {"subscribe": [BOOK], "payload": payload}})
+        )
+    );
+    let reader = open(&server, BOOK, &[("Authorization", &ann)]).await;
+    let (_, doc) = event_about(&mut watcher, BOOK).await;
+    assert_eq!(doc["payload"], payload);
+    let all = json_of(&get_with(server.addr, API, &[("Authorization", &admin)]).await);
+    let listed = all["subscriptions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["topic"] == BOOK)
+        .cloned()
+        .unwrap();
+    assert_eq!(listed["payload"], payload);
+    drop(reader);
+    let (_, doc) = event_about(&mut watcher, BOOK).await;
+    assert_eq!((&doc["active"], &doc["payload"]), (&json!(false), &payload));
+
+    // Anonymous: no payload at all.
+    let _anonymous = open(&server, BOOK, &[]).await;
+    let (_, doc) = event_about(&mut watcher, BOOK).await;
+    assert!(doc.get("payload").is_none(), "{doc}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -4,7 +4,7 @@
 //!
 //! - `typ` `JWT` (or none): the classic dialect's claims, `mercure.publish`
 //!   and `mercure.subscribe` (arrays of topic selectors, see
-//!   [`super::topic`]), `mercure.payload` (accepted, not used yet), `exp`
+//!   [`super::topic`]), `mercure.payload` (shown in the subscription's documents), `exp`
 //!   and `nbf` (optional); `aud`, `iss` and the rest are ignored;
 //! - `typ` `at+jwt`: a 1.0 access token, its `authorization_details`,
 //!   `iss`, `aud`, `exp` and `nbf` checked ([`super::details`]).
@@ -24,8 +24,8 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::de::IgnoredAny;
 use serde::Deserialize;
+use serde_json::Value;
 use tokio::time::Instant;
 
 use super::details::{self, Resource};
@@ -61,6 +61,10 @@ pub struct Grants {
     pub expires: Option<Instant>,
     /// Whether it is a 1.0 access token (`typ: at+jwt`).
     pub access_token: bool,
+    /// What the token says of its subscriber (`mercure.payload`, or an
+    /// `authorization_details` entry's `payload`), for the subscriptions
+    /// API and its events.
+    pub payload: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -76,8 +80,7 @@ struct Claim {
     publish: Vec<String>,
     #[serde(default)]
     subscribe: Vec<String>,
-    #[allow(dead_code)]
-    payload: Option<IgnoredAny>,
+    payload: Option<Value>,
 }
 
 /// The request's token verified for `role`; `None` if it carries none.
@@ -128,7 +131,7 @@ pub fn authorize(
         token::open_typed(raw, key.expose(), config.max_token_size).map_err(invalid)?;
     let now = token::now();
     let leeway = config.token_leeway.as_secs_f64();
-    let (publish, subscribe, exp) = match typ {
+    let (publish, subscribe, exp, subscriber) = match typ {
         Typ::Jwt => {
             let payload: Payload = token::claims(&payload).map_err(invalid)?;
             token::check_times(payload.exp, payload.nbf, now, leeway).map_err(invalid)?;
@@ -138,7 +141,12 @@ pub fn authorize(
                 payload: None,
             });
             let parse = |list: Vec<String>| list.iter().map(|s| Selector::parse(s)).collect();
-            (parse(claim.publish), parse(claim.subscribe), payload.exp)
+            (
+                parse(claim.publish),
+                parse(claim.subscribe),
+                payload.exp,
+                claim.payload,
+            )
         }
         Typ::AccessToken => {
             let audiences = metadata::audiences(config, headers);
@@ -149,7 +157,12 @@ pub fn authorize(
                 base: &base,
             };
             let granted = details::read(&payload, &resource, now, leeway).map_err(invalid)?;
-            (granted.publish, granted.subscribe, Some(granted.exp))
+            (
+                granted.publish,
+                granted.subscribe,
+                Some(granted.exp),
+                granted.payload,
+            )
         }
     };
     let expires = exp
@@ -161,6 +174,7 @@ pub fn authorize(
         subscribe,
         expires,
         access_token: typ == Typ::AccessToken,
+        payload: subscriber,
     }))
 }
 

@@ -37,6 +37,9 @@ pub struct Granted {
     pub subscribe: Vec<Selector>,
     /// Its `exp`.
     pub exp: f64,
+    /// The `payload` of the first entry granting `subscribe` that has one:
+    /// shown in the subscription's documents.
+    pub payload: Option<Value>,
 }
 
 /// Who the hub is, for checking `iss` and `aud`.
@@ -147,6 +150,9 @@ fn detail(entry: &Value, base: &str, granted: &mut Granted) -> Result<(), String
             granted.subscribe.push(selector);
         }
     }
+    if subscribe && granted.payload.is_none() {
+        granted.payload = entry.get("payload").cloned();
+    }
     Ok(())
 }
 
@@ -192,6 +198,7 @@ mod tests {
         assert!(!g.subscribe[0].matches("https://example.com/books/2"));
         assert!(g.subscribe[1].matches("https://example.com/books/2"));
         assert_eq!(g.exp, NOW + 60.0);
+        assert_eq!(g.payload, Some(json!({"a": 1})), "the subscriber's payload");
         // No details: a valid token that grants nothing.
         let none = check(json!({"exp": NOW + 60.0, "aud": [HUB, "x"]}), "").unwrap();
         assert!(none.publish.is_empty() && none.subscribe.is_empty());

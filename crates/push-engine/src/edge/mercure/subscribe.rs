@@ -123,9 +123,9 @@ pub async fn subscribe(
         // id can be found there.
         drop(hub.join_reserved(LOG, Cursor::After(UNKNOWN)).await?);
     }
-    let (private, expires) = match grants {
-        Some(g) => (g.subscribe, g.expires),
-        None => (Vec::new(), None),
+    let (private, expires, payload) = match grants {
+        Some(g) => (g.subscribe, g.expires, g.payload),
+        None => (Vec::new(), None, None),
     };
     let (cursor, after) = start(hub, requested, &private);
     let sub = hub.join_reserved(LOG, cursor).await?;
@@ -139,7 +139,7 @@ pub async fn subscribe(
     let mut heartbeat = tokio::time::interval_at(Instant::now() + every, every);
     heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let metrics = state.hub.metrics().clone();
-    let announced = Announced::start(&state, &selectors).await;
+    let announced = Announced::start(&state, &selectors, payload).await;
     let stream = Stream {
         _announced: announced,
         _connection: metrics.connection(Transport::Sse),

@@ -58,14 +58,18 @@ fn segment(value: &str) -> String {
         .replace('+', "%20")
 }
 
-fn document(selector: &str, subscriber: &str, active: bool) -> Value {
-    json!({
+fn document(selector: &str, subscriber: &str, active: bool, payload: Option<&Value>) -> Value {
+    let mut doc = json!({
         "id": format!("{SUBSCRIPTIONS}/{}/{}", segment(selector), segment(subscriber)),
         "type": "Subscription",
         "topic": selector,
         "subscriber": subscriber,
         "active": active,
-    })
+    });
+    if let Some(payload) = payload {
+        doc["payload"] = payload.clone();
+    }
+    doc
 }
 
 /// A stream's subscriptions while it lasts: announced when made, and again
@@ -76,12 +80,18 @@ pub struct Announced {
     registry: Arc<Registry>,
     ids: Vec<(String, String)>,
     subscriber: String,
+    payload: Option<Value>,
 }
 
 impl Announced {
     /// Announces the subscriptions of a stream to `selectors`, if
-    /// `push.mercure_subscriptions` is On.
-    pub async fn start(state: &AppState, selectors: &[String]) -> Option<Announced> {
+    /// `push.mercure_subscriptions` is On, with the `payload` its token
+    /// gave.
+    pub async fn start(
+        state: &AppState,
+        selectors: &[String],
+        payload: Option<Value>,
+    ) -> Option<Announced> {
         if !state.hub.config().mercure_subscriptions {
             return None;
         }
@@ -89,7 +99,7 @@ impl Announced {
         let subscriber = registry.subscriber();
         let mut ids = Vec::with_capacity(selectors.len());
         for selector in selectors {
-            let doc = document(selector, &subscriber, true);
+            let doc = document(selector, &subscriber, true, payload.as_ref());
             let id = doc["id"].as_str().unwrap_or_default().to_owned();
             registry.lock().insert(id.clone(), doc.clone());
             announce(&state.hub, &id, &doc).await;
@@ -100,6 +110,7 @@ impl Announced {
             registry,
             ids,
             subscriber,
+            payload,
         })
     }
 }
@@ -111,7 +122,8 @@ impl Drop for Announced {
             let mut active = self.registry.lock();
             for (id, selector) in self.ids.drain(..) {
                 active.remove(&id);
-                ended.push((id, document(&selector, &self.subscriber, false)));
+                let doc = document(&selector, &self.subscriber, false, self.payload.as_ref());
+                ended.push((id, doc));
             }
         }
         // The stream ends inside the runtime (its body is dropped there).
@@ -200,6 +212,7 @@ mod tests {
             "https://example.com/books/{id}",
             "urn:push:subscriber:1-2",
             true,
+            None,
         );
         assert_eq!(
             doc["id"],
@@ -208,5 +221,9 @@ mod tests {
         assert_eq!(doc["topic"], "https://example.com/books/{id}");
         assert_eq!(doc["active"], true);
         assert_eq!(segment("a b%"), "a%20b%25");
+        assert!(doc.get("payload").is_none());
+        let payload = json!({"name": "Ann"});
+        let doc = document("a", "s", false, Some(&payload));
+        assert_eq!((&doc["payload"], &doc["active"]), (&payload, &json!(false)));
     }
 }
