@@ -15,6 +15,7 @@
 //! it is closed with 4201.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -83,6 +84,8 @@ pub(super) enum End {
 /// What woke a session besides its feed and its notices.
 enum Quiet {
     Frame(Option<Result<Message, tungstenite::Error>>),
+    Notice(Change),
+    Closing,
     Tick,
 }
 
@@ -196,6 +199,10 @@ impl Session {
         );
         let metrics = self.hub.metrics().clone();
         let closing = self.hub.closing();
+        // Registered once, not on every turn of the loop (each registration
+        // takes the token's lock, shared by every connection).
+        let closing = closing.cancelled();
+        tokio::pin!(closing);
         let mut last_seen = Instant::now();
         let mut pinged = false;
         let mut tick = tokio::time::interval_at(Instant::now() + activity / 4, activity / 4);
@@ -257,16 +264,24 @@ impl Session {
                         self.coalesce.wrote(drained);
                     }
                 }
-                Some(change) = self.notices.1.recv() => self.notice(change),
-                _ = closing.cancelled() => {
-                    return End::Close(CLOSE_RECONNECT, "the server is going away: reconnect".into());
-                }
+                // Behind the gate with the socket's read side: not polled
+                // again on every delivery.
                 quiet = std::future::poll_fn(|cx| gate.poll(cx, |cx| {
                     if let Poll::Ready(msg) = ws.poll_next_unpin(cx) {
                         return Poll::Ready(Quiet::Frame(msg));
                     }
+                    if let Poll::Ready(Some(change)) = self.notices.1.poll_recv(cx) {
+                        return Poll::Ready(Quiet::Notice(change));
+                    }
+                    if closing.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Quiet::Closing);
+                    }
                     tick.poll_tick(cx).map(|_| Quiet::Tick)
                 })) => match quiet {
+                    Quiet::Notice(change) => self.notice(change),
+                    Quiet::Closing => {
+                        return End::Close(CLOSE_RECONNECT, "the server is going away: reconnect".into());
+                    }
                     Quiet::Frame(msg) => {
                         last_seen = Instant::now();
                         pinged = false;
