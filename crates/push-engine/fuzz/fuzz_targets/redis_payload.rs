@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use push_engine::broker::redis::decode;
+use push_engine::broker::codec::decode;
 use push_engine::hub::Numbered;
 use push_engine::message::validate_event;
 

@@ -7,6 +7,8 @@
 //! (`publish.lua`), every engine receives it in the same order and applies
 //! it to its hub, which then mirrors the broker (see `hub::mirror`).
 
+pub mod codec;
+mod listen;
 mod presence;
 pub mod redis;
 mod watched;
@@ -85,6 +87,6 @@ impl Broker for Redis {
     }
 
     fn run(self: Arc<Self>, hub: Hub, cancel: CancellationToken) -> BoxFuture<'static, ()> {
-        Box::pin(redis::run(hub, self, cancel))
+        Box::pin(listen::run(hub, self, cancel))
     }
 }

@@ -150,7 +150,7 @@ impl Hub {
 
     /// A hub that mirrors a shared broker: publications go through the
     /// broker, which numbers them, and come back through
-    /// [`Hub::apply`] (see `broker::redis::run`).
+    /// [`Hub::apply`] (see `broker::listen::run`).
     pub fn with_broker(config: Arc<Config>, broker: Arc<dyn Broker>) -> Self {
         Self::build(config, Some(broker))
     }

@@ -53,7 +53,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::edge::error::ApiError;
 use crate::edge::limits::OverCapacity;
-use crate::edge::transport::ws::{accept_key, switching, WS_CONTROL_QUEUE};
+use crate::edge::transport::wire::{accept_key, switching, WS_CONTROL_QUEUE};
 use crate::edge::transport::Query as Pairs;
 use crate::edge::AppState;
 use crate::metrics::Transport;

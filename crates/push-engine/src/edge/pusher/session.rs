@@ -39,7 +39,7 @@ use crate::edge::transport::coalesce::Coalesce;
 use crate::edge::transport::feed::{Feed, Item};
 use crate::edge::transport::gate::Gate;
 use crate::edge::transport::patience;
-use crate::edge::transport::ws::{put_frame, write_out, OUT_KEPT, WRITE_BATCH};
+use crate::edge::transport::wire::{put_frame, write_out, OUT_KEPT, WRITE_BATCH};
 use crate::hub::presence::Change;
 use crate::hub::Hub;
 use crate::metrics::Batch;

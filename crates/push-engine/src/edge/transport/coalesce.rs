@@ -156,7 +156,7 @@ mod tests {
         assert_eq!(c.hold(1), None, "and no longer is");
     }
 
-    /// `ws::write_out` tells a write the socket took at once from one that
+    /// `wire::write_out` tells a write the socket took at once from one that
     /// had to wait for the peer to read.
     #[tokio::test]
     async fn a_websocket_write_says_when_the_socket_was_backed_up() {
@@ -167,7 +167,7 @@ mod tests {
         let (server, mut client) = tokio::io::duplex(64);
         let mut ws = WebSocketStream::from_raw_socket(server, Role::Server, None).await;
         let mut pending = false;
-        let fits = super::super::ws::write_out(&mut ws, &mut pending, &[1; 32]).await;
+        let fits = super::super::wire::write_out(&mut ws, &mut pending, &[1; 32]).await;
         assert_eq!(fits, Ok(false), "32 bytes into a 64-byte pipe");
 
         let reader = tokio::spawn(async move {
@@ -180,7 +180,7 @@ mod tests {
             }
             all
         });
-        let waits = super::super::ws::write_out(&mut ws, &mut pending, &[2; 256]).await;
+        let waits = super::super::wire::write_out(&mut ws, &mut pending, &[2; 256]).await;
         assert_eq!(waits, Ok(true), "256 bytes had to wait for the reader");
         let all = reader.await.unwrap_or_default();
         assert_eq!(all.len(), 32 + 256, "every byte arrived");

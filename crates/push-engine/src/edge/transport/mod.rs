@@ -11,6 +11,7 @@ pub(crate) mod gate;
 pub(crate) mod inflate;
 pub mod poll;
 pub mod sse;
+pub(crate) mod wire;
 pub mod ws;
 
 use std::time::Duration;
