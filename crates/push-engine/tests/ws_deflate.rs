@@ -4,7 +4,7 @@
 //! way; a publication from `push.ws_compression_min_size` on arrives
 //! compressed (RSV1), the same bytes for every subscriber, and shorter ones
 //! plain; a compressed client message is inflated and published; with the
-//! setting Off nothing is negotiated.
+//! setting Off nothing is negotiated. The Pusher protocol's sockets alike.
 
 mod common;
 
@@ -191,4 +191,72 @@ async fn with_compression_off_or_an_offer_push_cannot_honour_nothing_is_negotiat
     )
     .await;
     assert_eq!(small_window.extensions, None);
+}
+
+/// A Pusher client over [`Client`]: its frames are JSON text.
+async fn pusher_event(client: &mut Client) -> (serde_json::Value, bool) {
+    let (text, compressed) = client.text().await;
+    (serde_json::from_str(&text).expect("JSON"), compressed)
+}
+
+async fn pusher_subscribed(server: &Server, channel: &str) -> Client {
+    let mut c = Client::open(server, &pusher::path(), Some(CHROMIUM)).await;
+    assert_eq!(
+        c.extensions.as_deref(),
+        Some("permessage-deflate; server_no_context_takeover; client_no_context_takeover")
+    );
+    let (hello, _) = pusher_event(&mut c).await;
+    assert_eq!(hello["event"], "pusher:connection_established");
+    let subscribe = serde_json::json!({"event": "pusher:subscribe", "data": {"channel": channel}});
+    // Sent compressed, as a browser does: inflated below tungstenite.
+    c.send(true, &deflate(subscribe.to_string().as_bytes()))
+        .await;
+    let (ok, _) = pusher_event(&mut c).await;
+    assert_eq!(
+        ok["event"], "pusher_internal:subscription_succeeded",
+        "{ok}"
+    );
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pusher_sockets_negotiate_it_and_share_one_compressed_frame() {
+    let server = Server::start_with(pusher::pusher_settings).await;
+    let mut a = pusher_subscribed(&server, "news").await;
+    let mut b = pusher_subscribed(&server, "news").await;
+    server.wait_subscribers(2).await;
+
+    let long = "{\"headline\": \"push compresses each publication once\"} ".repeat(20);
+    server.publish("news", long.clone());
+    server.publish("news", "short");
+    let (event, compressed) = pusher_event(&mut a).await;
+    assert!(compressed, "from push.ws_compression_min_size (256) on");
+    assert_eq!(
+        (&event["channel"], &event["data"]),
+        (&"news".into(), &long.clone().into())
+    );
+    let (event, compressed) = pusher_event(&mut a).await;
+    assert!(!compressed);
+    assert_eq!(event["data"], "short");
+
+    let (hb, pb) = b.frame().await;
+    assert!(hb.rsv1);
+    let (_, pa) = {
+        server.publish("news", long.clone());
+        a.frame().await
+    };
+    let (event, compressed) = pusher_event(&mut b).await;
+    assert_eq!((&event["data"], compressed), (&"short".into(), false));
+    let (_, pb2) = b.frame().await;
+    assert_eq!(pa, pb2, "one compressed frame, shared");
+    assert_eq!(inflate(&pb), inflate(&pb2));
+
+    // Off: a Pusher socket negotiates nothing.
+    let server = Server::start_with(|c| {
+        pusher::pusher_settings(c);
+        c.ws_compression = false;
+    })
+    .await;
+    let plain = Client::open(&server, &pusher::path(), Some(CHROMIUM)).await;
+    assert_eq!(plain.extensions, None);
 }

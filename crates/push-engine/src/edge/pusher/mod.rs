@@ -45,7 +45,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::Response;
+use axum::http::{header, HeaderValue, Response};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -53,6 +53,8 @@ use tokio_tungstenite::WebSocketStream;
 
 use crate::edge::error::ApiError;
 use crate::edge::limits::OverCapacity;
+use crate::edge::transport::deflate;
+use crate::edge::transport::inflate::Inflating;
 use crate::edge::transport::wire::{accept_key, switching, WS_CONTROL_QUEUE};
 use crate::edge::transport::Query as Pairs;
 use crate::edge::AppState;
@@ -73,8 +75,11 @@ pub const PROTOCOL: &str = "7";
 /// The event name a publication without one is delivered with.
 pub const DEFAULT_EVENT: &str = "message";
 
-/// This adapter's slot of [`crate::message::Publication::shared_frame`].
+/// This adapter's slots of [`crate::message::Publication::shared_frame`]:
+/// a publication's event, and its compressed WebSocket frame for the
+/// connections that negotiated permessage-deflate (`push.ws_compression`).
 pub const FRAME_SLOT: usize = 0;
+pub const DEFLATED_SLOT: usize = 3;
 
 /// A connection's socket id, `<process>.<connection>` (`\d+\.\d+`, as
 /// Pusher's server libraries check it), and its number in this process.
@@ -125,6 +130,18 @@ pub async fn connect(
     } else {
         Opening::Accept
     };
+    // permessage-deflate as on push's own WebSocket: publications from
+    // push.ws_compression_min_size on are compressed once for every
+    // subscriber; the client's compressed frames are inflated below
+    // tungstenite.
+    let extension = match opening {
+        Opening::Accept if config.ws_compression => deflate::negotiate(req.headers()),
+        _ => None,
+    };
+    let compress = extension
+        .is_some()
+        .then_some(config.ws_compression_min_size);
+    let max_message_size = config.max_message_size + 4096;
     let on_upgrade = req
         .extensions_mut()
         .remove::<OnUpgrade>()
@@ -133,8 +150,8 @@ pub async fn connect(
         .read_buffer_size(4096)
         .write_buffer_size(8192)
         .max_write_buffer_size(WS_CONTROL_QUEUE)
-        .max_message_size(Some(config.max_message_size + 4096))
-        .max_frame_size(Some(config.max_message_size + 4096));
+        .max_message_size(Some(max_message_size))
+        .max_frame_size(Some(max_message_size));
     let connection = state.hub.metrics().connection(Transport::Pusher);
     let hub = state.hub.clone();
     let webhooks = state.adapters.webhooks.clone();
@@ -143,10 +160,16 @@ pub async fn connect(
         let Ok(upgraded) = on_upgrade.await else {
             return;
         };
-        let ws =
-            WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(ws_config))
-                .await;
-        Session::new(hub, webhooks).run(ws, opening).await;
+        let io = Inflating::new(TokioIo::new(upgraded), compress.is_some(), max_message_size);
+        let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
+        Session::new(hub, webhooks, compress).run(ws, opening).await;
     });
-    switching(&accept)
+    let mut response = switching(&accept)?;
+    if let Some(extension) = extension {
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_EXTENSIONS,
+            HeaderValue::from_str(&extension).map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
+    }
+    Ok(response)
 }

@@ -39,9 +39,10 @@ use crate::edge::transport::coalesce::Coalesce;
 use crate::edge::transport::feed::{Feed, Item};
 use crate::edge::transport::gate::Gate;
 use crate::edge::transport::patience;
-use crate::edge::transport::wire::{put_frame, write_out, OUT_KEPT, WRITE_BATCH};
+use crate::edge::transport::wire::{deflated_frame, put_frame, write_out, OUT_KEPT, WRITE_BATCH};
 use crate::hub::presence::Change;
 use crate::hub::Hub;
+use crate::message::Publication;
 use crate::metrics::Batch;
 
 /// How a connection opens: served, or refused with a close code.
@@ -72,6 +73,9 @@ pub struct Session {
     coalesce: Coalesce,
     /// Where client events are reported, if webhooks are on.
     pub(super) webhooks: Option<Webhooks>,
+    /// permessage-deflate was negotiated: publications from this size on
+    /// go out compressed (`push.ws_compression_min_size`).
+    compress: Option<usize>,
 }
 
 /// Why a session ends.
@@ -121,7 +125,7 @@ impl Drop for Session {
 }
 
 impl Session {
-    pub fn new(hub: Hub, webhooks: Option<Webhooks>) -> Session {
+    pub fn new(hub: Hub, webhooks: Option<Webhooks>, compress: Option<usize>) -> Session {
         let (socket_id, number) = socket_id();
         let rate = Rate::new(hub.config().client_publish_rate);
         let coalesce = Coalesce::new(hub.config());
@@ -136,11 +140,29 @@ impl Session {
             out: Vec::new(),
             coalesce,
             webhooks,
+            compress,
         }
     }
 
     pub(super) fn send(&mut self, frame: &[u8]) {
         put_frame(&mut self.out, Data::Text, frame);
+    }
+
+    /// A publication's event: with permessage-deflate and from
+    /// `push.ws_compression_min_size` on, the frame compressed once for
+    /// every subscriber; else plain.
+    pub(super) fn deliver(&mut self, p: &Publication) {
+        let event = frame::publication(p);
+        if self.compress.is_some_and(|min| event.len() >= min) {
+            let packed = p.shared_frame(DEFLATED_SLOT, |p| {
+                deflated_frame(Data::Text, frame::publication(p))
+            });
+            if !packed.is_empty() {
+                self.out.extend_from_slice(packed);
+                return;
+            }
+        }
+        put_frame(&mut self.out, Data::Text, event);
     }
 
     pub async fn run<S>(mut self, mut ws: WebSocketStream<S>, opening: Opening)
@@ -233,8 +255,7 @@ impl Session {
                                 let ours = p.origin.as_ref().is_some_and(|o| o.connection == self.socket_id);
                                 let reserved = p.event.as_deref().is_some_and(frame::reserved);
                                 if self.channels.contains_key(&p.channel) && !ours && !reserved {
-                                    let bytes = frame::publication(&p).clone();
-                                    self.send(&bytes);
+                                    self.deliver(&p);
                                     delivered.add(p.at);
                                 }
                                 }

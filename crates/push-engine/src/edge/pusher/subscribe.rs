@@ -104,10 +104,7 @@ impl Session {
         if is_cache(&name) {
             // Whatever is published from `head` on comes through the feed.
             match last_event(&self.hub, &name, head).await {
-                Some(p) => {
-                    let bytes = frame::publication(&p).clone();
-                    self.send(&bytes);
-                }
+                Some(p) => self.deliver(&p),
                 None => {
                     self.send(&frame::event("pusher:cache_miss", Some(&name), &json!({})));
                     if let Some(hooks) = &self.webhooks {
