@@ -2,7 +2,7 @@
 # push against the references, in one run (about 10 minutes on 2 cores):
 #
 #   bench/run.sh                        every scenario
-#   BENCH_ONLY="s1 php" bench/run.sh    some of them: s1 … s6, s8, s9, s10, php, tutorial
+#   BENCH_ONLY="s1 php" bench/run.sh    some of them: s1 … s6, s8 … s11, php, tutorial
 #   BENCH_REPEAT=1 bench/run.sh         one run per scenario and server (default 3)
 #   PUSH_LOADGEN=/path/push-loadgen     another build of the load generator
 #   PUSH_BENCH_ARGS="--coalesce=0"      more settings for push's engine (A/B runs)
@@ -27,6 +27,9 @@
 #   s10 push against itself: s1 with the subscribers on the Pusher protocol
 #       (pusher:subscribe, frames {event, channel, data}) against s1 on
 #       push's own WebSocket: what the adapter costs
+#   s11 push against itself: 1,000 Mercure subscribers of one topic
+#       against 1,000 SSE subscribers of one channel, 100 messages at 10/s:
+#       what the Mercure hub costs
 #   s9  one WebSocket subscriber (s9-sse: one SSE subscriber), one
 #       publisher sending 1,000 messages back to back (each POST waits for
 #       the answer to the last): latency when nothing is busy
@@ -73,7 +76,7 @@ set -u -o pipefail
 LOADGEN="${PUSH_LOADGEN:-$ROOT/target/release/push-loadgen}"   # PUSH_LOADGEN: another build
 RESULTS="$ROOT/bench/results"
 SCEN="$ROOT/bench/scenarios"
-ONLY="${BENCH_ONLY:-s1 s2 s3 s4 s5 s6 s8 s9 s10 php tutorial}"
+ONLY="${BENCH_ONLY:-s1 s2 s3 s4 s5 s6 s8 s9 s10 s11 php tutorial}"
 S8_FLAT_SECONDS=5   # s8-flat: publishing time
 S8_WINDOW=32        # s8-flat: publications ahead of their delivery, at most
 HISTORY=100
@@ -331,6 +334,14 @@ bench() {
                         --pusher_secret=bench-secret-0123456789 ${PUSH_BENCH_ARGS:-}
                     PUSH_PID="$ENGINE_PID"; PUSH_ADDR="$ENGINE_ADDR"
                     kind=push; addr="$PUSH_ADDR"; pids="$PUSH_PID" ;;
+                push-mercure)
+                    # The same engine with the Mercure hub on, channels and
+                    # topics one; its subscribers are Mercure's (--transport
+                    # mercure), anonymous.
+                    start_engine push --mercure=On --mercure_anonymous=On --mercure_channels=On \
+                        --secret=bench-secret-0123456789abcdef0123456789 ${PUSH_BENCH_ARGS:-}
+                    PUSH_PID="$ENGINE_PID"; PUSH_ADDR="$ENGINE_ADDR"
+                    kind=push; addr="$PUSH_ADDR"; pids="$PUSH_PID" ;;
                 nchan) start_nchan; addr="$NCHAN_ADDR"; pids="$NCHAN_PIDS"; labels="nginx (master and workers)" ;;
                 push-cross)
                     start_cross; kind=push; addr="$CROSS_B"; publish=(--publish-addr "$CROSS_A")
@@ -346,9 +357,9 @@ bench() {
                 perf_pid=$!
             fi
             local run_args=("${args[@]}")
-            if [ "$server" = push-pusher ]; then
+            if [ "$server" = push-pusher ] || [ "$server" = push-mercure ]; then
                 for ((i = 0; i < ${#run_args[@]}; i++)); do
-                    [ "${run_args[$i]}" = --transport ] && run_args[$((i + 1))]=pusher
+                    [ "${run_args[$i]}" = --transport ] && run_args[$((i + 1))]="${server#push-}"
                 done
             fi
             run "$TMP/out" "$TMP/loadgen.err" timeout -k 5 $((timeout + 30)) "$LOADGEN" bench --server "$kind" \
@@ -379,7 +390,7 @@ bench() {
                 echo json_encode(["scenario" => $argv[2], "title" => $argv[3], "server" => $argv[4], "run" => (int) $argv[7], "args" => $argv[5], "note" => $argv[6], "processes" => explode(",", $argv[8])] + $o);' \
                 "$out" "$scenario" "$title" "$server" "${args[*]}" "$note" "$rep" "$labels")"
             case "$server" in
-                push|push-pusher) stop_push ;;
+                push|push-pusher|push-mercure) stop_push ;;
                 nchan) stop_nchan ;;
                 push-cross) stop_cross ;;
             esac
@@ -561,6 +572,9 @@ wants s9 && bench s9-sse "one SSE subscriber, 1,000 messages back to back" 30 \
 # s10: the Pusher protocol against push's own WebSocket, one engine each.
 wants s10 && BENCH_SERVERS="push-pusher push" bench s10 "the Pusher protocol: 1,000 pusher-protocol subscribers, one channel, 100 messages at 10/s, against s1 on push's own WebSocket" 60 \
     --transport ws --subscribers 1000 --channels 1 --messages 100 --rate 10
+# s11: the Mercure hub against push's own SSE, one engine each.
+wants s11 && BENCH_SERVERS="push-mercure push" bench s11 "the Mercure hub: 1,000 Mercure subscribers, one topic, 100 messages at 10/s, against 1,000 subscribers on push's own SSE" 60 \
+    --transport sse --subscribers 1000 --channels 1 --messages 100 --rate 10
 # s8: push against itself, the subject first (push-cross, then push).
 wants s8 && BENCH_SERVERS="push-cross push" bench s8 "cross-engine: 1,000 WebSocket subscribers on engine B, 100 messages at 10/s published on engine A" 60 \
     --transport ws --subscribers 1000 --channels 1 --messages 100 --rate 10

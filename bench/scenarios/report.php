@@ -178,9 +178,11 @@ foreach ($scenarios as $id => $s) {
     // s8: push with two engines and Redis against push with one engine;
     // every other scenario: push against nginx + nchan.
     $s8 = str_starts_with($id, 's8');
-    // s10: push's Pusher protocol against push's own WebSocket.
-    $s10 = str_starts_with($id, 's10');
-    [$subject, $ref] = $s8 ? ['push-cross', 'push'] : ($s10 ? ['push-pusher', 'push'] : ['push', 'nchan']);
+    // s10: push's Pusher protocol against push's own WebSocket; s11: its
+    // Mercure hub against its own SSE.
+    $s11 = str_starts_with($id, 's11');
+    $s10 = str_starts_with($id, 's10') || $s11;
+    [$subject, $ref] = $s8 ? ['push-cross', 'push'] : ($s11 ? ['push-mercure', 'push'] : ($s10 ? ['push-pusher', 'push'] : ['push', 'nchan']));
     $sec = [];
     $sec[] = "### $id. {$s['title']}";
     $sec[] = '';
@@ -209,6 +211,7 @@ foreach ($scenarios as $id => $s) {
     }
     $sec[] = match (true) {
         $s8 => '| metric | two engines + Redis (subscribers on B, publishing on A) | one engine (memory broker) | two / one |',
+        $s11 => '| metric | Mercure hub | push\'s own SSE | Mercure / own |',
         $s10 => '| metric | Pusher protocol | push\'s own WebSocket | Pusher / own |',
         default => '| metric | push | nginx + nchan | push / nchan |',
     };
@@ -307,11 +310,11 @@ if ($cross) {
     $out[] = '';
 }
 if ($adapters) {
-    $out[] = '## Summary: the Pusher protocol against push\'s own WebSocket';
+    $out[] = '## Summary: the protocol adapters against push\'s own transports';
     $out[] = '';
-    $out[] = 'One engine each; the same 1,000 subscribers, publications and rate; the Pusher subscribers speak protocol 7 (pusher:subscribe, frames {event, channel, data}).';
+    $out[] = 'One engine each; the same 1,000 subscribers, publications and rate. s10: subscribers speaking the Pusher protocol 7 (pusher:subscribe, frames {event, channel, data}) against push\'s own WebSocket; s11: Mercure subscribers (`/.well-known/mercure?topic=…`, `push.mercure_channels = On`) against push\'s own SSE.';
     $out[] = '';
-    $out[] = '| scenario | figure | Pusher protocol | push\'s own WebSocket | Pusher / own |';
+    $out[] = '| scenario | figure | adapter | push\'s own transport | adapter / own |';
     $out[] = '|---|---|---:|---:|---:|';
     array_push($out, ...$adapters);
     $out[] = '';

@@ -83,6 +83,12 @@ fn paths(o: &Options, ch: &str) -> (String, String) {
             format!("/app/{PUSHER_KEY}?protocol=7&client=js&version=8.4.0&flash=false"),
             format!("/publish/{ch}"),
         ),
+        // A Mercure subscriber of the topic `ch` (push.mercure_channels:
+        // push's publication on channel `ch` is an update of topic `ch`).
+        (_, "mercure") => (
+            format!("/.well-known/mercure?topic={ch}"),
+            format!("/publish/{ch}"),
+        ),
         _ => (format!("/poll/{ch}"), format!("/publish/{ch}")),
     }
 }
@@ -404,7 +410,7 @@ async fn subscriber(
                 }
             }
         }
-        "sse" => {
+        "sse" | "mercure" => {
             let mut stream = {
                 let _permit = connecting.acquire().await.map_err(|e| e.to_string())?;
                 tokio::time::timeout(o.timeout, sse::Stream::connect(&o.addr, &path, None))

@@ -55,7 +55,7 @@ use crate::edge::error::ApiError;
 use crate::edge::limits::OverCapacity;
 use crate::edge::transport::deflate;
 use crate::edge::transport::inflate::Inflating;
-use crate::edge::transport::wire::{accept_key, switching, WS_CONTROL_QUEUE};
+use crate::edge::transport::wire::{accept_key, switching, WS_CONTROL_QUEUE, WS_READ_CHUNK};
 use crate::edge::transport::Query as Pairs;
 use crate::edge::AppState;
 use crate::metrics::Transport;
@@ -147,7 +147,7 @@ pub async fn connect(
         .remove::<OnUpgrade>()
         .ok_or_else(|| ApiError::BadRequest("a WebSocket upgrade needs HTTP/1.1".into()))?;
     let ws_config = WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(WS_READ_CHUNK)
         .write_buffer_size(8192)
         .max_write_buffer_size(WS_CONTROL_QUEUE)
         .max_message_size(Some(max_message_size))

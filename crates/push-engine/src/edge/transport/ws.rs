@@ -45,7 +45,7 @@ use super::feed::{Feed, Item};
 use super::gate::Gate;
 use super::inflate::Inflating;
 use super::wire::{accept_key, deflated_frame, is_upgrade, put_frame, switching, write_out};
-use super::wire::{OUT_KEPT, WRITE_BATCH, WS_CONTROL_QUEUE};
+use super::wire::{OUT_KEPT, WRITE_BATCH, WS_CONTROL_QUEUE, WS_READ_CHUNK};
 use super::{Query as Pairs, Wanted};
 use crate::auth;
 use crate::edge::error::ApiError;
@@ -138,7 +138,7 @@ async fn upgrade(
     // to the socket directly): a client that floods pings and reads
     // nothing has at most WS_CONTROL_QUEUE of pongs held for it.
     let ws_config = WebSocketConfig::default()
-        .read_buffer_size(4096)
+        .read_buffer_size(WS_READ_CHUNK)
         .write_buffer_size(8192)
         .max_write_buffer_size(WS_CONTROL_QUEUE)
         .max_message_size(Some(config.max_message_size))
