@@ -1,4 +1,4 @@
-//! The local socket's frames (`ipc/server.rs` `read_frame`, `parse_publish`,
+//! The local socket's frames (`ipc/server.rs` `read_frame`, `ipc/payload.rs` `parse_publish`,
 //! `parse_publish_from`, `parse_wait`; `ipc/mod.rs` `Reader`), read from a stream of bytes as a
 //! worker could send them: every frame read is one the protocol can write,
 //! and every request parsed writes back to the same payload.
@@ -45,7 +45,7 @@ fuzz_target!(|data: &[u8]| {
 fn check_request(kind: u8, payload: Bytes) {
     match kind {
         ipc::PUBLISH => {
-            if let Ok((channel, msg)) = server::parse_publish(payload.clone()) {
+            if let Ok((channel, msg)) = ipc::payload::parse_publish(payload.clone()) {
                 let again = ipc::frame(ipc::PUBLISH, |b| {
                     ipc::put_str(b, channel.as_bytes());
                     ipc::put_str(b, msg.event.as_deref().unwrap_or("").as_bytes());
@@ -57,7 +57,7 @@ fn check_request(kind: u8, payload: Bytes) {
         ipc::PUBLISH_FROM => {
             // Only a valid socket id passes, and it writes back to the
             // same payload (flags, channel, event, origin, data).
-            if let Ok((channel, msg)) = server::parse_publish_from(payload.clone()) {
+            if let Ok((channel, msg)) = ipc::payload::parse_publish_from(payload.clone()) {
                 let origin = msg.origin.as_ref().map(|o| o.connection.clone());
                 assert!(origin.is_some_and(|o| valid_socket_id(&o)));
                 let again = ipc::publish_frame(&channel, &msg);
@@ -65,7 +65,7 @@ fn check_request(kind: u8, payload: Bytes) {
             }
         }
         ipc::WAIT => {
-            if let Ok((channel, cursor, timeout)) = server::parse_wait(payload.clone()) {
+            if let Ok((channel, cursor, timeout)) = ipc::payload::parse_wait(payload.clone()) {
                 let again = ipc::frame(ipc::WAIT, |b| {
                     ipc::put_str(b, channel.as_bytes());
                     match cursor {

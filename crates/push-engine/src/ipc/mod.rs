@@ -31,6 +31,7 @@
 //! the connection; the engine drops the waiter as soon as it sees that.
 
 pub mod client;
+pub mod payload;
 pub mod server;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
@@ -232,7 +233,7 @@ mod tests {
             .binary();
         let f = publish_frame("news", &msg);
         assert_eq!(f[4], PUBLISH_FROM);
-        let (channel, back) = server::parse_publish_from(f.slice(5..)).unwrap();
+        let (channel, back) = payload::parse_publish_from(f.slice(5..)).unwrap();
         assert_eq!(channel, "news");
         assert_eq!(back.data, msg.data);
         assert_eq!(back.event.as_deref(), Some("e"));
@@ -243,10 +244,10 @@ mod tests {
 
         let mut flags = f.slice(5..).to_vec();
         flags[0] = 2;
-        assert!(server::parse_publish_from(Bytes::from(flags)).is_err());
+        assert!(payload::parse_publish_from(Bytes::from(flags)).is_err());
         for bad in ["", "1", "a.1", "1.2.3", "1.2 "] {
             let f = publish_frame("news", &Outgoing::new("x").origin(from(bad)));
-            let e = server::parse_publish_from(f.slice(5..)).unwrap_err();
+            let e = payload::parse_publish_from(f.slice(5..)).unwrap_err();
             assert!(e.to_string().contains("invalid socket id"), "{bad:?}: {e}");
         }
     }
