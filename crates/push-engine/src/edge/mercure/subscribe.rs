@@ -31,16 +31,12 @@
 //! id published through any engine resumes on any other.
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::Poll;
 
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, Response};
 use bytes::Bytes;
-use tokio::time::{Instant, Interval, Sleep};
 
 use super::authorization::{authorize, Refused, Role};
 use super::metadata::hub_url;
@@ -49,12 +45,11 @@ use super::topic::{self, Selector};
 use super::update::{parse_push_id, View};
 use super::LOG;
 use crate::edge::error::ApiError;
-use crate::edge::transport::coalesce::Coalesce;
-use crate::edge::transport::feed::{Feed, Item};
-use crate::edge::transport::gate::Gate;
+use crate::edge::transport::events::{EventStream, Events};
+use crate::edge::transport::feed::Feed;
 use crate::edge::transport::Query as Pairs;
 use crate::edge::AppState;
-use crate::hub::{Cursor, Hub};
+use crate::hub::{Cursor, Hub, Lost};
 use crate::message::{Id, Publication};
 use crate::metrics::{Connection, Metrics, Transport};
 
@@ -135,30 +130,25 @@ pub async fn subscribe(
         config.keepalive,
         state.hub.metrics().clone(),
     );
-    let every = config.mercure_heartbeat;
-    let mut heartbeat = tokio::time::interval_at(Instant::now() + every, every);
-    heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let metrics = state.hub.metrics().clone();
     let announced = Announced::start(&state, &selectors, payload).await;
-    let stream = Stream {
+    let subscriber = Subscriber {
         _announced: announced,
         _connection: metrics.connection(Transport::Sse),
         metrics,
-        feed,
-        heartbeat,
-        pending: VecDeque::from([Bytes::from_static(b":\n\n")]),
-        expires: expires.map(|at| Box::pin(tokio::time::sleep_until(at))),
-        gate: Gate::new(),
-        coalesce: Coalesce::new(config),
-        done: false,
         topics,
         private,
         last: requested.map(Arc::from),
     };
-    let body = Body::from_stream(futures_util::stream::unfold(stream, |mut s| async move {
-        let chunk = s.next().await?;
-        Some((Ok::<_, std::convert::Infallible>(chunk), s))
-    }));
+    let body = EventStream::new(
+        subscriber,
+        feed,
+        Bytes::from_static(b":\n\n"),
+        config.mercure_heartbeat,
+        expires,
+        config,
+    )
+    .body();
     let mut h = HeaderMap::with_capacity(4);
     h.insert(
         header::CONTENT_TYPE,
@@ -243,23 +233,14 @@ pub fn newest_id(hub: &Hub) -> String {
         .unwrap_or_else(|| "earliest".to_owned())
 }
 
-struct Stream {
+/// A subscriber's events: the updates its selectors and grants let through.
+struct Subscriber {
     /// Its subscriptions, announced while it lasts
     /// (`push.mercure_subscriptions`).
     _announced: Option<Announced>,
     /// Counts the stream in until the body is dropped.
     _connection: Connection,
     metrics: Arc<Metrics>,
-    feed: Feed,
-    heartbeat: Interval,
-    pending: VecDeque<Bytes>,
-    /// Fires when the subscriber's token expires.
-    expires: Option<Pin<Box<Sleep>>>,
-    /// Before the timers.
-    gate: Gate,
-    /// `push.coalesce`.
-    coalesce: Coalesce,
-    done: bool,
     /// The `topic=` selectors.
     topics: Vec<Selector>,
     /// The token's `mercure.subscribe` selectors (private updates).
@@ -268,105 +249,31 @@ struct Stream {
     last: Option<Arc<str>>,
 }
 
-/// Bytes of events handed to hyper at once, at most (then the next batch).
-const BATCH: usize = 64 * 1024;
-
-impl Stream {
-    async fn next(&mut self) -> Option<Bytes> {
-        loop {
-            if let Some(chunk) = self.pending.pop_front() {
-                return Some(chunk);
-            }
-            if self.done {
-                return None;
-            }
-            // The timers are polled only when they woke the task, not on
-            // every delivery (see `gate`).
-            let (gate, heartbeat, expires) =
-                (&mut self.gate, &mut self.heartbeat, &mut self.expires);
-            let timers = std::future::poll_fn(|cx| {
-                gate.poll(cx, |cx| {
-                    if let Some(sleep) = expires.as_mut() {
-                        if sleep.as_mut().poll(cx).is_ready() {
-                            return Poll::Ready(true);
-                        }
-                    }
-                    heartbeat.poll_tick(cx).map(|_| false)
-                })
-            });
-            tokio::select! {
-                biased;
-                expired = timers => {
-                    if expired {
-                        // The token expired: the stream ends.
-                        return None;
-                    }
-                    return Some(Bytes::from_static(b":\n\n"));
-                }
-                item = self.feed.recv() => {
-                    self.coalesce.before(&self.feed, &item).await;
-                    self.batch(item);
-                }
-            }
-        }
-    }
-
-    /// Queues `first` and what is already waiting behind it (up to
-    /// [`BATCH`] bytes): hyper writes them together.
-    fn batch(&mut self, first: Item) {
-        let mut bytes = 0;
-        let mut item = Some(first);
-        while let Some(next) = item.take() {
-            bytes += self.push(next);
-            if self.done {
-                break;
-            }
-            if bytes >= BATCH {
-                self.coalesce.wrote(false);
-                return;
-            }
-            item = self.feed.try_recv();
-        }
-        self.coalesce.wrote(true);
-    }
-
+impl Subscriber {
     /// Whether the subscriber gets this update.
     fn wants(&self, update: &View) -> bool {
         topic::any(&self.topics, &update.topics)
             && (!update.private || topic::any(&self.private, &update.topics))
     }
+}
 
-    /// Queues what `item` means for this subscriber; returns the bytes queued.
-    fn push(&mut self, item: Item) -> usize {
-        let chunk = match item {
-            Item::Message(p, _budget) => match View::of(&p) {
-                Some(update) if self.wants(update) => {
-                    self.metrics.delivered(Transport::Sse, p.at);
-                    self.last = Some(update.id.clone());
-                    update.frame.clone()
-                }
-                _ => return 0,
-            },
-            Item::Lost(..) => {
-                let v = serde_json::json!({
-                    "requested": self.last.as_deref(),
-                    "reason": "updates after this id are no longer held: what follows starts with the oldest held",
-                });
-                Bytes::from(format!("event: push-lost\ndata: {v}\n\n"))
-            }
-            Item::Slow => {
-                self.done = true;
-                Bytes::from_static(
-                    b"event: push-slow\ndata: {\"reason\":\"slow: reconnect to resume\"}\n\n",
-                )
-            }
-            Item::Closed => {
-                self.done = true;
-                return 0;
-            }
-        };
-        let n = chunk.len();
-        self.pending.push_back(chunk);
-        n
+impl Events for Subscriber {
+    /// The token expired: the stream ends.
+    const EXPIRED: Option<&'static [u8]> = None;
+
+    fn message(&mut self, p: Arc<Publication>, pending: &mut VecDeque<Bytes>) {
+        if let Some(update) = View::of(&p).filter(|u| self.wants(u)) {
+            self.metrics.delivered(Transport::Sse, p.at);
+            self.last = Some(update.id.clone());
+            pending.push_back(update.frame.clone());
+        }
+    }
+
+    fn lost(&mut self, _channel: Arc<str>, _lost: Lost, pending: &mut VecDeque<Bytes>) {
+        let v = serde_json::json!({
+            "requested": self.last.as_deref(),
+            "reason": "updates after this id are no longer held: what follows starts with the oldest held",
+        });
+        pending.push_back(Bytes::from(format!("event: push-lost\ndata: {v}\n\n")));
     }
 }

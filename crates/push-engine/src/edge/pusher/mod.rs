@@ -45,7 +45,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderValue, Response};
+use axum::http::Response;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -164,12 +164,5 @@ pub async fn connect(
         let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
         Session::new(hub, webhooks, compress).run(ws, opening).await;
     });
-    let mut response = switching(&accept)?;
-    if let Some(extension) = extension {
-        response.headers_mut().insert(
-            header::SEC_WEBSOCKET_EXTENSIONS,
-            HeaderValue::from_str(&extension).map_err(|e| ApiError::Internal(e.to_string()))?,
-        );
-    }
-    Ok(response)
+    switching(&accept, extension.as_deref())
 }

@@ -6,6 +6,7 @@
 pub(crate) mod coalesce;
 pub mod cursor;
 pub(crate) mod deflate;
+pub(crate) mod events;
 pub mod feed;
 pub(crate) mod gate;
 pub(crate) mod inflate;

@@ -80,17 +80,19 @@ pub(crate) fn accept_key(headers: &HeaderMap) -> Result<String, ApiError> {
     Ok(tungstenite::handshake::derive_accept_key(key.as_bytes()))
 }
 
-/// The `101 Switching Protocols` answer.
-pub(crate) fn switching(accept: &str) -> Result<Response<Body>, ApiError> {
+/// The `101 Switching Protocols` answer, with the extension negotiated
+/// (`Sec-WebSocket-Extensions`), if any.
+pub(crate) fn switching(accept: &str, extension: Option<&str>) -> Result<Response<Body>, ApiError> {
+    let value = |v: &str| HeaderValue::from_str(v).map_err(|e| ApiError::Internal(e.to_string()));
     let mut response = Response::new(Body::empty());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     let h = response.headers_mut();
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-    h.insert(
-        header::SEC_WEBSOCKET_ACCEPT,
-        HeaderValue::from_str(accept).map_err(|e| ApiError::Internal(e.to_string()))?,
-    );
+    h.insert(header::SEC_WEBSOCKET_ACCEPT, value(accept)?);
+    if let Some(extension) = extension {
+        h.insert(header::SEC_WEBSOCKET_EXTENSIONS, value(extension)?);
+    }
     Ok(response)
 }
 

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderValue, Response};
+use axum::http::Response;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use hyper::upgrade::OnUpgrade;
@@ -157,14 +157,7 @@ async fn upgrade(
         let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
         session.run(ws, feed).await;
     });
-    let mut response = switching(&accept)?;
-    if let Some(extension) = extension {
-        response.headers_mut().insert(
-            header::SEC_WEBSOCKET_EXTENSIONS,
-            HeaderValue::from_str(&extension).map_err(|e| ApiError::Internal(e.to_string()))?,
-        );
-    }
-    Ok(response)
+    switching(&accept, extension.as_deref())
 }
 
 struct Session {
