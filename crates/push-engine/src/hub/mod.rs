@@ -8,14 +8,16 @@ mod broker;
 mod channel;
 mod cluster;
 pub mod copy;
+mod counters;
+mod epoch;
 mod mirror;
 pub mod presence;
 mod subscription;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::broadcast;
 use tokio::time::Instant;
@@ -32,6 +34,8 @@ use crate::error::{Error, Result};
 use crate::message::{is_reserved, validate_channel, validate_event, Id, Outgoing, Publication};
 use crate::metrics::{BrokerState, EngineStats, HubStats, Metrics};
 use channel::Channel;
+pub(crate) use counters::Stats;
+use epoch::next_epoch;
 
 /// Bytes a publication on a reserved channel may carry besides its data
 /// (an adapter's envelope: topics, flags, the publisher's id).
@@ -75,71 +79,6 @@ struct Inner {
     broker: Option<Arc<dyn Broker>>,
     /// What an adapter copies publications of the open doors into.
     copier: copy::Slot,
-}
-
-/// A monotonic counter or gauge.
-#[derive(Debug, Default)]
-pub(crate) struct Counter(AtomicU64);
-
-impl Counter {
-    pub(crate) fn inc(&self) {
-        self.add(1);
-    }
-    pub(crate) fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
-    }
-    pub(crate) fn dec(&self) {
-        self.sub(1);
-    }
-    pub(crate) fn sub(&self, n: u64) {
-        self.0.fetch_sub(n, Ordering::Relaxed);
-    }
-    fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-#[derive(Debug, Default)]
-pub(crate) struct Stats {
-    pub(crate) publications: Counter,
-    pub(crate) subscribers: Counter,
-    pub(crate) history_messages: Counter,
-    pub(crate) history_bytes: Counter,
-    pub(crate) lagged: Counter,
-    pub(crate) lost: Counter,
-    pub(crate) collected: Counter,
-    /// The channels whose subscriptions changed (`cluster.rs` reports
-    /// their counts).
-    pub(crate) occupancy: Arc<cluster::Touched>,
-}
-
-/// The last epoch this process handed out (every hub of it: an engine
-/// stopped and started again in one process continues from here).
-static LAST_EPOCH: AtomicU64 = AtomicU64::new(0);
-
-/// An epoch for a new channel of the memory broker: microseconds since the
-/// Unix epoch, but strictly after every epoch this process handed out
-/// before, even if the clock went back, so a channel created again (after
-/// collection, or an engine restarted in the process) never reuses an id.
-/// (Across processes only the clock orders them; a cursor of another epoch
-/// is reported as a loss, never taken as a position in the new one.)
-fn next_epoch() -> u64 {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64);
-    epoch_after(&LAST_EPOCH, now)
-}
-
-/// `max(now, last + 1)`, recorded as the new last.
-fn epoch_after(last: &AtomicU64, now: u64) -> u64 {
-    let mut seen = last.load(Ordering::Relaxed);
-    loop {
-        let next = now.max(seen.saturating_add(1));
-        match last.compare_exchange_weak(seen, next, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => return next,
-            Err(current) => seen = current,
-        }
-    }
 }
 
 impl Hub {
@@ -508,30 +447,5 @@ impl Hub {
         let ch = Arc::new(Channel::new(name.clone(), epoch));
         channels.insert(name, ch.clone());
         Ok(ch)
-    }
-}
-
-#[cfg(test)]
-mod epoch_tests {
-    use super::*;
-
-    #[test]
-    fn epochs_never_go_back_with_the_clock() {
-        let last = AtomicU64::new(0);
-        assert_eq!(epoch_after(&last, 1_000), 1_000);
-        assert_eq!(epoch_after(&last, 1_000), 1_001, "same microsecond");
-        assert_eq!(epoch_after(&last, 500), 1_002, "the clock went back");
-        assert_eq!(epoch_after(&last, 5_000), 5_000);
-    }
-
-    #[test]
-    fn a_hub_made_after_another_continues_after_its_epochs() {
-        // As if an engine stopped in this process had handed out epochs an
-        // hour ahead of the clock (the clock went back since).
-        let ahead = next_epoch() + 3_600_000_000;
-        LAST_EPOCH.fetch_max(ahead, Ordering::Relaxed);
-        let hub = Hub::new(Arc::new(Config::default()));
-        let id = hub.publish("c", Outgoing::new("x")).unwrap().id;
-        assert!(id.epoch > ahead, "{} after {ahead}", id.epoch);
     }
 }
