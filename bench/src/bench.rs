@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
@@ -20,8 +20,8 @@ use tokio::sync::Semaphore;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::sse;
 use crate::stats::{cpu_times, rss_kb, Histogram};
+use crate::{pusher, sse};
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -65,10 +65,6 @@ struct Shared {
     delivered: AtomicU64,
 }
 
-/// The app key of `--transport pusher` (bench/run.sh starts the engine
-/// with it).
-pub const PUSHER_KEY: &str = "bench-key";
-
 fn channel(i: usize, channels: usize) -> String {
     format!("bench{}", i % channels)
 }
@@ -80,7 +76,10 @@ fn paths(o: &Options, ch: &str) -> (String, String) {
         (_, "sse") => (format!("/sse/{ch}"), format!("/publish/{ch}")),
         // The Pusher protocol 7 as pusher-js speaks it; push's own publish.
         (_, "pusher") => (
-            format!("/app/{PUSHER_KEY}?protocol=7&client=js&version=8.4.0&flash=false"),
+            format!(
+                "/app/{}?protocol=7&client=js&version=8.4.0&flash=false",
+                pusher::KEY
+            ),
             format!("/publish/{ch}"),
         ),
         // A Mercure subscriber of the topic `ch` (push.mercure_channels:
@@ -388,23 +387,12 @@ async fn subscriber(
             let url = format!("ws://{}{}", o.addr, path);
             let mut ws = {
                 let _permit = connecting.acquire().await.map_err(|e| e.to_string())?;
-                let mut ws = tokio::time::timeout(o.timeout, crate::ws::connect(&url))
+                tokio::time::timeout(o.timeout, pusher::subscribed(&url, ch))
                     .await
-                    .map_err(|_| "connect timed out".to_string())?
-                    .map_err(|e| e.to_string())?;
-                // connection_established, then subscribe and wait for
-                // subscription_succeeded.
-                pusher_event(&mut ws).await?;
-                let subscribe =
-                    serde_json::json!({"event": "pusher:subscribe", "data": {"channel": ch}});
-                ws.send(Message::Text(subscribe.to_string().into()))
-                    .await
-                    .map_err(|e| e.to_string())?;
-                while pusher_event(&mut ws).await?.0 != "pusher_internal:subscription_succeeded" {}
-                ws
+                    .map_err(|_| "connect timed out".to_string())??
             };
             connected.fetch_add(1, Ordering::Relaxed);
-            while let Ok((event, data)) = pusher_event(&mut ws).await {
+            while let Ok((event, data)) = pusher::event(&mut ws).await {
                 if !event.starts_with("pusher") {
                     record(shared, seen, o.channels, data.as_bytes());
                 }
@@ -517,35 +505,6 @@ fn raise_fd_limit() {
         if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
             lim.rlim_cur = lim.rlim_max;
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-        }
-    }
-}
-
-/// The next Pusher frame's event and data (a string); pings answered.
-async fn pusher_event<S>(ws: &mut S) -> Result<(String, String), String>
-where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
-        + futures_util::Sink<Message>
-        + Unpin,
-{
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) => {
-                let v: serde_json::Value = serde_json::from_str(&t).map_err(|e| e.to_string())?;
-                let event = v["event"].as_str().unwrap_or_default().to_owned();
-                if event == "pusher:ping" {
-                    let pong = r#"{"event":"pusher:pong","data":{}}"#;
-                    let _ = ws.send(Message::Text(pong.into())).await;
-                    continue;
-                }
-                let data = match &v["data"] {
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                return Ok((event, data));
-            }
-            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return Err("closed".into()),
-            Some(Ok(_)) => {}
         }
     }
 }

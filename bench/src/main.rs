@@ -38,6 +38,7 @@
 //! `bench/soak.sh` runs it against `bin/push-server`).
 
 mod bench;
+mod pusher;
 mod soak;
 mod sse;
 mod stats;

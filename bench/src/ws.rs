@@ -5,8 +5,7 @@
 //! free part before every read: one `memset` of up to 128 KiB per frame
 //! received. With 1,000 subscribers that was 60 % of the load generator's
 //! CPU (`perf`, s1), and since the load generator shares the machine's
-//! cores with the server, its cost set the latencies it measured. 4 KiB is
-//! what push's engine uses for its own WebSocket reads.
+//! cores with the server, its cost set the latencies it measured.
 
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
