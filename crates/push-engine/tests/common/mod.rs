@@ -27,6 +27,7 @@ use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 pub mod auth;
+pub mod cluster;
 pub mod engine;
 mod http;
 pub mod hub;
