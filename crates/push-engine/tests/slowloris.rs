@@ -79,6 +79,8 @@ async fn a_slow_request_head_is_closed_without_an_answer_on_every_endpoint() {
         "GET /poll/news HTTP/1.1\r\nHost: x\r\n",
         "POST /publish/news HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n",
         "GET /ws/news HTTP/1.1\r",
+        "GET /sse/news HTTP/1.1\r",
+        "GET /poll/news HTTP/1.1\r\nHost: x\r\nConnection: close\r\n",
         "",
     ];
     for (i, head) in heads.iter().enumerate() {

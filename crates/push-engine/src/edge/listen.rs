@@ -1,13 +1,18 @@
 //! The accept loop of `push.listen`: each accepted connection gets
 //! `TCP_NODELAY` (small frames go out at once), is admitted by the
 //! [`Limits`] or refused before its request is read (503 over
-//! `push.max_connections`, 429 over `push.max_connections_per_ip`), and is
-//! served as HTTP/1.1 by hyper with upgrades (WebSocket) and the request
-//! head bounded: `push.max_header_size` (larger: 431, hyper's answer with
-//! an empty body) and `push.request_timeout` (a head not complete in time:
-//! the connection is closed without an answer; the same bound applies to
-//! the next request on a kept-alive connection). The WebSocket handshake
-//! is one request head and its answer, so these bound it too.
+//! `push.max_connections`, 429 over `push.max_connections_per_ip`). Its
+//! request heads are read first by [`raw`]: event streams and long-polls
+//! are answered on the socket itself, outside hyper's per-connection
+//! buffers; anything else (a WebSocket upgrade, a body, a head hyper would
+//! refuse) is handed to hyper, with the bytes already read, and served as
+//! HTTP/1.1 with upgrades (WebSocket) for the rest of the connection. The
+//! request head is bounded on both paths: `push.max_header_size` (larger:
+//! 431, hyper's answer with an empty body) and `push.request_timeout` (a
+//! head not complete in time: the connection is closed without an answer;
+//! the same bound applies to the next request on a kept-alive connection).
+//! The WebSocket handshake is one request head and its answer, so these
+//! bound it too.
 //!
 //! Graceful shutdown: once `stop` is cancelled nothing more is accepted,
 //! idle connections close, and connections finish their current response.
@@ -18,18 +23,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
+use bytes::Bytes;
 use futures_util::future::Either;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::Service;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::io::{Peer, StallGuard};
+use super::io::{Peer, Rewind, StallGuard};
 use super::limits::{Limits, OverCapacity, Refusal};
+use super::raw;
 use crate::config::Config;
 use crate::edge::service::Edge;
 use crate::metrics::{Limit, Metrics};
@@ -52,6 +59,7 @@ pub(crate) async fn serve(
     // A peer that takes no writes for two keep-alive intervals is gone.
     let stall = 2 * config.keepalive;
     let pusher = config.pusher();
+    let settings = raw::Settings::new(config);
     let connections = TaskTracker::new();
     loop {
         let accepted = tokio::select! {
@@ -88,38 +96,67 @@ pub(crate) async fn serve(
             io = io.holding(admitted);
         }
         let (over, permit) = over.unzip();
-        // Whether a request head arrived: a timeout before one is a
-        // refusal; after, it may be a kept-alive connection left idle.
-        let spoke = Arc::new(AtomicBool::new(false));
-        let conn = http
-            .serve_connection(TokioIo::new(io), service(&app, addr, spoke.clone(), over))
-            .with_upgrades();
-        let (stop, metrics) = (stop.clone(), metrics.clone());
+        let (app, http, stop, metrics) = (app.clone(), http.clone(), stop.clone(), metrics.clone());
         connections.spawn(async move {
             let _permit = permit;
-            tokio::pin!(conn);
-            // In order: no random draw on each wake-up (one per delivery
-            // of an SSE stream).
-            let served = tokio::select! {
-                biased;
-                served = conn.as_mut() => served,
-                _ = stop.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
+            // Streams are served on the socket itself (`raw`); hyper takes
+            // everything else, and a connection over capacity.
+            let (prefix, spoke) = match over {
+                Some(_) => (Bytes::new(), false),
+                None => match raw::serve(&mut io, &app, addr, settings, &metrics, &stop).await {
+                    raw::Next::Done => return,
+                    raw::Next::Hyper { prefix, spoke } => (prefix, spoke),
+                },
             };
-            if let Err(e) = served {
-                if e.is_timeout() && !spoke.load(Relaxed) {
-                    metrics.refused(Limit::RequestTimeout);
-                } else if e.is_parse_too_large() {
-                    metrics.refused(Limit::HeaderSize);
-                }
-            }
+            // Boxed: hyper's connection is most of the task's size, which
+            // a stream served on the socket would carry for nothing.
+            let io = Rewind::new(io, prefix);
+            Box::pin(hyper(io, http, &app, addr, over, spoke, &stop, &metrics)).await;
         });
     }
     drop(listener);
     connections.close();
     connections.wait().await;
+}
+
+/// Serves a connection over HTTP/1.1 with hyper until it ends, or until
+/// `stop` and its current answer ends. `spoke`: a request was answered on
+/// it before.
+#[allow(clippy::too_many_arguments)]
+async fn hyper(
+    io: Rewind<StallGuard<TcpStream>>,
+    http: http1::Builder,
+    app: &Edge,
+    addr: SocketAddr,
+    over: Option<usize>,
+    spoke: bool,
+    stop: &CancellationToken,
+    metrics: &Metrics,
+) {
+    // Whether a request head arrived: a timeout before one is a refusal;
+    // after, it may be a kept-alive connection left idle.
+    let spoke = Arc::new(AtomicBool::new(spoke));
+    let conn = http
+        .serve_connection(TokioIo::new(io), service(app, addr, spoke.clone(), over))
+        .with_upgrades();
+    tokio::pin!(conn);
+    // In order: no random draw on each wake-up (one per delivery of an
+    // SSE stream served by hyper).
+    let served = tokio::select! {
+        biased;
+        served = conn.as_mut() => served,
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = served {
+        if e.is_timeout() && !spoke.load(Relaxed) {
+            metrics.refused(Limit::RequestTimeout);
+        } else if e.is_parse_too_large() {
+            metrics.refused(Limit::HeaderSize);
+        }
+    }
 }
 
 /// The router for one connection: every request carries the peer's

@@ -3,7 +3,9 @@
 //!
 //! - [`listen`]: the accept loop (HTTP/1.1 with bounded request heads),
 //!   each connection wrapped by [`io`] (the write-stall guard) and counted
-//!   by [`limits`] (per connection and per client address);
+//!   by [`limits`] (per connection and per client address); event streams
+//!   and long-polls are answered on the socket itself (`raw`), everything
+//!   else by hyper;
 //! - [`service`]: the origin check, CORS, and axum's own errors as JSON,
 //!   around the router;
 //! - [`error`]: the one error type of every handler, mapped to answers;
@@ -23,6 +25,7 @@ pub mod limits;
 pub mod listen;
 pub mod mercure;
 pub mod pusher;
+mod raw;
 pub mod service;
 pub mod transport;
 

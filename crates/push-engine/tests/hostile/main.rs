@@ -48,7 +48,7 @@ mod wsraw;
 
 /// Each family's floor: the cases it must run.
 pub const FLOORS: &[(&str, usize)] = &[
-    ("requests", 51),
+    ("requests", 81),
     ("bodies", 30),
     ("handshake", 38),
     ("frames", 33),

@@ -2,7 +2,9 @@
 //! lines without a colon, CR/LF injection, NUL and non-ASCII bytes, too
 //! many headers, pipelining behind a bad request. hyper refuses what it
 //! cannot parse (400, 431, 414) and closes; the engine's own routes refuse
-//! the rest with a JSON error.
+//! the rest with a JSON error. Each case on `/health` is also sent on a
+//! long-poll's path, whose heads the accept loop reads itself (`edge/raw`)
+//! before it hands them to hyper or answers them on the socket.
 
 use crate::common::*;
 use crate::harness::*;
@@ -91,6 +93,19 @@ async fn malformed_requests_are_refused_and_disturb_no_one() {
         .into_iter()
         .map(|(name, bytes, want)| Case::http(name, bytes, want))
         .collect();
+    // The same on a long-poll's path, whose heads are read outside hyper
+    // (`edge/raw`) until they turn out to be hyper's.
+    cases.extend(self::cases().into_iter().filter_map(|(name, bytes, want)| {
+        let at = find(&bytes, b"/health ")?;
+        let mut poll = bytes[..at].to_vec();
+        poll.extend_from_slice(b"/poll/hostile?timeout=0 ");
+        poll.extend_from_slice(&bytes[at + b"/health ".len()..]);
+        let want = match want {
+            Want::Status(200, _) => Want::Status(200, "\"messages\":[]"),
+            want => want,
+        };
+        Some(Case::http(format!("{name} (long-poll)"), poll, want))
+    }));
     // Nothing, or blank lines only, then the client's end of the stream:
     // closed without an answer.
     cases.extend(
@@ -101,6 +116,10 @@ async fn malformed_requests_are_refused_and_disturb_no_one() {
             (
                 "half a head then EOF",
                 b"GET /health HTTP/1.1\r\nHost: x\r\n",
+            ),
+            (
+                "half a stream's head then EOF",
+                b"GET /sse/hostile HTTP/1.1\r\nHost: x\r\n",
             ),
         ]
         .map(|(name, bytes)| Case::new(name, bytes, Expect::ClosedAfterEof)),
@@ -125,6 +144,18 @@ async fn malformed_requests_are_refused_and_disturb_no_one() {
                 Want::Status(200, "\"status\":\"ok\""),
                 Want::Status(400, ""),
             ],
+            false,
+        ),
+    ));
+    // The same behind a long-poll answered outside hyper: hyper takes the
+    // connection over for the bad one.
+    let mut bytes = b"GET /poll/hostile?timeout=0 HTTP/1.1\r\nHost: x\r\n\r\n".to_vec();
+    bytes.extend_from_slice(b"GET /poll/hostile HTTP/1.1\r\nBad Header\r\n\r\n");
+    cases.push(Case::new(
+        "bad request after a good long-poll",
+        bytes,
+        Expect::Replies(
+            vec![Want::Status(200, "\"messages\":[]"), Want::Status(400, "")],
             false,
         ),
     ));
