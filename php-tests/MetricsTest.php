@@ -12,7 +12,7 @@ namespace Push\Tests;
 final class MetricsTest extends PushTestCase
 {
     private const NEW_KEYS = [
-        'connections', 'deliveries', 'drops', 'slow_disconnects', 'queued_bytes',
+        'connections', 'deliveries', 'direct_writes', 'drops', 'slow_disconnects', 'queued_bytes',
         'broker', 'broker_reconnects', 'ready',
     ];
 
@@ -51,7 +51,7 @@ final class MetricsTest extends PushTestCase
         self::assertSame('memory', $s['broker']);
         self::assertTrue($s['ready']);
         self::assertSame(0, $s['broker_reconnects']);
-        foreach (['deliveries', 'drops', 'slow_disconnects', 'queued_bytes'] as $key) {
+        foreach (['deliveries', 'direct_writes', 'drops', 'slow_disconnects', 'queued_bytes'] as $key) {
             self::assertSame(0, $s[$key], $key);
         }
         // The existing keys are still there.
@@ -144,7 +144,7 @@ final class MetricsTest extends PushTestCase
         foreach ([
             'broker => memory', 'ready => yes', 'broker reconnects => 0',
             'connections (ws) => 0', 'connections (sse) => 0', 'connections (poll) => 0',
-            'connections (ipc) => 1', 'connections (pusher) => 0', 'publications => 1', 'deliveries => 0', 'drops => 0',
+            'connections (ipc) => 1', 'connections (pusher) => 0', 'publications => 1', 'deliveries => 0', 'direct writes => 0', 'drops => 0',
             'slow disconnects => 0', 'queued bytes => 0',
         ] as $row) {
             self::assertStringContainsString("$row\n", $out);

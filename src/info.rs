@@ -33,6 +33,7 @@ pub extern "C" fn php_module_info(module: *mut ModuleEntry) {
                 ("subscribers", s.hub.subscribers.to_string()),
                 ("publications", s.hub.publications.to_string()),
                 ("deliveries", s.deliveries.to_string()),
+                ("direct writes", s.direct_writes.to_string()),
                 ("drops", s.drops.to_string()),
                 ("slow disconnects", s.slow_disconnects.to_string()),
                 ("queued bytes", s.queued_bytes.to_string()),

@@ -77,7 +77,7 @@ namespace {
      * connections counts by transport: ws, sse, poll (long-polls waiting),
      * ipc (worker processes on push.socket).
      *
-     * @return array{role: string, pid: int, listen: ?string, channels: int, subscribers: int, publications: int, history_messages: int, history_bytes: int, lagged: int, lost: int, collected: int, connections: array{ws: int, sse: int, poll: int, ipc: int}, deliveries: int, drops: int, slow_disconnects: int, queued_bytes: int, broker: ?string, broker_reconnects: int, ready: bool, memory_rss: int, threads: int}
+     * @return array{role: string, pid: int, listen: ?string, channels: int, subscribers: int, publications: int, history_messages: int, history_bytes: int, lagged: int, lost: int, collected: int, connections: array{ws: int, sse: int, poll: int, ipc: int}, deliveries: int, direct_writes: int, drops: int, slow_disconnects: int, queued_bytes: int, broker: ?string, broker_reconnects: int, ready: bool, memory_rss: int, threads: int}
      */
     function push_stats(): array {}
 

@@ -141,6 +141,7 @@ pub(super) fn push_stats(ex: &mut ExecuteData, retval: &mut Zval) -> Outcome {
     ht.insert("connections", connections).map_err(fail)?;
     for (key, value) in [
         ("deliveries", stats.deliveries),
+        ("direct_writes", stats.direct_writes),
         ("drops", stats.drops),
         ("slow_disconnects", stats.slow_disconnects),
         ("queued_bytes", stats.queued_bytes),

@@ -1,14 +1,17 @@
-//! One channel: its epoch and offsets, its history ring, and the broadcast
-//! sender its live subscribers read from.
+//! One channel: its epoch and offsets, its history ring, the broadcast
+//! sender its live subscribers read from, and the taps the publisher writes
+//! to directly ([`super::Tap`]).
 
 use std::collections::VecDeque;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use slab::Slab;
 use tokio::sync::{broadcast, Notify};
 use tokio::time::Instant;
 
+use super::Tap;
 use crate::config::Config;
 use crate::message::{Id, Publication};
 
@@ -47,6 +50,8 @@ pub(crate) struct State {
     /// History limits of its own (count, age), instead of `push.history`
     /// and `push.history_ttl` ([`super::Hub::keep_history`]).
     pub(crate) keep: Option<(usize, Duration)>,
+    /// Offered every live publication after the ring ([`super::Tap`]).
+    pub(crate) taps: Slab<Arc<dyn Tap>>,
 }
 
 /// What a subscriber must be told when its cursor cannot be continued.
@@ -74,6 +79,7 @@ impl Channel {
                 pressure: Arc::new(Notify::new()),
                 dead: false,
                 keep: None,
+                taps: Slab::new(),
             }),
             live: AtomicUsize::new(0),
         }
@@ -87,16 +93,22 @@ impl Channel {
 }
 
 impl State {
-    /// Hands `p` to the live subscribers, if any; `ring` is the size of
-    /// their ring.
+    /// Hands `p` to the live subscribers, if any, then offers it to the
+    /// taps; `ring` is the size of the subscribers' ring.
     pub(crate) fn send(&mut self, p: Arc<Publication>, ring: usize) {
         if let Some(tx) = &self.tx {
             // An error only means that no receiver is left.
-            let _ = tx.send(p);
+            let _ = tx.send(p.clone());
             self.sent += 1;
             if self.sent.is_multiple_of((ring as u64 / 4).max(1)) {
                 self.pressure.notify_waiters();
             }
+        }
+        // After the ring: a tap that leaves `p` to its connection's task
+        // finds it there.
+        let sharing = self.taps.len();
+        for (_, tap) in &self.taps {
+            tap.offer(&p, sharing);
         }
     }
 

@@ -13,6 +13,7 @@ mod epoch;
 mod mirror;
 pub mod presence;
 mod subscription;
+mod tap;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -28,6 +29,7 @@ pub use channel::Lost;
 pub use cluster::{Activity, Counts};
 pub use mirror::{Applied, Merge, Numbered, Snapshot};
 pub use subscription::{Event, Subscription};
+pub use tap::Tap;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -360,7 +362,12 @@ impl Hub {
         self.inner.closing.cancel();
         let channels = self.lock_channels();
         for ch in channels.values() {
-            ch.lock().tx = None;
+            let mut state = ch.lock();
+            state.tx = None;
+            // A tap's connection is not reading the ring: tell it.
+            for (_, tap) in &state.taps {
+                tap.close();
+            }
         }
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use super::channel::{Channel, Lost};
-use super::Stats;
+use super::{Stats, Tap};
 use crate::message::{Id, Publication};
 
 /// What a subscriber receives next.
@@ -40,6 +40,12 @@ pub struct Subscription {
     /// with nothing left in history, or before a mirror knows its epoch):
     /// the next publication is taken whatever its id.
     adrift: bool,
+    /// After [`Subscription::resume`] past what the ring gave: the ring
+    /// may say it lagged, which is no loss (the tap wrote what was
+    /// skipped).
+    lag_expected: bool,
+    /// This subscription's tap in the channel's, if any.
+    tap: Option<usize>,
 }
 
 impl Subscription {
@@ -61,7 +67,56 @@ impl Subscription {
             lost,
             adrift: position.epoch == 0,
             position,
+            lag_expected: false,
+            tap: None,
         }
+    }
+
+    /// Registers `tap` with the channel: from now on it is offered every
+    /// live publication ([`Tap::offer`]), until this subscription is
+    /// dropped.
+    pub fn tap(&mut self, tap: Arc<dyn Tap>) {
+        let mut state = self.channel.lock();
+        if let Some(key) = self.tap.take() {
+            state.taps.try_remove(key);
+        }
+        self.tap = Some(state.taps.insert(tap));
+    }
+
+    /// Whether nothing is waiting: no loss to report, no backlog, nothing
+    /// in the ring. Takes no lock of the channel's (a tap's owner calls it
+    /// holding the tap's own lock).
+    pub fn is_drained(&self) -> bool {
+        self.lost.is_none() && self.backlog.is_empty() && self.rx.is_empty()
+    }
+
+    /// Continues after `position`, which the subscription's tap reached
+    /// writing publications the subscription was not read for. The ring's
+    /// copies of those are skipped: with nothing published since, the
+    /// receiver starts again at the ring's end (dropping one that fell
+    /// behind costs up to `push.channel_buffer` steps, once).
+    pub fn resume(&mut self, position: Id) {
+        if self.adrift
+            || position.epoch != self.position.epoch
+            || position.offset <= self.position.offset
+        {
+            return;
+        }
+        self.position = position;
+        self.backlog.retain(|p| p.id > position);
+        let state = self.channel.lock();
+        if state.tx_generation == self.generation && state.last_id() == position {
+            if let Some(tx) = &state.tx {
+                let behind = std::mem::replace(&mut self.rx, tx.subscribe());
+                drop(state);
+                // Outside the lock: it steps through what it did not read.
+                drop(behind);
+                self.lag_expected = false;
+                return;
+            }
+        }
+        drop(state);
+        self.lag_expected = true;
     }
 
     /// Notified each time another quarter of the channel's ring has been
@@ -97,10 +152,12 @@ impl Subscription {
             let received = self.rx.recv().await;
             match received {
                 Ok(p) => {
+                    self.lag_expected = false;
                     if let Some(event) = self.accept(p) {
                         return event;
                     }
                 }
+                Err(RecvError::Lagged(_)) if self.lag_expected => self.lag_expected = false,
                 Err(RecvError::Lagged(_)) => self.recover(),
                 Err(RecvError::Closed) => return Event::Closed,
             }
@@ -115,10 +172,12 @@ impl Subscription {
             }
             match self.rx.try_recv() {
                 Ok(p) => {
+                    self.lag_expected = false;
                     if let Some(event) = self.accept(p) {
                         return Some(event);
                     }
                 }
+                Err(TryRecvError::Lagged(_)) if self.lag_expected => self.lag_expected = false,
                 Err(TryRecvError::Lagged(_)) => self.recover(),
                 Err(TryRecvError::Empty) => return None,
                 Err(TryRecvError::Closed) => return Some(Event::Closed),
@@ -191,6 +250,9 @@ impl Drop for Subscription {
         self.stats.subscribers.dec();
         self.channel.live.fetch_sub(1, Ordering::Relaxed);
         let mut state = self.channel.lock();
+        if let Some(key) = self.tap.take() {
+            state.taps.try_remove(key);
+        }
         // Our own receiver is still alive here: we are the last one if the
         // count is 1. Dropping the sender frees the ring buffer. A sender
         // replaced since (after close_all) is not ours to drop.

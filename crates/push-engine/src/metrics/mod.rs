@@ -72,6 +72,8 @@ struct Shard {
     /// forwarder's thread and out on the writer's, so one shard may hold
     /// less than zero: the sum, in wrapping arithmetic, is right.
     queued: AtomicU64,
+    /// Deliveries written by the publisher itself (a tap).
+    direct: AtomicU64,
 }
 
 fn nanos_since(at: Instant, now: Instant) -> u64 {
@@ -261,6 +263,13 @@ impl Metrics {
         shard.latency_ns[t].fetch_add(ns, Relaxed);
     }
 
+    /// A delivery of `transport` was written to its socket by the
+    /// publisher itself (a tap), without waking the connection's task.
+    pub(crate) fn delivered_direct(&self, transport: Transport, at: Instant) {
+        self.delivered(transport, at);
+        self.shards[shard_index()].direct.fetch_add(1, Relaxed);
+    }
+
     /// Records the deliveries of a batch.
     pub(crate) fn record(&self, batch: &Batch) {
         if batch.count == 0 {
@@ -387,6 +396,11 @@ impl Metrics {
 
     /// Bytes queued for connections now (their `push.max_queue_bytes`
     /// budgets in use).
+    /// Deliveries written by the publisher itself, all transports.
+    pub fn direct_writes(&self) -> u64 {
+        self.shards.iter().map(|s| s.direct.load(Relaxed)).sum()
+    }
+
     pub fn queued_bytes(&self) -> u64 {
         let sum = self
             .shards

@@ -95,6 +95,12 @@ pub fn render(stats: &EngineStats, m: &Metrics) -> String {
         );
     }
     out.single(
+        "push_direct_writes_total",
+        "counter",
+        "Deliveries written to the socket by the publisher itself (idle event streams), without waking the connection's task.",
+        stats.direct_writes,
+    );
+    out.single(
         "push_slow_disconnects_total",
         "counter",
         "Connections cut off because their queue stayed full for push.keepalive (WebSocket close 4008, SSE push-slow).",

@@ -46,6 +46,8 @@ pub struct EngineStats {
     pub connections: Connections,
     /// Messages handed to clients' sockets, all transports.
     pub deliveries: u64,
+    /// Of those, written by the publisher itself (idle event streams).
+    pub direct_writes: u64,
     /// Connections dropped by the write-stall guard.
     pub drops: u64,
     /// Connections cut off as slow.
@@ -73,6 +75,7 @@ impl EngineStats {
                 pusher: m.connections(Transport::Pusher),
             },
             deliveries: Transport::ALL.iter().map(|&t| m.deliveries(t)).sum(),
+            direct_writes: m.direct_writes(),
             drops: m.drops(),
             slow_disconnects: m.slow_disconnects(),
             queued_bytes: m.queued_bytes(),

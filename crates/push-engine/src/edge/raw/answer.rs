@@ -6,7 +6,9 @@
 
 use std::future::Future;
 use std::io::{self, IoSlice};
+use std::os::fd::AsRawFd;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::Poll;
 
 use axum::body::{Body, HttpBody as _};
@@ -19,6 +21,7 @@ use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
 use crate::edge::io::StallGuard;
+use crate::edge::transport::tap::SocketTap;
 
 /// Frames and bytes gathered into one write, at most.
 const GATHER_FRAMES: usize = 64;
@@ -84,6 +87,16 @@ where
         _ => None,
     };
     let head = head(&parts, version, framing, close, length);
+    // An event stream's tap writes between this task's writes while the
+    // stream waits (`transport/tap.rs`); detached when this returns,
+    // before the socket can close.
+    let tap = match framing {
+        Framing::Chunked | Framing::Close => parts.extensions.get::<Arc<SocketTap>>().cloned(),
+        Framing::Empty | Framing::Length => None,
+    };
+    let _attached = tap
+        .as_deref()
+        .map(|t| t.attach(io.get_ref().as_raw_fd(), framing == Framing::Chunked));
     drop(parts);
 
     let mut head = Some(head);
@@ -125,14 +138,19 @@ where
         if length.is_some_and(|len| sent > len) {
             return false;
         }
+        // What the tap left of a frame goes first.
+        let rest = tap.as_deref().and_then(SocketTap::take_rest);
         let chunked = framing == Framing::Chunked;
         let size = match chunked && total > 0 {
             true => format!("{total:x}\r\n"),
             false => String::new(),
         };
-        let mut parts: Vec<IoSlice<'_>> = Vec::with_capacity(frames.len() + 3);
+        let mut parts: Vec<IoSlice<'_>> = Vec::with_capacity(frames.len() + 4);
         if let Some(head) = &head {
             parts.push(IoSlice::new(head));
+        }
+        if let Some(rest) = &rest {
+            parts.push(IoSlice::new(rest));
         }
         if chunked && total > 0 {
             parts.push(IoSlice::new(size.as_bytes()));
@@ -148,6 +166,9 @@ where
             return false;
         }
         drop(parts);
+        if let Some(tap) = &tap {
+            tap.flushed();
+        }
         head = None;
         frames.clear();
         if ended {

@@ -90,6 +90,20 @@ impl Coalesce {
         }
     }
 
+    /// Someone else wrote the connection's last batch, `at` (its tap).
+    pub(crate) fn written(&mut self, at: Instant) {
+        if !self.delay.is_zero() {
+            self.last = Some(at);
+            self.drained = true;
+            self.backed_up = false;
+        }
+    }
+
+    /// When the last batch went out.
+    pub(crate) fn last(&self) -> Option<Instant> {
+        self.last
+    }
+
     /// Called after [`Coalesce::wrote`] by a connection that writes its
     /// socket itself: that write had to wait for the socket.
     pub(crate) fn backed_up(&mut self) {

@@ -20,6 +20,7 @@ use tokio::time::{Instant, Interval, Sleep};
 use super::coalesce::Coalesce;
 use super::feed::{Feed, Item};
 use super::gate::Gate;
+use super::tap::{SocketTap, Wrote};
 use crate::config::Config;
 use crate::hub::Lost;
 use crate::message::Publication;
@@ -57,6 +58,10 @@ pub(crate) struct EventStream<E> {
     /// `push.coalesce`.
     coalesce: Coalesce,
     done: bool,
+    /// Writes to the socket while the stream is parked (`tap.rs`).
+    tap: Option<Arc<SocketTap>>,
+    /// The stream handed its socket to the tap.
+    parked: bool,
 }
 
 impl<E: Events> EventStream<E> {
@@ -81,7 +86,16 @@ impl<E: Events> EventStream<E> {
             gate: Gate::new(),
             coalesce: Coalesce::new(config),
             done: false,
+            tap: None,
+            parked: false,
         }
+    }
+
+    /// Lets `tap`, registered with the feed, write while the stream has
+    /// nothing to (once a writer attaches it).
+    pub(crate) fn tapped(mut self, tap: Arc<SocketTap>) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     /// The response body.
@@ -95,9 +109,11 @@ impl<E: Events> EventStream<E> {
     async fn next(&mut self) -> Option<Bytes> {
         loop {
             if let Some(chunk) = self.pending.pop_front() {
+                self.unpark();
                 return Some(chunk);
             }
             if self.done {
+                self.unpark();
                 return None;
             }
             // The timers are polled only when they woke the task, not on
@@ -114,21 +130,61 @@ impl<E: Events> EventStream<E> {
                     heartbeat.poll_tick(cx).map(|_| false)
                 })
             });
-            // Timers first: behind the gate they cost an atomic swap while
-            // quiet, and a feed that is always ready cannot starve them.
-            tokio::select! {
+            let tap = self.tap.as_deref();
+            let wait = wait(&mut self.feed, tap, &mut self.parked, &self.coalesce);
+            let next = tokio::select! {
                 biased;
-                expired = timers => {
-                    if !expired {
-                        return Some(Bytes::from_static(b":\n\n"));
-                    }
+                expired = timers => Next::Timer { expired },
+                item = wait => Next::Feed(item),
+            };
+            // Timers first (above): behind the gate they cost an atomic
+            // swap while quiet, and a feed that is always ready cannot
+            // starve them.
+            match next {
+                Next::Timer { expired: true } => {
                     self.done = true;
-                    return E::EXPIRED.map(Bytes::from_static);
+                    self.pending.extend(E::EXPIRED.map(Bytes::from_static));
                 }
-                item = self.feed.recv() => {
+                Next::Timer { expired: false } => self.beat(),
+                Next::Feed(Some(item)) => {
                     self.coalesce.before(&self.feed, &item).await;
                     self.batch(item);
                 }
+                // The tap gave the socket back: an empty chunk takes the
+                // writer to what it left (`SocketTap::take_rest`).
+                Next::Feed(None) => self.pending.push_back(Bytes::new()),
+            }
+        }
+    }
+
+    /// A heartbeat: written on the tap's socket while parked, else queued.
+    fn beat(&mut self) {
+        const BEAT: &[u8] = b":\n\n";
+        match self
+            .tap
+            .as_deref()
+            .filter(|_| self.parked)
+            .map(|t| t.write_idle(BEAT))
+        {
+            Some(Wrote::Whole) => {}
+            // The rest is the tap's to hand to the writer.
+            Some(Wrote::Partly) => self.pending.push_back(Bytes::new()),
+            Some(Wrote::Not) | None => self.pending.push_back(Bytes::from_static(BEAT)),
+        }
+    }
+
+    /// Before anything is handed to the writer: the socket is the task's
+    /// again, and the feed continues where the tap stopped.
+    fn unpark(&mut self) {
+        let Some(tap) = &self.tap else {
+            return;
+        };
+        tap.unflush();
+        if std::mem::take(&mut self.parked) {
+            let (position, last) = tap.reclaim();
+            self.feed.resume(position);
+            if let Some(last) = last {
+                self.coalesce.written(last);
             }
         }
     }
@@ -170,4 +226,37 @@ impl<E: Events> EventStream<E> {
             Item::Closed => self.done = true,
         }
     }
+}
+
+/// What woke a stream.
+enum Next {
+    Timer { expired: bool },
+    Feed(Option<Item>),
+}
+
+/// The feed's next item; with a tap, once the writer has written
+/// everything and the feed is drained, the socket goes to the tap and this
+/// waits for it back (`None`). Cancel-safe: a park outlives it (`parked`).
+async fn wait(
+    feed: &mut Feed,
+    tap: Option<&SocketTap>,
+    parked: &mut bool,
+    coalesce: &Coalesce,
+) -> Option<Item> {
+    let Some(tap) = tap else {
+        return Some(feed.recv().await);
+    };
+    if !*parked {
+        tokio::select! {
+            biased;
+            item = feed.recv() => return Some(item),
+            () = tap.written() => {}
+        }
+        if !tap.park(feed, coalesce.last()) {
+            return Some(feed.recv().await);
+        }
+        *parked = true;
+    }
+    tap.woken().await;
+    None
 }

@@ -27,7 +27,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, Notify, Semaphore};
 use tokio::task::AbortHandle;
 
-use crate::hub::{Event, Lost, Subscription};
+use crate::hub::{Event, Lost, Subscription, Tap};
 use crate::message::{Id, Publication};
 use crate::metrics::Metrics;
 
@@ -327,6 +327,36 @@ impl Feed {
             Source::Empty => 0,
             Source::Direct(d) => d.sub.sharing(),
             Source::Merged(_) => usize::MAX,
+        }
+    }
+
+    /// Registers `tap` with a feed of one channel (read directly), and says
+    /// whether it did: a feed of several channels has no single position
+    /// for it to continue.
+    pub fn tap(&mut self, tap: Arc<dyn Tap>) -> bool {
+        match &mut self.source {
+            Source::Direct(d) if !d.ended => {
+                d.sub.tap(tap);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// A feed of one channel with nothing waiting: its cursor, to hand to
+    /// its tap. Takes no lock of the channel's.
+    pub fn drained(&self) -> Option<Id> {
+        match &self.source {
+            Source::Direct(d) if !d.ended && d.sub.is_drained() => Some(d.sub.position()),
+            _ => None,
+        }
+    }
+
+    /// Continues a feed of one channel after `position`, which its tap
+    /// reached ([`Subscription::resume`]).
+    pub fn resume(&mut self, position: Id) {
+        if let Source::Direct(d) = &mut self.source {
+            d.sub.resume(position);
         }
     }
 

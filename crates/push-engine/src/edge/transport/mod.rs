@@ -12,6 +12,7 @@ pub(crate) mod gate;
 pub(crate) mod inflate;
 pub mod poll;
 pub mod sse;
+pub(crate) mod tap;
 pub(crate) mod wire;
 pub mod ws;
 

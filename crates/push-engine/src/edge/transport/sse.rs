@@ -24,6 +24,7 @@ use bytes::Bytes;
 
 use super::cursor::composite;
 use super::events::{EventStream, Events};
+use super::tap::SocketTap;
 use super::{Query as Pairs, Wanted};
 use crate::edge::error::ApiError;
 use crate::edge::AppState;
@@ -56,7 +57,7 @@ async fn stream(
 ) -> Result<Response<Body>, ApiError> {
     let config = state.hub.config();
     let wanted = Wanted::parse(path_channel, &query, &headers, config)?;
-    let feed = wanted.open(&state.hub).await?;
+    let mut feed = wanted.open(&state.hub).await?;
     let retry = format!("retry: {}\n\n", config.reconnect_delay.as_millis());
     let positions: Vec<(Arc<str>, Id)> = feed.positions().to_vec();
     let metrics = state.hub.metrics().clone();
@@ -65,8 +66,14 @@ async fn stream(
         metrics,
         positions: (positions.len() > 1).then_some(positions),
     };
+    // One channel: the publisher writes to the stream's socket while the
+    // stream waits (`tap.rs`), once the answer is written on the socket.
+    let tap = SocketTap::new(config, state.hub.metrics().clone(), Transport::Sse, |p| {
+        &p.sse().whole
+    });
+    let tapped = feed.tap(tap.clone());
     let expires = wanted.access.expires;
-    let stream = EventStream::new(
+    let mut stream = EventStream::new(
         events,
         feed,
         Bytes::from(retry),
@@ -74,6 +81,9 @@ async fn stream(
         expires,
         config,
     );
+    if tapped {
+        stream = stream.tapped(tap.clone());
+    }
     let body = stream.body();
     // hyper keeps the answer's header map for the connection's next
     // request, which a stream never makes: sized for these three headers,
@@ -88,6 +98,9 @@ async fn stream(
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     let mut response = Response::new(body);
     *response.headers_mut() = h;
+    if tapped {
+        response.extensions_mut().insert(tap);
+    }
     Ok(response)
 }
 

@@ -1,0 +1,341 @@
+//! A stream written by the publisher itself ([`crate::hub::Tap`]).
+//!
+//! An event stream served on the socket ([`crate::edge::raw`]) has two
+//! writers, never at once. While its task has something to write, the task
+//! writes, as any connection's does. Once the task has written everything
+//! and its feed is drained, it **parks**: it hands the socket to the tap and
+//! waits for nothing but the tap's signal (and its timers). From then on the
+//! publisher offers each publication of the channel to the tap, which writes
+//! the publication's shared frame to the socket with one non-blocking
+//! `sendmsg` — no wake-up, no poll of the task, no copy. The tap gives the
+//! socket back, and wakes the task, when it cannot go on:
+//!
+//! - the write was partial: the rest of the frame is kept for the task to
+//!   write first ([`SocketTap::take_rest`]), then what follows through the
+//!   write-stall guard, as before;
+//! - the socket took nothing (its send buffer is full) or failed: the task
+//!   writes the publication from the ring, and meets the error itself;
+//! - the publication does not follow the last one written (a gap, a new
+//!   epoch): the task reads history and reports a loss if there is one;
+//! - `push.coalesce` says to wait: the channel is crowded and the last
+//!   write was moments ago, so the task holds the burst as before.
+//!
+//! The task takes the socket back on its own whenever it has something to
+//! write (a heartbeat the idle socket would not take whole, its token's
+//! end), and continues its subscription after the tap's position
+//! ([`crate::hub::Subscription::resume`]). The tap only ever writes whole
+//! publications in order after the last byte the task wrote, so the stream
+//! on the wire is the same as the task alone would write.
+
+use std::io::{self, IoSlice, Write as _};
+use std::os::fd::RawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::feed::Feed;
+use crate::config::Config;
+use crate::hub::Tap;
+use crate::message::{Id, Publication};
+use crate::metrics::{Metrics, Transport};
+
+/// A publication's frame as the stream writes it, the same for every
+/// subscriber.
+pub(crate) type Frame = for<'a> fn(&'a Publication) -> &'a Bytes;
+
+#[derive(Debug)]
+pub(crate) struct SocketTap {
+    state: Mutex<State>,
+    /// Notified when the tap gives the socket back.
+    wake: Notify,
+    /// Set by the writer once it has written everything it was handed;
+    /// cleared by the stream when it hands out more.
+    flushed: AtomicBool,
+    frame: Frame,
+    metrics: Arc<Metrics>,
+    transport: Transport,
+    /// `push.coalesce` and `push.coalesce_subscribers`.
+    coalesce: Duration,
+    crowd: usize,
+}
+
+#[derive(Debug)]
+struct State {
+    /// The tap holds the socket: the task waits.
+    idle: bool,
+    /// The last publication written (by the task, up to the park; by the
+    /// tap, after).
+    position: Id,
+    /// The socket, while the writer is attached ([`SocketTap::attach`]).
+    fd: Option<RawFd>,
+    /// Each write is an HTTP/1.1 chunk.
+    chunked: bool,
+    /// What a partial write left of its frame.
+    rest: Option<Bytes>,
+    /// When the last write went out.
+    last: Option<Instant>,
+}
+
+/// How a write of the idle socket went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wrote {
+    /// Whole: the tap still holds the socket.
+    Whole,
+    /// In part: the rest is kept, and the socket is the task's again.
+    Partly,
+    /// Not at all (the socket is not the tap's, or takes nothing now): the
+    /// socket is the task's.
+    Not,
+}
+
+impl SocketTap {
+    /// A tap writing `frame` of each publication, counting deliveries of
+    /// `transport` in `metrics`.
+    pub(crate) fn new(
+        config: &Config,
+        metrics: Arc<Metrics>,
+        transport: Transport,
+        frame: Frame,
+    ) -> Arc<SocketTap> {
+        Arc::new(SocketTap {
+            state: Mutex::new(State {
+                idle: false,
+                position: Id {
+                    epoch: 0,
+                    offset: 0,
+                },
+                fd: None,
+                chunked: false,
+                rest: None,
+                last: None,
+            }),
+            wake: Notify::new(),
+            flushed: AtomicBool::new(false),
+            frame,
+            metrics,
+            transport,
+            coalesce: config.coalesce,
+            crowd: config.coalesce_subscribers,
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Nothing in the state can be left half-written by a panic.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The writer's side: lets the tap write to `fd` (each write an HTTP/1.1
+    /// chunk if `chunked`) until the guard is dropped.
+    ///
+    /// The caller keeps the socket open for as long as it holds the guard:
+    /// the tap writes to the descriptor only while it is attached, under its
+    /// lock, and the guard's drop takes it under the same lock.
+    pub(crate) fn attach(&self, fd: RawFd, chunked: bool) -> Attached<'_> {
+        let mut s = self.lock();
+        s.fd = Some(fd);
+        s.chunked = chunked;
+        Attached(self)
+    }
+
+    /// The writer's side: what a partial write left, to write before
+    /// anything else.
+    pub(crate) fn take_rest(&self) -> Option<Bytes> {
+        self.lock().rest.take()
+    }
+
+    /// The writer's side: everything handed out is written. The writer
+    /// polls the stream next, which may then park.
+    pub(crate) fn flushed(&self) {
+        self.flushed.store(true, Ordering::Release);
+    }
+
+    /// The stream's side: it hands out something to write.
+    pub(crate) fn unflush(&self) {
+        self.flushed.store(false, Ordering::Relaxed);
+    }
+
+    /// The stream's side: ready once the writer has written everything it
+    /// was handed. It registers no waker: the writer polls the stream
+    /// after each write.
+    pub(crate) async fn written(&self) {
+        std::future::poll_fn(|_| match self.flushed.load(Ordering::Acquire) {
+            true => std::task::Poll::Ready(()),
+            false => std::task::Poll::Pending,
+        })
+        .await;
+    }
+
+    /// The stream's side: hands the socket to the tap if the writer is
+    /// attached and `feed` has nothing waiting; `last` is when the task
+    /// last wrote. Checked under the tap's lock, which the publisher takes
+    /// after sending to the ring: a publication either is in the ring now
+    /// (no park) or will be offered to the idle tap.
+    pub(crate) fn park(&self, feed: &Feed, last: Option<Instant>) -> bool {
+        let mut s = self.lock();
+        if s.fd.is_none() || !self.flushed.load(Ordering::Acquire) {
+            return false;
+        }
+        let Some(position) = feed.drained() else {
+            return false;
+        };
+        s.idle = true;
+        s.position = position;
+        s.last = last.max(s.last);
+        true
+    }
+
+    /// The stream's side: waits until the tap gives the socket back.
+    pub(crate) async fn woken(&self) {
+        self.wake.notified().await;
+    }
+
+    /// The stream's side: takes the socket back (if the tap has not given
+    /// it back already); returns the position the tap reached and when it
+    /// last wrote.
+    pub(crate) fn reclaim(&self) -> (Id, Option<Instant>) {
+        let mut s = self.lock();
+        s.idle = false;
+        (s.position, s.last)
+    }
+
+    /// The stream's side: writes `bytes` (a heartbeat) to the socket the
+    /// tap holds, as the tap writes a publication.
+    pub(crate) fn write_idle(&self, bytes: &[u8]) -> Wrote {
+        let mut s = self.lock();
+        if !s.idle {
+            return Wrote::Not;
+        }
+        let wrote = s.write(bytes);
+        if wrote != Wrote::Whole {
+            s.idle = false;
+        }
+        wrote
+    }
+
+    fn give_back(&self, mut s: MutexGuard<'_, State>) {
+        s.idle = false;
+        drop(s);
+        self.wake.notify_one();
+    }
+}
+
+impl Tap for SocketTap {
+    fn offer(&self, p: &Arc<Publication>, sharing: usize) {
+        let mut s = self.lock();
+        if !s.idle {
+            return;
+        }
+        let next = Id {
+            epoch: s.position.epoch,
+            offset: s.position.offset.wrapping_add(1),
+        };
+        let hold = !self.coalesce.is_zero()
+            && sharing >= self.crowd
+            && s.last
+                .is_some_and(|at| p.at.saturating_duration_since(at) < self.coalesce);
+        if p.id != next || hold {
+            return self.give_back(s);
+        }
+        match s.write((self.frame)(p)) {
+            Wrote::Whole => {
+                s.position = p.id;
+                s.last = Some(p.at);
+                drop(s);
+                self.metrics.delivered_direct(self.transport, p.at);
+            }
+            Wrote::Partly => {
+                s.position = p.id;
+                s.last = Some(p.at);
+                self.give_back(s);
+                self.metrics.delivered_direct(self.transport, p.at);
+            }
+            Wrote::Not => self.give_back(s),
+        }
+    }
+
+    fn close(&self) {
+        let s = self.lock();
+        if s.idle {
+            self.give_back(s);
+        }
+    }
+}
+
+impl State {
+    /// One non-blocking write of `frame` (in a chunk of its own if the
+    /// stream is chunked); what it leaves is kept in `rest`.
+    fn write(&mut self, frame: &[u8]) -> Wrote {
+        let Some(fd) = self.fd else {
+            return Wrote::Not;
+        };
+        let mut size = [0u8; 20];
+        let size_len = match self.chunked {
+            true => {
+                let mut cursor = &mut size[..];
+                // 16 hex digits and CRLF fit in 20 bytes.
+                let _ = write!(cursor, "{:x}\r\n", frame.len());
+                20 - cursor.len()
+            }
+            false => 0,
+        };
+        let trailer: &[u8] = if self.chunked { b"\r\n" } else { b"" };
+        let parts = [
+            IoSlice::new(&size[..size_len]),
+            IoSlice::new(frame),
+            IoSlice::new(trailer),
+        ];
+        let total = size_len + frame.len() + trailer.len();
+        match send(fd, &parts) {
+            Ok(n) if n >= total => Wrote::Whole,
+            Ok(n) => {
+                let mut rest = Vec::with_capacity(total - n);
+                let mut skip = n;
+                for part in &parts {
+                    let take = skip.min(part.len());
+                    rest.extend_from_slice(&part[take..]);
+                    skip -= take;
+                }
+                self.rest = Some(Bytes::from(rest));
+                Wrote::Partly
+            }
+            Err(_) => Wrote::Not,
+        }
+    }
+}
+
+/// One `sendmsg` of `parts`, without blocking, and an error rather than
+/// `SIGPIPE` if the peer is gone (the engine may run inside PHP, which
+/// does not ignore the signal).
+fn send(fd: RawFd, parts: &[IoSlice<'_>]) -> io::Result<usize> {
+    // SAFETY: an all-zero `msghdr` is valid (no address, no control data).
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // `IoSlice` is ABI-compatible with `iovec` on Unix; sendmsg only reads
+    // through the pointer.
+    msg.msg_iov = parts.as_ptr() as *mut libc::iovec;
+    msg.msg_iovlen = parts.len() as _;
+    // SAFETY: `fd` is the socket of an attached writer, open while the
+    // tap's lock is held (`SocketTap::attach`); `msg` points at `parts`,
+    // alive for the call.
+    let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
+    match usize::try_from(n) {
+        Ok(n) => Ok(n),
+        Err(_) => Err(io::Error::last_os_error()),
+    }
+}
+
+/// The writer's attachment ([`SocketTap::attach`]): dropping it takes the
+/// socket from the tap for good.
+pub(crate) struct Attached<'a>(&'a SocketTap);
+
+impl Drop for Attached<'_> {
+    fn drop(&mut self) {
+        let mut s = self.0.lock();
+        s.fd = None;
+        s.idle = false;
+        s.rest = None;
+    }
+}
