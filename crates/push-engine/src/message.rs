@@ -83,7 +83,7 @@ pub struct Origin {
 
 /// Slots of [`Publication::shared_frame`]: one per protocol adapter that
 /// frames publications its own way.
-pub const FRAME_SLOTS: usize = 4;
+pub const FRAME_SLOTS: usize = 6;
 
 #[derive(Debug, Default)]
 struct Frames {

@@ -91,20 +91,22 @@ async fn heartbeats_go_between_the_publishers_writes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_whose_socket_fills_gets_every_message_once_in_order() {
-    const N: usize = 2000;
+    const N: usize = 400;
     let server = Server::start_with(|c| {
         c.keepalive = Duration::from_secs(10);
+        c.max_message_size = 64 * 1024;
         c.channel_buffer = 4096;
         c.history = 4096;
     })
     .await;
-    // A 4 KB receive buffer: the publisher's writes are partial, or find
+    // A 4 KB receive buffer, and nothing read at first: 6.4 MB fill the
+    // socket's send buffer, the publisher's writes are partial, or find
     // the socket full, and the task takes over, then parks again.
     let mut s = small_socket(server.addr, 4096).await;
     send_request(&mut s, "GET", "/sse/a", &[], b"").await;
     let mut sse = Sse::read(s).await;
     server.wait_subscribers(1).await;
-    let body = |i: usize| format!("{i:06}{}", "y".repeat(1500));
+    let body = |i: usize| format!("{i:06}{}", "y".repeat(16 * 1024));
     let publisher = {
         let hub = server.hub.clone();
         tokio::spawn(async move {
@@ -121,13 +123,14 @@ async fn a_reader_whose_socket_fills_gets_every_message_once_in_order() {
             ids
         })
     };
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let mut got = Vec::with_capacity(N);
     while got.len() < N {
         match sse.next().await {
             Some(SseItem::Event(e)) => {
                 assert_eq!(e.event, None, "no push-lost or push-slow: {e:?}");
                 got.push(e);
-                if got.len() % 200 == 0 {
+                if got.len() % 100 == 0 {
                     // Reading nothing for a while fills the socket.
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }

@@ -48,7 +48,7 @@ async fn per_socket(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idle_websocket_holds_under_5k() {
+async fn an_idle_websocket_holds_under_6k() {
     // Keep-alive far away: nothing is written while the sockets are counted.
     let server = Server::start_with(|c| c.keepalive = Duration::from_secs(30)).await;
     let (_, _warm) = per_socket(&server, &[], 1).await;
@@ -67,9 +67,11 @@ async fn an_idle_websocket_holds_under_5k() {
     let (deflate, _deflate) = per_socket(&server, &offer, n).await;
     server.wait_subscribers(2 * n as u64 + 1).await;
     eprintln!("an idle WebSocket holds {plain} bytes, {deflate} with permessage-deflate");
-    assert!(plain < 5 * 1024, "an idle WebSocket holds {plain} bytes");
+    // 4.6 KB before the tap (`edge/transport/tap.rs`: its state, 200
+    // bytes, and the session's larger future); 5.4 KB with it.
+    assert!(plain < 6 * 1024, "an idle WebSocket holds {plain} bytes");
     assert!(
-        deflate < 5 * 1024,
+        deflate < 6 * 1024,
         "with permessage-deflate, {deflate} bytes"
     );
 }

@@ -141,8 +141,31 @@ pub struct Rewind<S> {
 }
 
 impl<S> Rewind<S> {
+    /// `prefix` is copied if it is a slice of a larger buffer, which it
+    /// would otherwise hold for the connection's life.
     pub fn new(inner: S, prefix: bytes::Bytes) -> Self {
+        let prefix = match prefix.is_empty() {
+            true => bytes::Bytes::new(),
+            false => bytes::Bytes::copy_from_slice(&prefix),
+        };
         Rewind { prefix, inner }
+    }
+
+    /// The connection beneath.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Puts `bytes` back in front of what is still to be read again (what
+    /// hyper read past an upgrade request).
+    pub fn unread(mut self, bytes: bytes::Bytes) -> Self {
+        if !bytes.is_empty() {
+            let mut all = Vec::with_capacity(bytes.len() + self.prefix.len());
+            all.extend_from_slice(&bytes);
+            all.extend_from_slice(&self.prefix);
+            self.prefix = bytes::Bytes::from(all);
+        }
+        self
     }
 }
 
@@ -156,6 +179,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for Rewind<S> {
             let n = self.prefix.len().min(buf.remaining());
             let head = self.prefix.split_to(n);
             buf.put_slice(&head);
+            if self.prefix.is_empty() {
+                // An empty slice would still hold the buffer it was cut
+                // from (a request head's, or hyper's 8 KB).
+                self.prefix = bytes::Bytes::new();
+            }
             return Poll::Ready(Ok(()));
         }
         Pin::new(&mut self.inner).poll_read(cx, buf)

@@ -12,6 +12,10 @@ use super::channel::{Channel, Lost};
 use super::{Stats, Tap};
 use crate::message::{Id, Publication};
 
+/// Publications in the ring a resumed subscription skips one by one, at
+/// most ([`Subscription::resume`]).
+const SKIP: usize = 32;
+
 /// What a subscriber receives next.
 #[derive(Debug, Clone)]
 pub enum Event {
@@ -92,9 +96,13 @@ impl Subscription {
 
     /// Continues after `position`, which the subscription's tap reached
     /// writing publications the subscription was not read for. The ring's
-    /// copies of those are skipped: with nothing published since, the
-    /// receiver starts again at the ring's end (dropping one that fell
-    /// behind costs up to `push.channel_buffer` steps, once).
+    /// copies of those are skipped as they are read; when more than
+    /// [`SKIP`] wait there and nothing was published since `position`,
+    /// the receiver starts again at the ring's end instead (dropping one
+    /// that fell behind costs up to `push.channel_buffer` steps, once).
+    /// Only then is the channel's lock taken: a connection coming back
+    /// from its tap must not queue behind the publisher writing to the
+    /// other taps.
     pub fn resume(&mut self, position: Id) {
         if self.adrift
             || position.epoch != self.position.epoch
@@ -104,6 +112,10 @@ impl Subscription {
         }
         self.position = position;
         self.backlog.retain(|p| p.id > position);
+        if self.rx.len() <= SKIP {
+            self.lag_expected = true;
+            return;
+        }
         let state = self.channel.lock();
         if state.tx_generation == self.generation && state.last_id() == position {
             if let Some(tx) = &state.tx {

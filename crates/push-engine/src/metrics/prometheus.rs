@@ -97,7 +97,7 @@ pub fn render(stats: &EngineStats, m: &Metrics) -> String {
     out.single(
         "push_direct_writes_total",
         "counter",
-        "Deliveries written to the socket by the publisher itself (idle event streams), without waking the connection's task.",
+        "Deliveries written to the socket by the publisher itself (idle SSE streams and WebSockets of one channel), without waking the connection's task.",
         stats.direct_writes,
     );
     out.single(

@@ -46,7 +46,8 @@ pub struct EngineStats {
     pub connections: Connections,
     /// Messages handed to clients' sockets, all transports.
     pub deliveries: u64,
-    /// Of those, written by the publisher itself (idle event streams).
+    /// Of those, written by the publisher itself (idle SSE streams and
+    /// WebSockets of one channel).
     pub direct_writes: u64,
     /// Connections dropped by the write-stall guard.
     pub drops: u64,

@@ -2,7 +2,7 @@
 //! subscribe and unsubscribe), presence notices, client events, and the
 //! deliveries of its channels.
 //!
-//! Built from the pieces of push's own WebSocket (`transport/ws.rs`): the
+//! Built from the pieces of push's own WebSocket (`transport/ws/`): the
 //! channels merge into one feed bounded in bytes (a connection that leaves
 //! it full for `push.keepalive` is cut off, 4100), the client's frames and
 //! the timer sit behind a gate, deliveries are framed once per

@@ -20,7 +20,7 @@ use tokio::time::{Instant, Interval, Sleep};
 use super::coalesce::Coalesce;
 use super::feed::{Feed, Item};
 use super::gate::Gate;
-use super::tap::{SocketTap, Wrote};
+use super::tap::{wait, SocketTap, Wrote};
 use crate::config::Config;
 use crate::hub::Lost;
 use crate::message::Publication;
@@ -176,16 +176,8 @@ impl<E: Events> EventStream<E> {
     /// Before anything is handed to the writer: the socket is the task's
     /// again, and the feed continues where the tap stopped.
     fn unpark(&mut self) {
-        let Some(tap) = &self.tap else {
-            return;
-        };
-        tap.unflush();
-        if std::mem::take(&mut self.parked) {
-            let (position, last) = tap.reclaim();
-            self.feed.resume(position);
-            if let Some(last) = last {
-                self.coalesce.written(last);
-            }
+        if let Some(tap) = &self.tap {
+            tap.resume(&mut self.parked, &mut self.feed, &mut self.coalesce);
         }
     }
 
@@ -232,31 +224,4 @@ impl<E: Events> EventStream<E> {
 enum Next {
     Timer { expired: bool },
     Feed(Option<Item>),
-}
-
-/// The feed's next item; with a tap, once the writer has written
-/// everything and the feed is drained, the socket goes to the tap and this
-/// waits for it back (`None`). Cancel-safe: a park outlives it (`parked`).
-async fn wait(
-    feed: &mut Feed,
-    tap: Option<&SocketTap>,
-    parked: &mut bool,
-    coalesce: &Coalesce,
-) -> Option<Item> {
-    let Some(tap) = tap else {
-        return Some(feed.recv().await);
-    };
-    if !*parked {
-        tokio::select! {
-            biased;
-            item = feed.recv() => return Some(item),
-            () = tap.written() => {}
-        }
-        if !tap.park(feed, coalesce.last()) {
-            return Some(feed.recv().await);
-        }
-        *parked = true;
-    }
-    tap.woken().await;
-    None
 }

@@ -24,7 +24,7 @@ use bytes::Bytes;
 
 use super::cursor::composite;
 use super::events::{EventStream, Events};
-use super::tap::SocketTap;
+use super::tap::{Frame, SocketTap};
 use super::{Query as Pairs, Wanted};
 use crate::edge::error::ApiError;
 use crate::edge::AppState;
@@ -68,9 +68,12 @@ async fn stream(
     };
     // One channel: the publisher writes to the stream's socket while the
     // stream waits (`tap.rs`), once the answer is written on the socket.
-    let tap = SocketTap::new(config, state.hub.metrics().clone(), Transport::Sse, |p| {
-        &p.sse().whole
-    });
+    let tap = SocketTap::new(
+        config,
+        state.hub.metrics().clone(),
+        Transport::Sse,
+        Frame::Sse,
+    );
     let tapped = feed.tap(tap.clone());
     let expires = wanted.access.expires;
     let mut stream = EventStream::new(

@@ -37,19 +37,42 @@ use bytes::Bytes;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-use super::feed::Feed;
+use super::coalesce::Coalesce;
+use super::feed::{Feed, Item};
+use super::wire;
 use crate::config::Config;
 use crate::hub::Tap;
 use crate::message::{Id, Publication};
 use crate::metrics::{Metrics, Transport};
 
-/// A publication's frame as the stream writes it, the same for every
-/// subscriber.
-pub(crate) type Frame = for<'a> fn(&'a Publication) -> &'a Bytes;
+/// How the stream frames a publication: the same bytes for every
+/// subscriber, built once.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Frame {
+    /// An SSE event of one channel.
+    Sse,
+    /// push's own WebSocket ([`wire::ws_frame`]).
+    Ws { json: bool, compress: Option<usize> },
+}
+
+impl Frame {
+    fn of<'a>(&self, p: &'a Publication) -> &'a Bytes {
+        match *self {
+            Frame::Sse => &p.sse().whole,
+            Frame::Ws { json, compress } => wire::ws_frame(p, json, compress),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub(crate) struct SocketTap {
     state: Mutex<State>,
+    /// `State::idle`, read by the publisher without the lock: most offers
+    /// find the tap busy, and cost no lock. Set (under the lock) before
+    /// the stream checks its feed when it parks, so a publisher that sent
+    /// to the ring after that check sees it (the ring's own lock orders
+    /// the two); a stale `true` only costs the lock.
+    idle: AtomicBool,
     /// Notified when the tap gives the socket back.
     wake: Notify,
     /// Set by the writer once it has written everything it was handed;
@@ -113,6 +136,7 @@ impl SocketTap {
                 rest: None,
                 last: None,
             }),
+            idle: AtomicBool::new(false),
             wake: Notify::new(),
             flushed: AtomicBool::new(false),
             frame,
@@ -179,7 +203,9 @@ impl SocketTap {
         if s.fd.is_none() || !self.flushed.load(Ordering::Acquire) {
             return false;
         }
+        self.idle.store(true, Ordering::Release);
         let Some(position) = feed.drained() else {
+            self.idle.store(false, Ordering::Relaxed);
             return false;
         };
         s.idle = true;
@@ -199,6 +225,7 @@ impl SocketTap {
     pub(crate) fn reclaim(&self) -> (Id, Option<Instant>) {
         let mut s = self.lock();
         s.idle = false;
+        self.idle.store(false, Ordering::Relaxed);
         (s.position, s.last)
     }
 
@@ -212,12 +239,28 @@ impl SocketTap {
         let wrote = s.write(bytes);
         if wrote != Wrote::Whole {
             s.idle = false;
+            self.idle.store(false, Ordering::Relaxed);
         }
         wrote
     }
 
+    /// The stream's side, before it writes anything: the socket is the
+    /// task's again, and if the stream was `parked`, its feed continues
+    /// where the tap stopped and `coalesce` learns of the tap's last write.
+    pub(crate) fn resume(&self, parked: &mut bool, feed: &mut Feed, coalesce: &mut Coalesce) {
+        self.unflush();
+        if std::mem::take(parked) {
+            let (position, last) = self.reclaim();
+            feed.resume(position);
+            if let Some(last) = last {
+                coalesce.written(last);
+            }
+        }
+    }
+
     fn give_back(&self, mut s: MutexGuard<'_, State>) {
         s.idle = false;
+        self.idle.store(false, Ordering::Relaxed);
         drop(s);
         self.wake.notify_one();
     }
@@ -225,6 +268,9 @@ impl SocketTap {
 
 impl Tap for SocketTap {
     fn offer(&self, p: &Arc<Publication>, sharing: usize) {
+        if !self.idle.load(Ordering::Acquire) {
+            return;
+        }
         let mut s = self.lock();
         if !s.idle {
             return;
@@ -240,7 +286,7 @@ impl Tap for SocketTap {
         if p.id != next || hold {
             return self.give_back(s);
         }
-        match s.write((self.frame)(p)) {
+        match s.write(self.frame.of(p)) {
             Wrote::Whole => {
                 s.position = p.id;
                 s.last = Some(p.at);
@@ -336,6 +382,36 @@ impl Drop for Attached<'_> {
         let mut s = self.0.lock();
         s.fd = None;
         s.idle = false;
+        self.0.idle.store(false, Ordering::Relaxed);
         s.rest = None;
     }
+}
+
+/// The feed's next item; with a tap, once the writer has written
+/// everything ([`SocketTap::flushed`]) and the feed is drained, the socket
+/// goes to the tap and this waits for it back (`None`: then
+/// [`SocketTap::resume`], and write what the tap left,
+/// [`SocketTap::take_rest`]). Cancel-safe: a park outlives it (`parked`).
+pub(crate) async fn wait(
+    feed: &mut Feed,
+    tap: Option<&SocketTap>,
+    parked: &mut bool,
+    coalesce: &Coalesce,
+) -> Option<Item> {
+    let Some(tap) = tap else {
+        return Some(feed.recv().await);
+    };
+    if !*parked {
+        tokio::select! {
+            biased;
+            item = feed.recv() => return Some(item),
+            () = tap.written() => {}
+        }
+        if !tap.park(feed, coalesce.last()) {
+            return Some(feed.recv().await);
+        }
+        *parked = true;
+    }
+    tap.woken().await;
+    None
 }

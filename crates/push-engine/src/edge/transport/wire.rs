@@ -17,6 +17,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::deflate;
 use crate::edge::error::ApiError;
+use crate::message::Publication;
 
 /// Bytes of control frames (pings, pongs, the close) tungstenite may hold
 /// for a connection that does not read them.
@@ -114,6 +115,41 @@ pub(crate) fn deflated_frame(kind: Data, payload: &[u8]) -> Bytes {
     let _ = header.format(packed.len() as u64, &mut frame);
     frame.extend_from_slice(&packed);
     Bytes::from(frame)
+}
+
+/// Slots of [`Publication::shared_frame`] for push's own WebSocket: a
+/// publication's frame, built once for every subscriber — compressed
+/// (permessage-deflate) or not, of its data or of its JSON envelope
+/// (`?format=json`).
+const DEFLATED_DATA: usize = 1;
+const DEFLATED_JSON: usize = 2;
+const PLAIN_DATA: usize = 4;
+const PLAIN_JSON: usize = 5;
+
+/// A publication's WebSocket frame as push's own WebSocket sends it: its
+/// data (or its JSON envelope, `json`), compressed when `compress` holds
+/// the size from which messages are (`push.ws_compression_min_size`) and
+/// deflate shrinks it. The same bytes for every subscriber, built once.
+pub(crate) fn ws_frame(p: &Publication, json: bool, compress: Option<usize>) -> &Bytes {
+    // `text` is set only when the data was checked to be UTF-8.
+    let (kind, payload, deflated, plain) = if json {
+        (Data::Text, &p.json()[..], DEFLATED_JSON, PLAIN_JSON)
+    } else if p.text {
+        (Data::Text, &p.data[..], DEFLATED_DATA, PLAIN_DATA)
+    } else {
+        (Data::Binary, &p.data[..], DEFLATED_DATA, PLAIN_DATA)
+    };
+    if compress.is_some_and(|min| payload.len() >= min) {
+        let frame = p.shared_frame(deflated, |_| deflated_frame(kind, payload));
+        if !frame.is_empty() {
+            return frame;
+        }
+    }
+    p.shared_frame(plain, |_| {
+        let mut frame = Vec::with_capacity(payload.len() + 10);
+        put_frame(&mut frame, kind, payload);
+        Bytes::from(frame)
+    })
 }
 
 /// Appends one unfragmented, unmasked server frame, its header encoded by

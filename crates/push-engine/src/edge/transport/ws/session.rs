@@ -1,187 +1,49 @@
-//! WebSocket: `GET /` (the tutorial's URL, the default channel, optional
-//! client publishing), `GET /ws/{channel}` and `GET /ws?channel=a&channel=b`.
-//!
-//! The HTTP upgrade is answered by hyper. One task per connection selects
-//! over the feed and, behind a gate (`gate.rs`), the client's frames and
-//! its timers. Deliveries are framed once per batch and written to the
-//! socket directly; tokio-tungstenite reads the client's frames and writes
-//! pings, pongs and the close. A connection written to less than
-//! `push.coalesce` ago waits out the rest of it before its next batch
-//! (`coalesce.rs`).
-//!
-//! Close codes (also in docs/browsers.md):
-//! - 1001 going away: the engine is shutting down; reconnect with `?lastEventId=`.
-//! - 1007 a text frame was not UTF-8; 1008 publishing is not allowed here,
-//!   or faster than `push.client_publish_rate`; 1009 a message exceeded
-//!   `push.max_message_size`.
-//! - 4003 token expired: the token that granted a private channel expired
-//!   while connected; renew it and reconnect with `?lastEventId=`.
-//! - 4001 lost: raw mode only (JSON mode sends a `{"type":"lost"}` envelope):
-//!   messages after the cursor are gone; reconnect without a cursor.
-//! - 4008 slow: the connection fell more than `push.keepalive` behind (or,
-//!   with several channels, kept its `push.max_queue_bytes` queue full as
-//!   long); reconnect with `?lastEventId=` to resume from history.
+//! One WebSocket's session after the upgrade: the loop over the feed
+//! and the client's frames (`mod.rs` answers the upgrade), the frames it
+//! writes, and what a client publishes.
 
 use std::future::Future;
+use std::os::fd::RawFd;
+use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::{Path, Query, Request, State};
-use axum::http::Response;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data};
-use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-use super::coalesce::Coalesce;
-use super::deflate;
-use super::feed::{Feed, Item};
-use super::gate::Gate;
-use super::inflate::Inflating;
-use super::wire::{accept_key, deflated_frame, is_upgrade, put_frame, switching, write_out};
-use super::wire::{OUT_KEPT, WRITE_BATCH, WS_CONTROL_QUEUE, WS_READ_CHUNK};
-use super::{Query as Pairs, Wanted};
-use crate::auth;
-use crate::edge::error::ApiError;
+use super::{CLOSE_EXPIRED, CLOSE_LOST, CLOSE_SLOW, EXPIRED};
 use crate::edge::limits::Rate;
-use crate::edge::AppState;
+use crate::edge::transport::coalesce::Coalesce;
+use crate::edge::transport::feed::{Feed, Item};
+use crate::edge::transport::gate::Gate;
+use crate::edge::transport::tap::{wait, SocketTap};
+use crate::edge::transport::wire::{put_frame, write_out, ws_frame};
+use crate::edge::transport::wire::{OUT_KEPT, WRITE_BATCH};
 use crate::hub::Hub;
 use crate::message::Outgoing;
 use crate::metrics::{Batch, Limit, Transport};
 
-/// Close codes of push's own (4000–4999), documented in docs/browsers.md.
-pub const CLOSE_LOST: u16 = 4001;
-pub use crate::auth::CLOSE_EXPIRED;
-pub const CLOSE_SLOW: u16 = 4008;
-
-const EXPIRED: &str = "token expired: renew it and reconnect with lastEventId";
-
-/// `GET /`: a WebSocket on `push.default_channel`.
-pub async fn root(
-    State(state): State<AppState>,
-    Query(query): Query<Pairs>,
-    req: Request,
-) -> Result<Response<Body>, ApiError> {
-    if !is_upgrade(req.headers()) {
-        return Err(ApiError::UpgradeRequired(
-            "this is a push engine: connect a WebSocket here, or use /sse/{channel}, /poll/{channel}",
-        ));
-    }
-    let channel = state.hub.config().default_channel.clone();
-    upgrade(state, Some(&channel), query, req).await
-}
-
-/// `GET /ws/{channel}`.
-pub async fn channel(
-    State(state): State<AppState>,
-    Path(channel): Path<String>,
-    Query(query): Query<Pairs>,
-    req: Request,
-) -> Result<Response<Body>, ApiError> {
-    upgrade(state, Some(&channel), query, req).await
-}
-
-/// `GET /ws?channel=a&channel=b`.
-pub async fn channels(
-    State(state): State<AppState>,
-    Query(query): Query<Pairs>,
-    req: Request,
-) -> Result<Response<Body>, ApiError> {
-    upgrade(state, None, query, req).await
-}
-
-async fn upgrade(
-    state: AppState,
-    path_channel: Option<&str>,
-    query: Pairs,
-    mut req: Request,
-) -> Result<Response<Body>, ApiError> {
-    let accept = accept_key(req.headers())?;
-    let headers = req.headers();
-    let config = state.hub.config();
-    let wanted = Wanted::parse(path_channel, &query, headers, config)?;
-    let extension = if config.ws_compression {
-        deflate::negotiate(headers)
-    } else {
-        None
-    };
-    let publish_to = match wanted.channels.as_slice() {
-        [(name, _)] => auth::publish(config, &wanted.access, name).map(|()| name.clone()),
-        _ => Err("publishing is not allowed here: see push.client_publish"),
-    };
-    let on_upgrade = req
-        .extensions_mut()
-        .remove::<OnUpgrade>()
-        // hyper upgrades HTTP/1.1 connections only (RFC 6455 4.1 asks for it).
-        .ok_or_else(|| ApiError::BadRequest("a WebSocket upgrade needs HTTP/1.1".into()))?;
-    let feed = wanted.open(&state.hub).await?;
-    let session = Session {
-        hub: state.hub.clone(),
-        json: wanted.json,
-        publish_to,
-        expires: wanted.access.expires,
-        keepalive: config.keepalive,
-        rate: Rate::new(config.client_publish_rate),
-        coalesce: Coalesce::new(config),
-        compress: extension
-            .is_some()
-            .then_some(config.ws_compression_min_size),
-    };
-    let max_message_size = config.max_message_size;
-    // tungstenite writes only pings, pongs and the close (deliveries go
-    // to the socket directly): a client that floods pings and reads
-    // nothing has at most WS_CONTROL_QUEUE of pongs held for it.
-    let ws_config = WebSocketConfig::default()
-        .read_buffer_size(WS_READ_CHUNK)
-        .write_buffer_size(8192)
-        .max_write_buffer_size(WS_CONTROL_QUEUE)
-        .max_message_size(Some(config.max_message_size))
-        .max_frame_size(Some(config.max_message_size));
-    let connection = state.hub.metrics().connection(Transport::Ws);
-    state.tasks.spawn(async move {
-        let _connection = connection;
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let io = Inflating::new(
-            TokioIo::new(upgraded),
-            session.compress.is_some(),
-            max_message_size,
-        );
-        let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
-        session.run(ws, feed).await;
-    });
-    switching(&accept, extension.as_deref())
-}
-
-struct Session {
-    hub: Hub,
-    json: bool,
+pub(super) struct Session {
+    pub(super) hub: Hub,
+    pub(super) json: bool,
     /// The channel a client's messages go to, or why they may not.
-    publish_to: Result<String, &'static str>,
+    pub(super) publish_to: Result<String, &'static str>,
     /// When the token that granted a private channel expires.
-    expires: Option<Instant>,
-    keepalive: Duration,
+    pub(super) expires: Option<Instant>,
+    pub(super) keepalive: Duration,
     /// `push.client_publish_rate`.
-    rate: Rate,
+    pub(super) rate: Rate,
     /// `push.coalesce`.
-    coalesce: Coalesce,
+    pub(super) coalesce: Coalesce,
     /// permessage-deflate was negotiated: messages from this size on go
     /// out compressed (`push.ws_compression_min_size`).
-    compress: Option<usize>,
+    pub(super) compress: Option<usize>,
 }
-
-/// Slots of [`crate::message::Publication::shared_frame`]: a publication's
-/// compressed frame, built once for every subscriber that negotiated
-/// permessage-deflate — its data, and its JSON envelope (`?format=json`).
-const DEFLATED_DATA: usize = 1;
-const DEFLATED_JSON: usize = 2;
 
 /// What woke a session besides its feed.
 enum Quiet {
@@ -201,10 +63,25 @@ enum End {
 }
 
 impl Session {
-    async fn run<S>(mut self, mut ws: WebSocketStream<S>, mut feed: Feed)
-    where
+    /// Serves the connection. `tap`: the feed's tap and the socket it may
+    /// write to while the session has nothing to (`tap.rs`); the socket
+    /// stays open until this returns.
+    pub(super) async fn run<S>(
+        mut self,
+        mut ws: WebSocketStream<S>,
+        mut feed: Feed,
+        tap: Option<(Arc<SocketTap>, RawFd)>,
+    ) where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
+        // Detached before `ws`, which owns the socket, is dropped.
+        let _attached = tap.as_ref().map(|(t, fd)| t.attach(*fd, false));
+        let tap = tap.as_ref().map(|(t, _)| &**t);
+        // Nothing written yet, nothing held: the tap may take over.
+        if let Some(tap) = tap {
+            tap.flushed();
+        }
+        let mut parked = false;
         let metrics = self.hub.metrics().clone();
         let mut ping = tokio::time::interval_at(Instant::now() + self.keepalive, self.keepalive);
         let mut last_seen = Instant::now();
@@ -228,7 +105,23 @@ impl Session {
         let mut pending = false;
         let end = loop {
             tokio::select! {
-                item = feed.recv() => {
+                item = wait(&mut feed, tap, &mut parked, &self.coalesce) => {
+                    if let Some(tap) = tap {
+                        tap.resume(&mut parked, &mut feed, &mut self.coalesce);
+                    }
+                    let Some(item) = item else {
+                        // The tap gave the socket back: what it left of a
+                        // frame goes first.
+                        if let Some(rest) = tap.and_then(SocketTap::take_rest) {
+                            if write_out(&mut ws, &mut pending, &rest).await.is_err() {
+                                break End::Drop;
+                            }
+                        }
+                        if let (Some(tap), false) = (tap, pending) {
+                            tap.flushed();
+                        }
+                        continue;
+                    };
                     // The client's frames wait in the socket meanwhile.
                     self.coalesce.before(&feed, &item).await;
                     let mut item = Some(item);
@@ -274,6 +167,9 @@ impl Session {
                     if let Some(end) = end {
                         break end;
                     }
+                    if let (Some(tap), false) = (tap, pending) {
+                        tap.flushed();
+                    }
                 }
                 quiet = std::future::poll_fn(|cx| gate.poll(cx, |cx| {
                     if let Poll::Ready(msg) = ws.poll_next_unpin(cx) {
@@ -283,7 +179,13 @@ impl Session {
                         return Poll::Ready(Quiet::Expired);
                     }
                     ping.poll_tick(cx).map(|_| Quiet::Ping)
-                })) => match quiet {
+                })) => {
+                // Whatever woke the session, the socket is its own again
+                // before tungstenite answers a ping or anything is sent.
+                if let Some(tap) = tap {
+                    tap.resume(&mut parked, &mut feed, &mut self.coalesce);
+                }
+                match quiet {
                 Quiet::Frame(msg) => {
                     last_seen = Instant::now();
                     // Reading may have queued an answer (a pong).
@@ -319,6 +221,10 @@ impl Session {
                     if !matches!(timeout(write_limit, ws.send(Message::Ping(Bytes::new()))).await, Ok(Ok(()))) {
                         break End::Drop;
                     }
+                    if let (Some(tap), false) = (tap, pending) {
+                        tap.flushed();
+                    }
+                }
                 }
                 },
             }
@@ -343,25 +249,7 @@ impl Session {
     fn encode(&self, item: Item, out: &mut Vec<u8>) -> Result<(), End> {
         match item {
             Item::Message(p, _budget) => {
-                // `text` is set only when the data was checked to be UTF-8.
-                let (kind, payload, slot) = if self.json {
-                    (Data::Text, &p.json()[..], DEFLATED_JSON)
-                } else if p.text {
-                    (Data::Text, &p.data[..], DEFLATED_DATA)
-                } else {
-                    (Data::Binary, &p.data[..], DEFLATED_DATA)
-                };
-                let frame = match self.compress {
-                    Some(min) if payload.len() >= min => {
-                        p.shared_frame(slot, |_| deflated_frame(kind, payload))
-                    }
-                    _ => &Bytes::new(),
-                };
-                if frame.is_empty() {
-                    put_frame(out, kind, payload);
-                } else {
-                    out.extend_from_slice(frame);
-                }
+                out.extend_from_slice(ws_frame(&p, self.json, self.compress));
                 Ok(())
             }
             Item::Lost(channel, lost) if self.json => {
