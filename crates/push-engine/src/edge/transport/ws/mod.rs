@@ -187,7 +187,6 @@ async fn upgrade(
             }
         }
     };
-    eprintln!("SIZE task {} run {}", std::mem::size_of_val(&fut), 0);
     state.tasks.spawn(fut);
     switching(&accept, extension.as_deref())
 }
