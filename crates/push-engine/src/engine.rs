@@ -59,7 +59,7 @@ impl Engine {
             config.max_connections, config.max_workers
         );
         if let Some(warning) = process::raise_open_files(needed, &why) {
-            eprintln!("{warning}");
+            eprintln!("push: {warning}");
         }
         let config = Arc::new(config);
         let local = ipc::server::bind(&config)?;

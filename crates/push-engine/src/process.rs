@@ -197,7 +197,7 @@ pub fn raise_open_files(needed: u64, why: &str) -> Option<String> {
             String::new()
         };
         format!(
-            "push: warning: the open-files limit is {soft}{raised}, hard limit {}, below the {needed} that {why} needs: raise it (ulimit -n, or LimitNOFILE= in the systemd unit)",
+            "warning: the open-files limit is {soft}{raised}, hard limit {}, below the {needed} that {why} needs: raise it (ulimit -n, or LimitNOFILE= in the systemd unit)",
             lim.rlim_max
         )
     })

@@ -222,3 +222,70 @@ fn the_layout_in_lib_rs_lists_every_module_bottom_up() {
         }
     }
 }
+
+/// The first string literal after each `eprintln!(` in `source` (the
+/// line's rest, or the next line's), with the file's line number.
+fn printed(source: &str) -> Vec<(usize, String)> {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut out = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let code = line.trim_start();
+        if code.starts_with("//") {
+            continue;
+        }
+        let Some(at) = line.find("eprintln!(") else {
+            continue;
+        };
+        let rest = &line[at + "eprintln!(".len()..];
+        let text = if rest.trim().is_empty() {
+            lines.get(i + 1).copied().unwrap_or("")
+        } else {
+            rest
+        };
+        let literal = text
+            .trim_start()
+            .strip_prefix('"')
+            .map(|t| t.split('"').next().unwrap_or("").to_owned())
+            .unwrap_or_default();
+        out.push((i + 1, literal));
+    }
+    out
+}
+
+/// What the engine prints to the server's error log says it is push's
+/// (`push: …`), so an operator can grep for it; a debugging print left
+/// behind has no such prefix and is caught here. Tests are not searched.
+#[test]
+fn the_engine_prints_only_its_own_messages() {
+    let mut files = Vec::new();
+    rust_files(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
+    let mut found = 0;
+    let mut stray = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("a readable source file");
+        // A file's own unit tests follow its code.
+        let code = text.split("#[cfg(test)]").next().unwrap_or("");
+        for (line, literal) in printed(code) {
+            found += 1;
+            if !literal.starts_with("push: ") {
+                stray.push(format!("{}:{line}: {literal:?}", file.display()));
+            }
+        }
+    }
+    assert!(found >= 5, "the engine's messages were found ({found})");
+    assert!(
+        stray.is_empty(),
+        "messages without the \"push: \" prefix (a debugging print left behind?):\n{}",
+        stray.join("\n")
+    );
+    // The check sees a stray print, and a message split over two lines.
+    assert_eq!(
+        printed(
+            "x();\n    eprintln!(\"SIZE {}\", n);\n    eprintln!(\n        \"push: a\",\n    );"
+        ),
+        vec![(2, "SIZE {}".to_owned()), (3, "push: a".to_owned())]
+    );
+}
