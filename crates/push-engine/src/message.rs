@@ -83,7 +83,7 @@ pub struct Origin {
 
 /// Slots of [`Publication::shared_frame`]: one per protocol adapter that
 /// frames publications its own way.
-pub const FRAME_SLOTS: usize = 6;
+pub const FRAME_SLOTS: usize = 7;
 
 #[derive(Debug, Default)]
 struct Frames {

@@ -15,24 +15,10 @@ use serde_json::{json, Value};
 /// A `pusher:signin`'s data for a socket id.
 type Signin<'a> = Box<dyn Fn(&str) -> Value + 'a>;
 
-fn user_auth(socket_id: &str, user_data: &str) -> String {
-    let message = format!("{socket_id}::user::{user_data}");
-    format!("{KEY}:{}", sign_hex(SECRET.as_bytes(), message.as_bytes()))
-}
-
 /// Connects to `server` and signs in as `id`.
 async fn signed_in(server: &Server, id: &str) -> Ws {
     let (mut ws, socket) = connect(server).await;
-    let user_data = json!({ "id": id, "name": format!("User {id}") }).to_string();
-    send(
-        &mut ws,
-        json!({ "event": "pusher:signin", "data": {
-            "auth": user_auth(&socket, &user_data), "user_data": user_data } }),
-    )
-    .await;
-    let ok = next(&mut ws).await;
-    assert_eq!(ok["event"], "pusher:signin_success", "{ok}");
-    assert_eq!(data(&ok)["user_data"], user_data);
+    sign_in(&mut ws, &socket, id).await;
     ws
 }
 

@@ -87,6 +87,11 @@ impl Subscription {
         self.tap = Some(state.taps.insert(tap));
     }
 
+    /// Whether a tap is registered ([`Subscription::tap`]).
+    pub fn is_tapped(&self) -> bool {
+        self.tap.is_some()
+    }
+
     /// Whether nothing is waiting: no loss to report, no backlog, nothing
     /// in the ring. Takes no lock of the channel's (a tap's owner calls it
     /// holding the tap's own lock).

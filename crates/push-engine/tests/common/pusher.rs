@@ -70,6 +70,26 @@ pub fn auth(socket_id: &str, channel: &str, channel_data: Option<&str>) -> Strin
     format!("{KEY}:{}", sign_hex(SECRET.as_bytes(), message.as_bytes()))
 }
 
+/// `pusher:signin`'s `auth` for a socket id and its `user_data`.
+pub fn user_auth(socket_id: &str, user_data: &str) -> String {
+    let message = format!("{socket_id}::user::{user_data}");
+    format!("{KEY}:{}", sign_hex(SECRET.as_bytes(), message.as_bytes()))
+}
+
+/// Signs connection `socket_id` in as user `id`, and checks the answer.
+pub async fn sign_in(ws: &mut Ws, socket_id: &str, id: &str) {
+    let user_data = json!({ "id": id, "name": format!("User {id}") }).to_string();
+    send(
+        ws,
+        json!({ "event": "pusher:signin", "data": {
+            "auth": user_auth(socket_id, &user_data), "user_data": user_data } }),
+    )
+    .await;
+    let ok = next(ws).await;
+    assert_eq!(ok["event"], "pusher:signin_success", "{ok}");
+    assert_eq!(data(&ok)["user_data"], user_data);
+}
+
 pub async fn subscribe(
     ws: &mut Ws,
     channel: &str,

@@ -5,8 +5,11 @@
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::Data;
 
-use super::{DEFAULT_EVENT, FRAME_SLOT};
+use super::{DEFAULT_EVENT, DEFLATED_SLOT, FRAME_SLOT, PLAIN_SLOT};
+use crate::edge::transport::tap;
+use crate::edge::transport::wire::{deflated_frame, put_frame};
 use crate::hub::presence::{Change, Member};
 use crate::message::Publication;
 
@@ -138,4 +141,49 @@ pub fn publication(p: &Publication) -> &Bytes {
         }
         Bytes::from(v.to_string())
     })
+}
+
+/// A publication's WebSocket frame for Pusher clients: with
+/// permessage-deflate (`compress`: from `push.ws_compression_min_size` on)
+/// compressed, else plain. The same bytes for every subscriber, built
+/// once.
+pub fn ws(p: &Publication, compress: Option<usize>) -> &Bytes {
+    if compress.is_some_and(|min| publication(p).len() >= min) {
+        let packed = p.shared_frame(DEFLATED_SLOT, |p| {
+            deflated_frame(Data::Text, publication(p))
+        });
+        if !packed.is_empty() {
+            return packed;
+        }
+    }
+    p.shared_frame(PLAIN_SLOT, |p| {
+        let event = publication(p);
+        let mut frame = Vec::with_capacity(event.len() + 10);
+        put_frame(&mut frame, Data::Text, event);
+        Bytes::from(frame)
+    })
+}
+
+/// Whether connection `socket_id`, on `p`'s channel, is sent `p`: not
+/// when it sent the client event itself, nor an event of the protocol's
+/// own names.
+pub fn is_for(p: &Publication, socket_id: &str) -> bool {
+    let ours = p.origin.as_ref().is_some_and(|o| o.connection == socket_id);
+    let reserved = p.event.as_deref().is_some_and(reserved);
+    !ours && !reserved
+}
+
+/// What the publisher writes to an idle Pusher connection of one channel
+/// (`transport/tap`): the same frames, skipping the same publications, as
+/// its session would.
+#[derive(Debug)]
+pub struct Pick {
+    pub socket_id: String,
+    pub compress: Option<usize>,
+}
+
+impl tap::Pick for Pick {
+    fn pick<'a>(&self, p: &'a Publication) -> Option<&'a Bytes> {
+        is_for(p, &self.socket_id).then(|| ws(p, self.compress))
+    }
 }

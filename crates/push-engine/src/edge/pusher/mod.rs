@@ -47,19 +47,17 @@ use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::Response;
 use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
-use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
-use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use crate::edge::error::ApiError;
 use crate::edge::limits::OverCapacity;
 use crate::edge::transport::deflate;
-use crate::edge::transport::inflate::Inflating;
 use crate::edge::transport::wire::{accept_key, switching, WS_CONTROL_QUEUE, WS_READ_CHUNK};
+use crate::edge::transport::ws;
 use crate::edge::transport::Query as Pairs;
 use crate::edge::AppState;
 use crate::metrics::Transport;
-use session::{Opening, Session};
+use session::{Opened, Opening, Session};
 
 pub const CLOSE_UNKNOWN_KEY: u16 = 4001;
 pub const CLOSE_PROTOCOL: u16 = 4007;
@@ -76,10 +74,12 @@ pub const PROTOCOL: &str = "7";
 pub const DEFAULT_EVENT: &str = "message";
 
 /// This adapter's slots of [`crate::message::Publication::shared_frame`]:
-/// a publication's event, and its compressed WebSocket frame for the
-/// connections that negotiated permessage-deflate (`push.ws_compression`).
+/// a publication's event, and its WebSocket frame, compressed for the
+/// connections that negotiated permessage-deflate (`push.ws_compression`)
+/// or plain.
 pub const FRAME_SLOT: usize = 0;
 pub const DEFLATED_SLOT: usize = 3;
+pub const PLAIN_SLOT: usize = 6;
 
 /// A connection's socket id, `<process>.<connection>` (`\d+\.\d+`, as
 /// Pusher's server libraries check it), and its number in this process.
@@ -153,16 +153,16 @@ pub async fn connect(
         .max_message_size(Some(max_message_size))
         .max_frame_size(Some(max_message_size));
     let connection = state.hub.metrics().connection(Transport::Pusher);
-    let hub = state.hub.clone();
-    let webhooks = state.adapters.webhooks.clone();
-    state.tasks.spawn(async move {
-        let _connection = connection;
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let io = Inflating::new(TokioIo::new(upgraded), compress.is_some(), max_message_size);
-        let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
-        Session::new(hub, webhooks, compress).run(ws, opening).await;
-    });
+    let session = Session::new(state.hub.clone(), state.adapters.webhooks.clone(), compress);
+    let ws = ws::Opening {
+        on_upgrade,
+        compress: compress.is_some(),
+        max_message_size,
+        ws_config,
+        connection,
+    };
+    state
+        .tasks
+        .spawn(ws::serve(ws, Opened { session, opening }));
     switching(&accept, extension.as_deref())
 }

@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde_json::json;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio::time::{timeout, Instant};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data};
@@ -39,11 +41,13 @@ use crate::edge::transport::coalesce::Coalesce;
 use crate::edge::transport::feed::{Feed, Item};
 use crate::edge::transport::gate::Gate;
 use crate::edge::transport::patience;
-use crate::edge::transport::wire::{deflated_frame, put_frame, write_out, OUT_KEPT, WRITE_BATCH};
+use crate::edge::transport::tap::{wait, Frame, SocketTap};
+use crate::edge::transport::wire::{put_frame, write_out, OUT_KEPT, WRITE_BATCH};
+use crate::edge::transport::ws::Serve;
 use crate::hub::presence::Change;
 use crate::hub::Hub;
 use crate::message::Publication;
-use crate::metrics::Batch;
+use crate::metrics::{Batch, Transport};
 
 /// How a connection opens: served, or refused with a close code.
 pub enum Opening {
@@ -76,6 +80,25 @@ pub struct Session {
     /// permessage-deflate was negotiated: publications from this size on
     /// go out compressed (`push.ws_compression_min_size`).
     compress: Option<usize>,
+    /// Writes deliveries while the connection, on one channel, has
+    /// nothing to write itself (`transport/tap`); registered with each
+    /// channel subscribed while it is the feed's only one.
+    pub(super) tap: Option<Arc<SocketTap>>,
+}
+
+/// A session, and how its connection opens: what the upgrade serves.
+pub struct Opened {
+    pub session: Session,
+    pub opening: Opening,
+}
+
+impl Serve for Opened {
+    fn serve<S>(self, ws: WebSocketStream<S>, fd: Option<RawFd>) -> impl Future<Output = ()> + Send
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        self.session.run(ws, self.opening, fd)
+    }
 }
 
 /// Why a session ends.
@@ -141,6 +164,7 @@ impl Session {
             coalesce,
             webhooks,
             compress,
+            tap: None,
         }
     }
 
@@ -148,27 +172,34 @@ impl Session {
         put_frame(&mut self.out, Data::Text, frame);
     }
 
-    /// A publication's event: with permessage-deflate and from
-    /// `push.ws_compression_min_size` on, the frame compressed once for
-    /// every subscriber; else plain.
+    /// A publication's event, framed once for every subscriber
+    /// ([`frame::ws`]).
     pub(super) fn deliver(&mut self, p: &Publication) {
-        let event = frame::publication(p);
-        if self.compress.is_some_and(|min| event.len() >= min) {
-            let packed = p.shared_frame(DEFLATED_SLOT, |p| {
-                deflated_frame(Data::Text, frame::publication(p))
-            });
-            if !packed.is_empty() {
-                self.out.extend_from_slice(packed);
-                return;
-            }
-        }
-        put_frame(&mut self.out, Data::Text, event);
+        self.out.extend_from_slice(frame::ws(p, self.compress));
     }
 
-    pub async fn run<S>(mut self, mut ws: WebSocketStream<S>, opening: Opening)
+    /// Serves the connection; `fd`: its socket, which a tap may write to
+    /// while the session has nothing to (open until this returns).
+    pub async fn run<S>(mut self, mut ws: WebSocketStream<S>, opening: Opening, fd: Option<RawFd>)
     where
         S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
     {
+        if fd.is_some() && matches!(opening, Opening::Accept) {
+            let pick = frame::Pick {
+                socket_id: self.socket_id.clone(),
+                compress: self.compress,
+            };
+            let tap = SocketTap::new(
+                self.hub.config(),
+                self.hub.metrics().clone(),
+                Transport::Pusher,
+                Frame::Picked(Arc::new(pick)),
+            );
+            self.tap = Some(tap);
+        }
+        let tap = self.tap.clone();
+        // Detached before `ws`, which owns the socket, is dropped.
+        let _attached = tap.as_deref().zip(fd).map(|(t, fd)| t.attach(fd, false));
         let mut pending = false;
         let end = match opening {
             Opening::Refuse(code, message) => {
@@ -229,6 +260,9 @@ impl Session {
         let mut pinged = false;
         let mut tick = tokio::time::interval_at(Instant::now() + activity / 4, activity / 4);
         let mut gate = Gate::new();
+        let tap = self.tap.clone();
+        let tap = tap.as_deref();
+        let mut parked = false;
         loop {
             if !self.out.is_empty() {
                 if write_out(ws, pending, &self.out).await.is_err() {
@@ -239,8 +273,26 @@ impl Session {
                     self.out = Vec::new();
                 }
             }
+            // Everything written, nothing held by tungstenite: the tap may
+            // take over once the feed is drained.
+            if let (Some(tap), false) = (tap, *pending) {
+                tap.flushed();
+            }
             tokio::select! {
-                item = feed.recv() => {
+                item = wait(&mut feed, tap, &mut parked, &self.coalesce) => {
+                    if let Some(tap) = tap {
+                        tap.resume(&mut parked, &mut feed, &mut self.coalesce);
+                    }
+                    let Some(item) = item else {
+                        // The tap gave the socket back: what it left of a
+                        // frame goes first.
+                        if let Some(rest) = tap.and_then(SocketTap::take_rest) {
+                            if write_out(ws, pending, &rest).await.is_err() {
+                                return End::Drop;
+                            }
+                        }
+                        continue;
+                    };
                     // The client's frames wait in the socket meanwhile.
                     self.coalesce.before(&feed, &item).await;
                     let mut item = Some(item);
@@ -252,12 +304,10 @@ impl Session {
                                 Some(Err(end)) => return end,
                                 Some(Ok(())) => delivered.add(p.at),
                                 None => {
-                                let ours = p.origin.as_ref().is_some_and(|o| o.connection == self.socket_id);
-                                let reserved = p.event.as_deref().is_some_and(frame::reserved);
-                                if self.channels.contains_key(&p.channel) && !ours && !reserved {
-                                    self.deliver(&p);
-                                    delivered.add(p.at);
-                                }
+                                    if self.channels.contains_key(&p.channel) && frame::is_for(&p, &self.socket_id) {
+                                        self.deliver(&p);
+                                        delivered.add(p.at);
+                                    }
                                 }
                             }
                             Item::Lost(..) => {
@@ -298,7 +348,13 @@ impl Session {
                         return Poll::Ready(Quiet::Closing);
                     }
                     tick.poll_tick(cx).map(|_| Quiet::Tick)
-                })) => match quiet {
+                })) => {
+                // Whatever woke the session, the socket is its own again
+                // before anything is sent.
+                if let Some(tap) = tap {
+                    tap.resume(&mut parked, &mut feed, &mut self.coalesce);
+                }
+                match quiet {
                     Quiet::Notice(change) => self.notice(change),
                     Quiet::Closing => {
                         return End::Close(CLOSE_RECONNECT, "the server is going away: reconnect".into());
@@ -339,6 +395,7 @@ impl Session {
                             self.send(&frame::event("pusher:ping", None, &json!({})));
                         }
                     }
+                }
                 },
             }
         }

@@ -91,6 +91,10 @@ impl Session {
         let name = sub.channel().clone();
         let head = sub.position();
         feed.add(sub);
+        if let Some(tap) = &self.tap {
+            // Registered only while this is the feed's one channel.
+            feed.tap(tap.clone());
+        }
         let members = match &kind {
             Kind::Presence(member) => Some(
                 self.hub

@@ -343,11 +343,14 @@ impl Feed {
         }
     }
 
-    /// A feed of one channel with nothing waiting: its cursor, to hand to
-    /// its tap. Takes no lock of the channel's.
+    /// A feed of one channel, tapped, with nothing waiting: its cursor, to
+    /// hand to its tap. (A changing feed may hold a channel its tap is not
+    /// registered with.) Takes no lock of the channel's.
     pub fn drained(&self) -> Option<Id> {
         match &self.source {
-            Source::Direct(d) if !d.ended && d.sub.is_drained() => Some(d.sub.position()),
+            Source::Direct(d) if !d.ended && d.sub.is_tapped() && d.sub.is_drained() => {
+                Some(d.sub.position())
+            }
             _ => None,
         }
     }

@@ -24,7 +24,9 @@
 //!   with several channels, kept its `push.max_queue_bytes` queue full as
 //!   long); reconnect with `?lastEventId=` to resume from history.
 
-use std::os::fd::AsRawFd;
+use std::future::Future;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
@@ -32,6 +34,7 @@ use axum::http::Response;
 use futures_util::FutureExt;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use tokio_tungstenite::WebSocketStream;
@@ -42,13 +45,14 @@ use crate::edge::io::{Rewind, StallGuard};
 use crate::edge::limits::Rate;
 use crate::edge::transport::coalesce::Coalesce;
 use crate::edge::transport::deflate;
+use crate::edge::transport::feed::Feed;
 use crate::edge::transport::inflate::Inflating;
 use crate::edge::transport::tap::{Frame, SocketTap};
 use crate::edge::transport::wire::{accept_key, is_upgrade, switching};
 use crate::edge::transport::wire::{WS_CONTROL_QUEUE, WS_READ_CHUNK};
 use crate::edge::transport::{Query as Pairs, Wanted};
 use crate::edge::AppState;
-use crate::metrics::Transport;
+use crate::metrics::{Connection, Transport};
 use session::Session;
 
 mod session;
@@ -153,40 +157,95 @@ async fn upgrade(
         .max_message_size(Some(config.max_message_size))
         .max_frame_size(Some(config.max_message_size));
     let connection = state.hub.metrics().connection(Transport::Ws);
-    let fut = async move {
-        let _connection = connection;
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let compress = session.compress.is_some();
-        // The connection itself, out of hyper's box: one indirection less
-        // per read and write, and the socket the tap writes to.
-        match upgraded.downcast::<TokioIo<Rewind<StallGuard<TcpStream>>>>() {
-            Ok(parts) => {
-                let io = parts.io.into_inner().unread(parts.read_buf);
-                let fd = io.get_ref().get_ref().as_raw_fd();
-                let io = Inflating::new(io, compress, max_message_size);
-                // Ready at once (nothing is read or written): polled here,
-                // its state takes no room in the task beside the session's.
-                let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config));
-                let Some(ws) = ws.now_or_never() else {
-                    return;
-                };
-                session.run(ws, feed, tap.map(|t| (t, fd))).await;
-            }
-            // Never with the accept loop's connections: boxed, so that its
-            // state does not enlarge every connection's task.
-            Err(upgraded) => {
-                Box::pin(async move {
-                    let io = Inflating::new(TokioIo::new(upgraded), compress, max_message_size);
-                    let ws =
-                        WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
-                    session.run(ws, feed, None).await;
-                })
-                .await;
-            }
-        }
+    let compress = session.compress.is_some();
+    let own = Own { session, feed, tap };
+    let opening = Opening {
+        on_upgrade,
+        compress,
+        max_message_size,
+        ws_config,
+        connection,
     };
-    state.tasks.spawn(fut);
+    state.tasks.spawn(serve(opening, own));
     switching(&accept, extension.as_deref())
+}
+
+/// A WebSocket's session once the upgrade is answered: push's own, or a
+/// protocol adapter's.
+pub(crate) trait Serve: Send + 'static {
+    /// Serves `ws`. `fd`: its socket, for a tap to write to while the
+    /// session has nothing to (`tap.rs`); the socket stays open until the
+    /// future ends. `None` when the connection is not the accept loop's.
+    fn serve<S>(self, ws: WebSocketStream<S>, fd: Option<RawFd>) -> impl Future<Output = ()> + Send
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static;
+}
+
+/// push's own session, its feed and its tap.
+struct Own {
+    session: Session,
+    feed: Feed,
+    tap: Option<Arc<SocketTap>>,
+}
+
+impl Serve for Own {
+    fn serve<S>(self, ws: WebSocketStream<S>, fd: Option<RawFd>) -> impl Future<Output = ()> + Send
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        self.session.run(ws, self.feed, self.tap.zip(fd))
+    }
+}
+
+/// A WebSocket upgrade answered, and how to open the connection.
+pub(crate) struct Opening {
+    pub(crate) on_upgrade: OnUpgrade,
+    /// permessage-deflate was negotiated: the client's frames are inflated.
+    pub(crate) compress: bool,
+    pub(crate) max_message_size: usize,
+    pub(crate) ws_config: WebSocketConfig,
+    /// Counts the connection in until it ends.
+    pub(crate) connection: Connection,
+}
+
+/// The connection's task: waits for the upgrade, opens the WebSocket and
+/// hands it to `session`. (Spawned as it is: wrapped in another block, its
+/// state would be held twice.)
+pub(crate) async fn serve(opening: Opening, session: impl Serve) {
+    let Opening {
+        on_upgrade,
+        compress,
+        max_message_size,
+        ws_config,
+        connection: _connection,
+    } = opening;
+    let Ok(upgraded) = on_upgrade.await else {
+        return;
+    };
+    // The connection itself, out of hyper's box: one indirection less per
+    // read and write, and the socket a tap writes to.
+    match upgraded.downcast::<TokioIo<Rewind<StallGuard<TcpStream>>>>() {
+        Ok(parts) => {
+            let io = parts.io.into_inner().unread(parts.read_buf);
+            let fd = io.get_ref().get_ref().as_raw_fd();
+            let io = Inflating::new(io, compress, max_message_size);
+            // Ready at once (nothing is read or written): polled here, its
+            // state takes no room in the task beside the session's.
+            let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config));
+            let Some(ws) = ws.now_or_never() else {
+                return;
+            };
+            session.serve(ws, Some(fd)).await;
+        }
+        // Never with the accept loop's connections: boxed, so that its
+        // state does not enlarge every connection's task.
+        Err(upgraded) => {
+            Box::pin(async move {
+                let io = Inflating::new(TokioIo::new(upgraded), compress, max_message_size);
+                let ws = WebSocketStream::from_raw_socket(io, Role::Server, Some(ws_config)).await;
+                session.serve(ws, None).await;
+            })
+            .await;
+        }
+    }
 }

@@ -27,7 +27,6 @@
 //! publications in order after the last byte the task wrote, so the stream
 //! on the wire is the same as the task alone would write.
 
-use std::io::{self, IoSlice, Write as _};
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -45,21 +44,36 @@ use crate::hub::Tap;
 use crate::message::{Id, Publication};
 use crate::metrics::{Metrics, Transport};
 
+mod write;
+
 /// How the stream frames a publication: the same bytes for every
 /// subscriber, built once.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) enum Frame {
     /// An SSE event of one channel.
     Sse,
     /// push's own WebSocket ([`wire::ws_frame`]).
     Ws { json: bool, compress: Option<usize> },
+    /// A protocol adapter's own, which may pass publications by.
+    Picked(Arc<dyn Pick>),
+}
+
+/// What a protocol adapter writes of a publication for one subscriber
+/// (a Pusher connection, a Mercure subscriber).
+pub(crate) trait Pick: Send + Sync + std::fmt::Debug + 'static {
+    /// The bytes to write, shared by every subscriber that gets them, or
+    /// `None` if this subscriber does not get `p` (its own client event, a
+    /// topic it did not ask for): the tap goes on past it. Called under
+    /// the channel's lock, as the task would decide while reading `p`.
+    fn pick<'a>(&self, p: &'a Publication) -> Option<&'a Bytes>;
 }
 
 impl Frame {
-    fn of<'a>(&self, p: &'a Publication) -> &'a Bytes {
-        match *self {
-            Frame::Sse => &p.sse().whole,
-            Frame::Ws { json, compress } => wire::ws_frame(p, json, compress),
+    fn of<'a>(&self, p: &'a Publication) -> Option<&'a Bytes> {
+        match self {
+            Frame::Sse => Some(&p.sse().whole),
+            Frame::Ws { json, compress } => Some(wire::ws_frame(p, *json, *compress)),
+            Frame::Picked(pick) => pick.pick(p),
         }
     }
 }
@@ -279,14 +293,22 @@ impl Tap for SocketTap {
             epoch: s.position.epoch,
             offset: s.position.offset.wrapping_add(1),
         };
+        if p.id != next {
+            return self.give_back(s);
+        }
+        let Some(frame) = self.frame.of(p) else {
+            // Not this subscriber's: as if written.
+            s.position = p.id;
+            return;
+        };
         let hold = !self.coalesce.is_zero()
             && sharing >= self.crowd
             && s.last
                 .is_some_and(|at| p.at.saturating_duration_since(at) < self.coalesce);
-        if p.id != next || hold {
+        if hold {
             return self.give_back(s);
         }
-        match s.write(self.frame.of(p)) {
+        match s.write(frame) {
             Wrote::Whole => {
                 s.position = p.id;
                 s.last = Some(p.at);
@@ -308,68 +330,6 @@ impl Tap for SocketTap {
         if s.idle {
             self.give_back(s);
         }
-    }
-}
-
-impl State {
-    /// One non-blocking write of `frame` (in a chunk of its own if the
-    /// stream is chunked); what it leaves is kept in `rest`.
-    fn write(&mut self, frame: &[u8]) -> Wrote {
-        let Some(fd) = self.fd else {
-            return Wrote::Not;
-        };
-        let mut size = [0u8; 20];
-        let size_len = match self.chunked {
-            true => {
-                let mut cursor = &mut size[..];
-                // 16 hex digits and CRLF fit in 20 bytes.
-                let _ = write!(cursor, "{:x}\r\n", frame.len());
-                20 - cursor.len()
-            }
-            false => 0,
-        };
-        let trailer: &[u8] = if self.chunked { b"\r\n" } else { b"" };
-        let parts = [
-            IoSlice::new(&size[..size_len]),
-            IoSlice::new(frame),
-            IoSlice::new(trailer),
-        ];
-        let total = size_len + frame.len() + trailer.len();
-        match send(fd, &parts) {
-            Ok(n) if n >= total => Wrote::Whole,
-            Ok(n) => {
-                let mut rest = Vec::with_capacity(total - n);
-                let mut skip = n;
-                for part in &parts {
-                    let take = skip.min(part.len());
-                    rest.extend_from_slice(&part[take..]);
-                    skip -= take;
-                }
-                self.rest = Some(Bytes::from(rest));
-                Wrote::Partly
-            }
-            Err(_) => Wrote::Not,
-        }
-    }
-}
-
-/// One `sendmsg` of `parts`, without blocking, and an error rather than
-/// `SIGPIPE` if the peer is gone (the engine may run inside PHP, which
-/// does not ignore the signal).
-fn send(fd: RawFd, parts: &[IoSlice<'_>]) -> io::Result<usize> {
-    // SAFETY: an all-zero `msghdr` is valid (no address, no control data).
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    // `IoSlice` is ABI-compatible with `iovec` on Unix; sendmsg only reads
-    // through the pointer.
-    msg.msg_iov = parts.as_ptr() as *mut libc::iovec;
-    msg.msg_iovlen = parts.len() as _;
-    // SAFETY: `fd` is the socket of an attached writer, open while the
-    // tap's lock is held (`SocketTap::attach`); `msg` points at `parts`,
-    // alive for the call.
-    let n = unsafe { libc::sendmsg(fd, &msg, libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT) };
-    match usize::try_from(n) {
-        Ok(n) => Ok(n),
-        Err(_) => Err(io::Error::last_os_error()),
     }
 }
 
