@@ -31,7 +31,7 @@
 //! id published through any engine resumes on any other.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Body;
 use axum::extract::{Query, State};
@@ -47,6 +47,7 @@ use super::LOG;
 use crate::edge::error::ApiError;
 use crate::edge::transport::events::{EventStream, Events};
 use crate::edge::transport::feed::Feed;
+use crate::edge::transport::tap::{Frame, Pick, SocketTap};
 use crate::edge::transport::Query as Pairs;
 use crate::edge::AppState;
 use crate::hub::{Cursor, Hub, Lost};
@@ -124,7 +125,7 @@ pub async fn subscribe(
     };
     let (cursor, after) = start(hub, requested, &private);
     let sub = hub.join_reserved(LOG, cursor).await?;
-    let feed = Feed::open(
+    let mut feed = Feed::open(
         vec![sub],
         config.max_queue_bytes,
         config.keepalive,
@@ -132,23 +133,39 @@ pub async fn subscribe(
     );
     let metrics = state.hub.metrics().clone();
     let announced = Announced::start(&state, &selectors, payload).await;
+    let selection = Arc::new(Selection {
+        topics,
+        private,
+        last: Mutex::new(requested.map(Arc::from)),
+    });
+    // The publisher writes the updates this subscriber gets to its socket
+    // while the stream waits (`transport/tap`), once the answer is
+    // written on the socket.
+    let tap = SocketTap::new(
+        config,
+        metrics.clone(),
+        Transport::Sse,
+        Frame::Picked(selection.clone()),
+    );
+    let tapped = feed.tap(tap.clone());
     let subscriber = Subscriber {
         _announced: announced,
         _connection: metrics.connection(Transport::Sse),
         metrics,
-        topics,
-        private,
-        last: requested.map(Arc::from),
+        selection,
     };
-    let body = EventStream::new(
+    let mut stream = EventStream::new(
         subscriber,
         feed,
         Bytes::from_static(b":\n\n"),
         config.mercure_heartbeat,
         expires,
         config,
-    )
-    .body();
+    );
+    if tapped {
+        stream = stream.tapped(tap.clone());
+    }
+    let body = stream.body();
     let mut h = HeaderMap::with_capacity(4);
     h.insert(
         header::CONTENT_TYPE,
@@ -163,6 +180,9 @@ pub async fn subscribe(
     h.insert("last-event-id", after);
     let mut response = Response::new(body);
     *response.headers_mut() = h;
+    if tapped {
+        response.extensions_mut().insert(tap);
+    }
     Ok(response)
 }
 
@@ -241,19 +261,41 @@ struct Subscriber {
     /// Counts the stream in until the body is dropped.
     _connection: Connection,
     metrics: Arc<Metrics>,
+    selection: Arc<Selection>,
+}
+
+/// What a subscriber gets, decided alike by its stream and by its tap.
+#[derive(Debug)]
+struct Selection {
     /// The `topic=` selectors.
     topics: Vec<Selector>,
     /// The token's `mercure.subscribe` selectors (private updates).
     private: Vec<Selector>,
-    /// The id of the last update sent (or asked to resume after).
-    last: Option<Arc<str>>,
+    /// The id of the last update sent, by the stream or the tap (or asked
+    /// to resume after).
+    last: Mutex<Option<Arc<str>>>,
 }
 
-impl Subscriber {
+impl Selection {
     /// Whether the subscriber gets this update.
     fn wants(&self, update: &View) -> bool {
         topic::any(&self.topics, &update.topics)
             && (!update.private || topic::any(&self.private, &update.topics))
+    }
+
+    fn last(&self) -> std::sync::MutexGuard<'_, Option<Arc<str>>> {
+        // An id is written whole or not at all.
+        self.last.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Pick for Selection {
+    /// The update's SSE frame, shared by every subscriber, if this one
+    /// gets it; it becomes the last id sent.
+    fn pick<'a>(&self, p: &'a Publication) -> Option<&'a Bytes> {
+        let update = View::of(p).filter(|u| self.wants(u))?;
+        *self.last() = Some(update.id.clone());
+        Some(&update.frame)
     }
 }
 
@@ -262,16 +304,16 @@ impl Events for Subscriber {
     const EXPIRED: Option<&'static [u8]> = None;
 
     fn message(&mut self, p: Arc<Publication>, pending: &mut VecDeque<Bytes>) {
-        if let Some(update) = View::of(&p).filter(|u| self.wants(u)) {
+        if let Some(frame) = self.selection.pick(&p) {
             self.metrics.delivered(Transport::Sse, p.at);
-            self.last = Some(update.id.clone());
-            pending.push_back(update.frame.clone());
+            pending.push_back(frame.clone());
         }
     }
 
     fn lost(&mut self, _channel: Arc<str>, _lost: Lost, pending: &mut VecDeque<Bytes>) {
+        let last = self.selection.last().clone();
         let v = serde_json::json!({
-            "requested": self.last.as_deref(),
+            "requested": last.as_deref(),
             "reason": "updates after this id are no longer held: what follows starts with the oldest held",
         });
         pending.push_back(Bytes::from(format!("event: push-lost\ndata: {v}\n\n")));
