@@ -124,3 +124,41 @@ async fn a_reader_whose_socket_fills_gets_every_message_once_in_order() {
     assert_eq!(server.hub.metrics().slow_disconnects(), 0);
     assert_eq!(server.hub.metrics().drops(), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_idle_websockets_get_everything_in_order_with_the_fan_out_shared() {
+    // Past push_engine's LANE_MIN (32) taps a channel's fan-out is shared
+    // with a lane on the other worker thread (`hub/taps.rs`).
+    const SUBSCRIBERS: usize = 80;
+    const N: usize = 30;
+    let server = Server::start().await;
+    let mut clients = Vec::new();
+    for _ in 0..SUBSCRIBERS {
+        clients.push(ws_open(server.addr, "/ws/a").await);
+    }
+    server.wait_subscribers(SUBSCRIBERS as u64).await;
+    let before = server.hub.metrics().direct_writes();
+    for i in 0..N {
+        server.publish("a", format!("m{i}"));
+        // Apart by more than push.coalesce: a crowded channel's bursts
+        // are left to the connections' tasks to coalesce.
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    for (c, ws) in clients.iter_mut().enumerate() {
+        for i in 0..N {
+            match ws_next(ws).await {
+                Message::Text(t) => assert_eq!(t.as_str(), format!("m{i}"), "client {c}"),
+                other => panic!("client {c}, message {i}: {other:?}"),
+            }
+        }
+    }
+    for ws in clients.iter_mut().take(5) {
+        ws_quiet(ws, Duration::from_millis(50)).await;
+    }
+    let direct = server.hub.metrics().direct_writes() - before;
+    let deliveries = (SUBSCRIBERS * N) as u64;
+    assert!(
+        direct >= deliveries / 2,
+        "most of the {deliveries} deliveries are written directly: {direct}"
+    );
+}

@@ -7,11 +7,10 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use slab::Slab;
 use tokio::sync::{broadcast, Notify};
 use tokio::time::Instant;
 
-use super::Tap;
+use super::taps::Taps;
 use crate::config::Config;
 use crate::message::{Id, Publication};
 
@@ -51,7 +50,7 @@ pub(crate) struct State {
     /// and `push.history_ttl` ([`super::Hub::keep_history`]).
     pub(crate) keep: Option<(usize, Duration)>,
     /// Offered every live publication after the ring ([`super::Tap`]).
-    pub(crate) taps: Slab<Arc<dyn Tap>>,
+    pub(crate) taps: Taps,
 }
 
 /// What a subscriber must be told when its cursor cannot be continued.
@@ -79,7 +78,7 @@ impl Channel {
                 pressure: Arc::new(Notify::new()),
                 dead: false,
                 keep: None,
-                taps: Slab::new(),
+                taps: Taps::default(),
             }),
             live: AtomicUsize::new(0),
         }
@@ -106,10 +105,7 @@ impl State {
         }
         // After the ring: a tap that leaves `p` to its connection's task
         // finds it there.
-        let sharing = self.taps.len();
-        for (_, tap) in &self.taps {
-            tap.offer(&p, sharing);
-        }
+        self.taps.offer(&p, ring);
     }
 
     /// The id of the newest publication (offset 0 before the first).

@@ -14,6 +14,7 @@ mod mirror;
 pub mod presence;
 mod subscription;
 mod tap;
+mod taps;
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -365,9 +366,7 @@ impl Hub {
             let mut state = ch.lock();
             state.tx = None;
             // A tap's connection is not reading the ring: tell it.
-            for (_, tap) in &state.taps {
-                tap.close();
-            }
+            state.taps.close();
         }
     }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::broadcast::{self, error::RecvError, error::TryRecvError};
 
 use super::channel::{Channel, Lost};
+use super::taps::TapKey;
 use super::{Stats, Tap};
 use crate::message::{Id, Publication};
 
@@ -49,7 +50,7 @@ pub struct Subscription {
     /// skipped).
     lag_expected: bool,
     /// This subscription's tap in the channel's, if any.
-    tap: Option<usize>,
+    tap: Option<TapKey>,
 }
 
 impl Subscription {
@@ -82,7 +83,7 @@ impl Subscription {
     pub fn tap(&mut self, tap: Arc<dyn Tap>) {
         let mut state = self.channel.lock();
         if let Some(key) = self.tap.take() {
-            state.taps.try_remove(key);
+            state.taps.remove(key);
         }
         self.tap = Some(state.taps.insert(tap));
     }
@@ -268,7 +269,7 @@ impl Drop for Subscription {
         self.channel.live.fetch_sub(1, Ordering::Relaxed);
         let mut state = self.channel.lock();
         if let Some(key) = self.tap.take() {
-            state.taps.try_remove(key);
+            state.taps.remove(key);
         }
         // Our own receiver is still alive here: we are the last one if the
         // count is 1. Dropping the sender frees the ring buffer. A sender

@@ -17,13 +17,15 @@ use crate::message::Publication;
 
 /// What the channel offers each live publication to.
 pub trait Tap: Send + Sync + std::fmt::Debug + 'static {
-    /// `p` was just sent to the channel's subscribers, `sharing` of them
-    /// taps on this engine. Called with the channel locked, in publication
-    /// order: it must not block, and must not call back into the hub.
+    /// `p` was sent to the channel's subscribers, `sharing` of them taps
+    /// on this engine. Called in publication order, never twice at once:
+    /// by the publisher with the channel locked, or by the task of the
+    /// tap's lane (`taps.rs`) after that. It must not block, and must not
+    /// call back into the hub.
     fn offer(&self, p: &Arc<Publication>, sharing: usize);
 
-    /// The channel closed (the engine is stopping): the connection must
-    /// read its subscription, which says so. Called with the channel
-    /// locked.
+    /// The connection must read its subscription: the channel closed
+    /// (the engine is stopping), or the tap's lane fell behind and dropped
+    /// what it held.
     fn close(&self);
 }

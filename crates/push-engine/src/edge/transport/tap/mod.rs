@@ -293,6 +293,11 @@ impl Tap for SocketTap {
             epoch: s.position.epoch,
             offset: s.position.offset.wrapping_add(1),
         };
+        if p.id.epoch == next.epoch && p.id.offset < next.offset {
+            // Written already: the task took the socket back and wrote it
+            // before a lane came to offer it.
+            return;
+        }
         if p.id != next {
             return self.give_back(s);
         }
