@@ -107,22 +107,7 @@ async fn a_reader_whose_socket_fills_gets_every_message_once_in_order() {
     let mut sse = Sse::read(s).await;
     server.wait_subscribers(1).await;
     let body = |i: usize| format!("{i:06}{}", "y".repeat(16 * 1024));
-    let publisher = {
-        let hub = server.hub.clone();
-        tokio::spawn(async move {
-            let mut ids = Vec::new();
-            for i in 0..N {
-                let p = hub
-                    .publish("a", push_engine::Outgoing::new(body(i)))
-                    .unwrap();
-                ids.push(p.id.to_string());
-                if i % 25 == 24 {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            }
-            ids
-        })
-    };
+    let publisher = server.publish_burst("a", N, move |i| push_engine::Outgoing::new(body(i)));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut got = Vec::with_capacity(N);
     while got.len() < N {

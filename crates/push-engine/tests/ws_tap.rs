@@ -97,18 +97,7 @@ async fn a_reader_whose_socket_fills_gets_every_message_once_in_order() {
         .expect("the upgrade");
     server.wait_subscribers(1).await;
     let body = |i: usize| format!("{i:06}{}", "z".repeat(16 * 1024));
-    let publisher = {
-        let hub = server.hub.clone();
-        tokio::spawn(async move {
-            for i in 0..N {
-                hub.publish("a", push_engine::Outgoing::new(body(i)))
-                    .unwrap();
-                if i % 25 == 24 {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            }
-        })
-    };
+    let publisher = server.publish_burst("a", N, move |i| push_engine::Outgoing::new(body(i)));
     tokio::time::sleep(Duration::from_millis(300)).await;
     for i in 0..N {
         match tokio::time::timeout(T, ws.next()).await {

@@ -125,6 +125,30 @@ impl Server {
             .unwrap_or_else(|e| panic!("publish to {channel}: {e}"))
     }
 
+    /// Publishes `n` messages (`message(i)`) to `channel` from a task of
+    /// its own, flat out but for a millisecond's pause every 25, so that a
+    /// reader that does not keep up fills its socket; the task returns
+    /// their ids.
+    pub fn publish_burst(
+        &self,
+        channel: &'static str,
+        n: usize,
+        message: impl Fn(usize) -> Outgoing + Send + 'static,
+    ) -> JoinHandle<Vec<String>> {
+        let hub = self.hub.clone();
+        tokio::spawn(async move {
+            let mut ids = Vec::with_capacity(n);
+            for i in 0..n {
+                let p = hub.publish(channel, message(i)).unwrap();
+                ids.push(p.id.to_string());
+                if i % 25 == 24 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            ids
+        })
+    }
+
     pub fn publish_event(
         &self,
         channel: &str,
