@@ -77,10 +77,6 @@ impl Session {
         // Detached before `ws`, which owns the socket, is dropped.
         let _attached = tap.as_ref().map(|(t, fd)| t.attach(*fd, false));
         let tap = tap.as_ref().map(|(t, _)| &**t);
-        // Nothing written yet, nothing held: the tap may take over.
-        if let Some(tap) = tap {
-            tap.flushed();
-        }
         let mut parked = false;
         let metrics = self.hub.metrics().clone();
         let mut ping = tokio::time::interval_at(Instant::now() + self.keepalive, self.keepalive);
@@ -104,6 +100,12 @@ impl Session {
         // out before our own.
         let mut pending = false;
         let end = loop {
+            // Everything written, nothing held by tungstenite (a pong
+            // queued while reading is): the tap may take over once the
+            // feed is drained.
+            if let (Some(tap), false) = (tap, pending) {
+                tap.flushed();
+            }
             tokio::select! {
                 item = wait(&mut feed, tap, &mut parked, &self.coalesce) => {
                     if let Some(tap) = tap {
@@ -116,9 +118,6 @@ impl Session {
                             if write_out(&mut ws, &mut pending, &rest).await.is_err() {
                                 break End::Drop;
                             }
-                        }
-                        if let (Some(tap), false) = (tap, pending) {
-                            tap.flushed();
                         }
                         continue;
                     };
@@ -166,9 +165,6 @@ impl Session {
                     }
                     if let Some(end) = end {
                         break end;
-                    }
-                    if let (Some(tap), false) = (tap, pending) {
-                        tap.flushed();
                     }
                 }
                 quiet = std::future::poll_fn(|cx| gate.poll(cx, |cx| {
@@ -220,9 +216,6 @@ impl Session {
                     }
                     if !matches!(timeout(write_limit, ws.send(Message::Ping(Bytes::new()))).await, Ok(Ok(()))) {
                         break End::Drop;
-                    }
-                    if let (Some(tap), false) = (tap, pending) {
-                        tap.flushed();
                     }
                 }
                 }
